@@ -1,0 +1,27 @@
+# Build stage: compile TypeScript with dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY test ./test
+COPY bench ./bench
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled server only.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY bin ./bin
+COPY config ./config
+RUN mkdir -p /var/spool/hacheck && chown node:node /var/spool/hacheck
+USER node
+VOLUME ["/var/spool/hacheck"]
+EXPOSE 3333
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3333/status').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/hacheck"]
+CMD ["-c", "config/hacheck.yaml", "-p", "3333"]

@@ -1,0 +1,77 @@
+/**
+ * The shapes every checker shares. A checker asks one real service whether it works and
+ * reports the answer as a {@link CheckOutcome}; "down" is a result, never an exception.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Config } from '../config.js'
+
+/** What to check, resolved from the URL and the request headers (see `target.ts`). */
+export interface CheckTarget {
+  /** The service name from the URL, `[.a-zA-Z0-9_-]+`. */
+  readonly service: string
+  /** Address or host name to probe; 127.0.0.1 unless a header named another. */
+  readonly host: string
+  /** Port to probe, 1-65535 (0 only for the spool protocol: the whole service). */
+  readonly port: number
+  /** The path after `/<protocol>/<service>/<port>/`, undecoded, without a leading slash. */
+  readonly query: string
+  /** The original request's query string, without `?`; empty when none. */
+  readonly queryString: string
+  /** The incoming request's headers (lower-case names), for checkers that forward some. */
+  readonly headers: Readonly<IncomingHttpHeaders>
+}
+
+/** Everything a checker needs besides the target; built per probe by the health service. */
+export interface CheckContext {
+  /** Bound on the whole probe in milliseconds (`healthcheck_timeout` × 1000). */
+  readonly timeoutMs: number
+  /** Aborted when the probe's time is up; checkers pass it to their I/O. */
+  readonly signal: AbortSignal
+  readonly config: Config
+}
+
+/** What a checker reports. */
+export interface CheckOutcome {
+  /**
+   * HTTP-style code: 200 passes; anything above 200 ends the request with that status (503
+   * when it is not a standard HTTP status), as hacheck's handlers do.
+   */
+  readonly code: number
+  /** Body of the answer (ignored for 204). */
+  readonly message: string
+}
+
+/** A checker's outcome plus what the health service measured around it. */
+export interface CheckResult extends CheckOutcome {
+  /** Wall-clock milliseconds the probe took (0 for spool answers). */
+  readonly durationMs: number
+}
+
+/** One protocol's probe. Must resolve (never reject) and must honour `ctx.signal`. */
+export type CheckFn = (target: CheckTarget, ctx: CheckContext) => Promise<CheckOutcome>
+
+/** A protocol as the registry knows it. */
+export interface Checker {
+  /** The probe. */
+  readonly check: CheckFn
+  /**
+   * Whether the `/` after the port is required in the URL (`http`, `https`: the query is part
+   * of the probe). Others also answer `/<protocol>/<service>/<port>` without it.
+   */
+  readonly pathRequired: boolean
+  /**
+   * Whether the checker contacts the target. Probing checkers need a port 1-65535, go through
+   * the TTL cache and the outbound limit; `spool` does not probe and is read every time.
+   */
+  readonly probes: boolean
+}
+
+/** A passing outcome. */
+export function up (message = ''): CheckOutcome {
+  return { code: 200, message }
+}
+
+/** A failing outcome with the given code (default 503). */
+export function down (message: string, code = 503): CheckOutcome {
+  return { code, message }
+}

@@ -1,0 +1,38 @@
+/**
+ * Every coded error hacheck throws, in one place.
+ *
+ * Codes are stable (`HC_ERR_*`) so logs, tests and callers can match on them instead of on
+ * message text. Errors that reach an HTTP client carry the status code they answer with.
+ * Messages use `util.format` placeholders (`%s`).
+ */
+import createError from '@fastify/error'
+
+/** The config file is unreadable or a key has the wrong type; the message names file and key. Start-up exits 2. */
+export const HC_ERR_CONFIG = createError<'HC_ERR_CONFIG', [string]>('HC_ERR_CONFIG', '%s')
+
+/** The spool root cannot be created, read or written as required. */
+export const HC_ERR_SPOOL_ROOT = createError<'HC_ERR_SPOOL_ROOT', [string]>('HC_ERR_SPOOL_ROOT', '%s')
+
+/** A service or host name that could escape the spool root or is not a hacheck name. */
+export const HC_ERR_SPOOL_NAME = createError<'HC_ERR_SPOOL_NAME', 400, [string]>('HC_ERR_SPOOL_NAME', '%s', 400)
+
+/** Writing or removing a spool file failed; the previous file is left intact. */
+export const HC_ERR_SPOOL_WRITE = createError<'HC_ERR_SPOOL_WRITE', [string]>('HC_ERR_SPOOL_WRITE', '%s')
+
+/** A port outside the range a check can use. */
+export const HC_ERR_BAD_PORT = createError<'HC_ERR_BAD_PORT', 400, [string]>('HC_ERR_BAD_PORT', '%s', 400)
+
+/** `/recent?threshold=` that is not a number of seconds. */
+export const HC_ERR_BAD_THRESHOLD = createError<'HC_ERR_BAD_THRESHOLD', 400, [string]>(
+  'HC_ERR_BAD_THRESHOLD', 'threshold must be a number of seconds, got %s', 400)
+
+/** A check target (from request headers) that is not a host name or address. */
+export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>('HC_ERR_BAD_TARGET', '%s', 400)
+
+/** Wrong command-line usage; CLIs print the message plus a usage line and exit 2. */
+export const HC_ERR_USAGE = createError<'HC_ERR_USAGE', [string]>('HC_ERR_USAGE', '%s')
+
+/** True when `err` is an Error carrying the given `HC_ERR_*` code. */
+export function hasCode (err: unknown, code: string): err is Error & { code: string } {
+  return err instanceof Error && (err as Error & { code?: unknown }).code === code
+}

@@ -1,0 +1,97 @@
+/**
+ * The check routes: `GET|HEAD /:protocol/:service/:port/*` (and `/:protocol/:service/:port`
+ * for protocols that allow it). Generic: the protocol is looked up in the registry, never
+ * named here. CONTRACT section 3.
+ */
+import { STATUS_CODES } from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { checkers, isProtocol, type Protocol } from '../checkers/index.js'
+import { HC_ERR_BAD_PORT } from '../errors.js'
+import type { HealthService } from '../health.js'
+import type { ServiceLog } from '../service-log.js'
+import { isValidServiceName } from '../spool.js'
+import { resolveTarget } from '../target.js'
+
+/** What the check routes need, built once per server. */
+export interface CheckRoutesOptions {
+  health: HealthService
+  serviceLog: ServiceLog
+  localAddresses: ReadonlySet<string>
+}
+
+interface CheckParams {
+  protocol: string
+  service: string
+  port: string
+  '*'?: string
+}
+
+/** The URL shapes of a check; the second only for protocols whose `pathRequired` is false. */
+export const CHECK_URLS = ['/:protocol/:service/:port/*', '/:protocol/:service/:port'] as const
+
+const PORT_RE = /^[0-9]+$/
+const HTML = 'text/html; charset=UTF-8'
+
+/**
+ * The protocol of a URL that names an existing check route, or `null` (answer 404): unknown
+ * protocol, bad service name, non-numeric port, or a missing `/` the protocol requires.
+ */
+export function matchCheckRoute (params: CheckParams): Protocol | null {
+  const { protocol, service, port } = params
+  if (!isProtocol(protocol) || !isValidServiceName(service) || !PORT_RE.test(port)) return null
+  if (checkers[protocol].pathRequired && params['*'] === undefined) return null
+  return protocol
+}
+
+/** The raw (undecoded) path after `/<protocol>/<service>/<port>/`, and the raw query string. */
+export function splitCheckUrl (rawUrl: string): { query: string, queryString: string } {
+  const q = rawUrl.indexOf('?')
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  const queryString = q === -1 ? '' : rawUrl.slice(q + 1)
+  let slash = 0
+  for (let i = 0; i < 4 && slash !== -1; i++) slash = path.indexOf('/', i === 0 ? 0 : slash + 1)
+  return { query: slash === -1 ? '' : path.slice(slash + 1), queryString }
+}
+
+/** The HTTP status for a checker code: the code when it is a standard status, else 503. */
+export function httpStatusFor (code: number): number {
+  return code >= 200 && code <= 599 && STATUS_CODES[code] !== undefined ? code : 503
+}
+
+function notFound (reply: FastifyReply): FastifyReply {
+  return reply.code(404).type(HTML).send('Not Found')
+}
+
+/** Registers the check routes. Not wrapped in fastify-plugin: its hooks stay local. */
+export default async function checkRoutes (app: FastifyInstance, opts: CheckRoutesOptions): Promise<void> {
+  const { health, serviceLog, localAddresses } = opts
+
+  async function handleCheck (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
+    const protocol = matchCheckRoute(request.params)
+    if (protocol === null) return notFound(reply)
+    const urlPort = Number(request.params.port)
+    if (urlPort > 65535) throw new HC_ERR_BAD_PORT(`port ${request.params.port} is out of range 0-65535`)
+    const { host, port } = resolveTarget(urlPort, request.headers, localAddresses)
+    if (port === 0 && checkers[protocol].probes) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
+    const { query, queryString } = splitCheckUrl(request.url)
+    const result = await health.check({
+      protocol,
+      target: { service: request.params.service, host, port, query, queryString, headers: request.headers },
+      noCache: request.headers.pragma === 'no-cache'
+    })
+    const status = result.code === 200 ? 200 : httpStatusFor(result.code)
+    serviceLog.record(request.params.service, status, request.ip)
+    reply.code(status).type(HTML)
+    return status === 204 ? reply.send() : reply.send(result.message)
+  }
+
+  async function methodNotAllowed (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
+    if (matchCheckRoute(request.params) === null) return notFound(reply)
+    return reply.code(405).header('allow', 'GET, HEAD').type(HTML).send('Method Not Allowed')
+  }
+
+  for (const url of CHECK_URLS) {
+    app.get(url, handleCheck)
+    app.route({ method: ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler: methodNotAllowed })
+  }
+}

@@ -1,0 +1,388 @@
+/**
+ * The spool: one file per "down" assertion in a directory, as Yelp's hacheck keeps it.
+ *
+ * File names: `all` (the whole host), `<service>`, `<service>:<port>`, and
+ * `<service>:<host>:<port>` for a target other than 127.0.0.1. Contents: JSON
+ * `{"reason": str, "expiration": float|null, "creation": float|null}` (unix seconds), or any
+ * other text, which is a legacy file whose whole content is the reason (CONTRACT section 3).
+ *
+ * Rules kept here and nowhere else: the all → service → service:port lookup order; an expired
+ * file counts as absent and is deleted; a file that exists but cannot be read is down (fail
+ * closed); names are validated so nothing can escape the root; writes are atomic (temp file,
+ * fsync, rename), so a reader never sees half a file.
+ *
+ * Imports no Fastify: the CLI tools share it with the server.
+ */
+import { randomBytes } from 'node:crypto'
+import { constants } from 'node:fs'
+import { access, link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
+
+/** The host a spool key means when it names none: checks of this machine. */
+export const LOCAL_HOST = '127.0.0.1'
+/** The file that takes the whole host down. */
+export const ALL = 'all'
+/** Where hacheck keeps its spool unless told otherwise (CONTRACT section 1). */
+export const DEFAULT_SPOOL_ROOT = '/var/spool/hacheck'
+
+const SERVICE_RE = /^[.a-zA-Z0-9_-]+$/
+const HOST_RE = /^[a-zA-Z0-9._:%-]+$/
+
+/** What a spool file names: a service, optionally narrowed to one port (and one host). */
+export interface SpoolKey {
+  service: string
+  /** 1-65535; absent or 0 means the whole service. */
+  port?: number | undefined
+  /** Absent or {@link LOCAL_HOST} means this machine. Only meaningful with a port. */
+  host?: string | undefined
+}
+
+/** The contents of a spool file. Times are unix seconds (float). */
+export interface SpoolInfo {
+  reason: string
+  expiration: number | null
+  creation: number | null
+}
+
+/** A down assertion read from the spool. */
+export interface SpoolEntry extends SpoolInfo {
+  /** The file's key, normalised (port 0 dropped, local host dropped). */
+  key: SpoolKey
+  /** The file name inside the spool root. */
+  file: string
+}
+
+/** The answer of a lookup: up, or down with the entry that says so. */
+export type SpoolState = { up: true } | { up: false, entry: SpoolEntry }
+
+/** Options for {@link Spool.down}. Times are unix seconds. */
+export interface DownOptions {
+  reason: string
+  expiration?: number | null | undefined
+  /** Defaults to now, or to the existing file's creation when re-downing with the same reason. */
+  creation?: number | null | undefined
+}
+
+/** True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`. */
+export function isValidServiceName (name: string): boolean {
+  return SERVICE_RE.test(name) && name !== '.' && name !== '..'
+}
+
+/** True for a host (name, IPv4 or IPv6 address) that can be part of a spool file name. */
+export function isValidHost (host: string): boolean {
+  return HOST_RE.test(host) && host.length <= 255
+}
+
+/**
+ * A key in canonical form: port 0 dropped (whole service), host 127.0.0.1 dropped (this machine),
+ * host ignored without a port.
+ *
+ * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
+ */
+export function normaliseKey (key: SpoolKey): SpoolKey {
+  if (!isValidServiceName(key.service)) {
+    throw new HC_ERR_SPOOL_NAME(`invalid service name ${JSON.stringify(key.service)}: must match [.a-zA-Z0-9_-]+ and not be . or ..`)
+  }
+  const port = key.port ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new HC_ERR_SPOOL_NAME(`invalid port ${String(key.port)}: must be an integer 0-65535`)
+  }
+  if (port === 0) return { service: key.service }
+  const host = key.host === undefined || key.host === '' || key.host === LOCAL_HOST ? undefined : key.host
+  if (host !== undefined && !isValidHost(host)) {
+    throw new HC_ERR_SPOOL_NAME(`invalid host ${JSON.stringify(host)}`)
+  }
+  return host === undefined ? { service: key.service, port } : { service: key.service, port, host }
+}
+
+/**
+ * The file name for a key: `svc`, `svc:port` or `svc:host:port`.
+ *
+ * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
+ */
+export function spoolFileName (key: SpoolKey): string {
+  const k = normaliseKey(key)
+  if (k.port === undefined) return k.service
+  return k.host === undefined ? `${k.service}:${k.port}` : `${k.service}:${k.host}:${k.port}`
+}
+
+/** The key a file name stands for, or `null` for a file that is not a spool entry (temp files). */
+export function parseSpoolFileName (file: string): SpoolKey | null {
+  const first = file.indexOf(':')
+  if (first === -1) return isValidServiceName(file) ? { service: file } : null
+  const last = file.lastIndexOf(':')
+  const service = file.slice(0, first)
+  const portText = file.slice(last + 1)
+  const host = first === last ? undefined : file.slice(first + 1, last)
+  if (!/^[0-9]{1,5}$/.test(portText)) return null
+  try {
+    const key = normaliseKey({ service, port: Number(portText), host })
+    return spoolFileName(key) === file ? key : null
+  } catch {
+    return null
+  }
+}
+
+function finiteOrNull (value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null
+}
+
+/**
+ * Parses a spool file's contents. JSON objects give their fields; anything else is a legacy
+ * file whose whole content is the reason, with no expiry (so it stays down: fail closed).
+ */
+export function parseSpoolContents (text: string): SpoolInfo {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    doc = undefined
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    return { reason: text, expiration: null, creation: null }
+  }
+  const fields = doc as Record<string, unknown>
+  const reason = typeof fields.reason === 'string'
+    ? fields.reason
+    : fields.reason === undefined || fields.reason === null ? '' : JSON.stringify(fields.reason)
+  return { reason, expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation) }
+}
+
+/** Serialises spool contents as the reference writes them. */
+export function formatSpoolContents (info: SpoolInfo): string {
+  return JSON.stringify({ reason: info.reason, expiration: info.expiration, creation: info.creation })
+}
+
+/** Python's `'%f' % x`: six decimals. */
+export function pyFloat (x: number): string {
+  return x.toFixed(6)
+}
+
+/**
+ * The body of a spool down answer, as the reference builds it:
+ * `Service <name> in down state[ since <creation>][ until <expiration>][: <reason>]`.
+ */
+export function describeDown (entry: SpoolEntry): string {
+  let text = `Service ${entry.key.service} in down state`
+  if (entry.creation !== null) text += ` since ${pyFloat(entry.creation)}`
+  if (entry.expiration !== null) text += ` until ${pyFloat(entry.expiration)}`
+  if (entry.reason !== '') text += `: ${entry.reason}`
+  return text
+}
+
+function errCode (err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+/** Options for {@link Spool.open}. */
+export interface SpoolOpenOptions {
+  /** Require write access too (the up/down tools, remote spool changes). */
+  write?: boolean
+  /** Clock in unix seconds; injected by tests. */
+  now?: () => number
+}
+
+/**
+ * A spool directory. Holds no state beyond its root and clock: every lookup reads the files,
+ * so `hadown` on the command line is seen by the very next check.
+ */
+export class Spool {
+  readonly root: string
+  readonly now: () => number
+
+  /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
+  constructor (root: string, now: () => number = () => Date.now() / 1000) {
+    this.root = root
+    this.now = now
+  }
+
+  /**
+   * Opens a spool root, creating it (mode 0750) when absent, and checks access.
+   *
+   * @throws HC_ERR_SPOOL_ROOT naming the directory and the reason when it cannot be created,
+   *   is not a directory, or lacks read (or, with `write`, write) access.
+   */
+  static async open (root: string, opts: SpoolOpenOptions = {}): Promise<Spool> {
+    const need = opts.write === true ? 'readable and writable' : 'readable'
+    try {
+      await mkdir(root, { recursive: true, mode: 0o750 })
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${(err as Error).message}`)
+    }
+    try {
+      if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
+      await access(root, constants.R_OK | constants.X_OK | (opts.write === true ? constants.W_OK : 0))
+    } catch (err) {
+      throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
+    }
+    return new Spool(root, opts.now)
+  }
+
+  /**
+   * The state of one file, without the `all` and service-wide files. An expired file is
+   * deleted and counts as up; an unreadable one counts as down.
+   *
+   * @throws HC_ERR_SPOOL_NAME for an invalid key.
+   */
+  async status (key: SpoolKey): Promise<SpoolState> {
+    const file = spoolFileName(key)
+    const path = join(this.root, file)
+    let text: string
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return { up: true }
+      const reason = `cannot read spool file ${file}: ${errCode(err) ?? (err as Error).message}`
+      return { up: false, entry: { key: normaliseKey(key), file, reason, expiration: null, creation: null } }
+    }
+    const info = parseSpoolContents(text)
+    if (info.expiration !== null && info.expiration < this.now()) {
+      await this.removeIfUnchanged(path, text)
+      return { up: true }
+    }
+    return { up: false, entry: { key: normaliseKey(key), file, ...info } }
+  }
+
+  /**
+   * Whether a service may take traffic, as the checks ask it: `all`, then `<service>`, then
+   * (with a port other than 0) `<service>:<port>` or `<service>:<host>:<port>`. The first down
+   * file wins.
+   *
+   * @param port - 0 or absent for the whole service.
+   * @param host - the check target; absent or 127.0.0.1 for this machine.
+   * @throws HC_ERR_SPOOL_NAME for an invalid service, port or host.
+   */
+  async isUp (service: string, port?: number, host?: string): Promise<SpoolState> {
+    const key = normaliseKey({ service, port, host })
+    const all = await this.status({ service: ALL })
+    if (!all.up) return all
+    const svc = await this.status({ service })
+    if (!svc.up || key.port === undefined) return svc
+    return await this.status(key)
+  }
+
+  /**
+   * Marks a key up by removing its file (absent is fine).
+   *
+   * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WRITE when the file cannot be removed.
+   */
+  async up (key: SpoolKey): Promise<void> {
+    const file = spoolFileName(key)
+    try {
+      await unlink(join(this.root, file))
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return
+      throw new HC_ERR_SPOOL_WRITE(`cannot remove spool file ${join(this.root, file)}: ${(err as Error).message}`)
+    }
+  }
+
+  /**
+   * Marks a key down. Re-downing with the same reason keeps the original `creation`.
+   * Written atomically; recreates the spool root if it was removed.
+   *
+   * @returns the entry as written.
+   * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WRITE when the file cannot be
+   *   written (the previous file, if any, is left intact and no temp file remains).
+   */
+  async down (key: SpoolKey, opts: DownOptions): Promise<SpoolEntry> {
+    const file = spoolFileName(key)
+    let creation = opts.creation
+    if (creation === undefined) {
+      const previous = await this.status(key)
+      creation = !previous.up && previous.entry.reason === opts.reason && previous.entry.creation !== null
+        ? previous.entry.creation
+        : this.now()
+    }
+    const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation }
+    await this.writeAtomic(file, formatSpoolContents(info))
+    return { key: normaliseKey(key), file, ...info }
+  }
+
+  /** Every down entry in the spool (including `all`), sorted by file name; a missing root holds none. */
+  async listDown (): Promise<SpoolEntry[]> {
+    let files: string[]
+    try {
+      files = await readdir(this.root)
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return []
+      throw new HC_ERR_SPOOL_ROOT(`cannot list spool root ${this.root}: ${(err as Error).message}`)
+    }
+    const entries: SpoolEntry[] = []
+    for (const file of files.sort()) {
+      const key = parseSpoolFileName(file)
+      if (key === null) continue
+      const state = await this.status(key)
+      if (!state.up) entries.push(state.entry)
+    }
+    return entries
+  }
+
+  private async writeAtomic (file: string, data: string): Promise<void> {
+    const target = join(this.root, file)
+    // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
+    const tmp = join(this.root, `.${file}~${process.pid}~${randomBytes(6).toString('hex')}`)
+    try {
+      await this.writeFileSynced(tmp, data)
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw this.writeError(target, err)
+      // The spool root was removed under us: recreate it, as the reference's configure() does.
+      try {
+        await mkdir(this.root, { recursive: true, mode: 0o750 })
+        await this.writeFileSynced(tmp, data)
+      } catch (retryErr) {
+        throw this.writeError(target, retryErr)
+      }
+    }
+    try {
+      await rename(tmp, target)
+    } catch (err) {
+      await unlink(tmp).catch(() => {})
+      throw this.writeError(target, err)
+    }
+    await syncDir(this.root)
+  }
+
+  private async writeFileSynced (path: string, data: string): Promise<void> {
+    const fh = await open(path, 'wx', 0o644)
+    try {
+      await fh.writeFile(data, 'utf8')
+      await fh.sync()
+    } catch (err) {
+      await fh.close().catch(() => {})
+      await unlink(path).catch(() => {})
+      throw err
+    }
+    await fh.close()
+  }
+
+  private writeError (target: string, err: unknown): Error {
+    return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
+  }
+
+  /**
+   * Deletes an expired file unless someone rewrote it since we read it: move it aside, compare,
+   * and put a changed file back with link() (which never overwrites an even newer one).
+   */
+  private async removeIfUnchanged (path: string, seen: string): Promise<void> {
+    const aside = `${path}~expired~${randomBytes(6).toString('hex')}`
+    try {
+      await rename(path, aside)
+    } catch {
+      return // already gone, or not ours to remove (read-only spool): it still counts as up
+    }
+    try {
+      if (await readFile(aside, 'utf8') !== seen) await link(aside, path).catch(() => {})
+    } finally {
+      await unlink(aside).catch(() => {})
+    }
+  }
+}
+
+async function syncDir (dir: string): Promise<void> {
+  // Best effort: makes the rename durable across a crash where the platform allows it.
+  try {
+    const fh = await open(dir, 'r')
+    try { await fh.sync() } finally { await fh.close() }
+  } catch {}
+}

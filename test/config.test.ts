@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { buildConfig, loadConfig, makeConfig } from '../src/config.js'
+import { hasCode } from '../src/errors.js'
+import { tempDir } from './helper.js'
+
+const DEFAULTS = {
+  cache_time: 10,
+  healthcheck_timeout: 10,
+  max_clients: 10,
+  service_name_header: null,
+  log_path: 'stderr',
+  mysql_username: null,
+  mysql_password: null,
+  rlimit_nofile: null,
+  allow_remote_spool_changes: false,
+  http_headers_to_copy: ['Host'],
+  spool_root: null
+}
+
+test('no config file means every default of CONTRACT section 2', async () => {
+  const { config, warnings, source } = await loadConfig()
+  assert.deepEqual({ ...config }, DEFAULTS)
+  assert.deepEqual(warnings, [])
+  assert.equal(source, 'defaults')
+})
+
+test('an empty file means all defaults (the reference crashes)', async (t) => {
+  const dir = await tempDir(t)
+  for (const text of ['', '\n', '# only a comment\n', '---\n']) {
+    const file = join(dir, 'empty.yaml')
+    await writeFile(file, text)
+    const { config } = await loadConfig(file)
+    assert.deepEqual({ ...config }, DEFAULTS, JSON.stringify(text))
+  }
+})
+
+test('a full file is read with its types', async (t) => {
+  const file = join(await tempDir(t), 'hacheck.yaml')
+  await writeFile(file, [
+    'cache_time: 2.5',
+    'healthcheck_timeout: 3',
+    'max_clients: 50',
+    'service_name_header: X-Service-Name',
+    'log_path: /var/log/hacheck.log',
+    'mysql_username: hacheck',
+    "mysql_password: '1234'",
+    'rlimit_nofile: max',
+    'allow_remote_spool_changes: true',
+    'http_headers_to_copy: [Host, X-Forwarded-Proto]',
+    'spool_root: /srv/spool'
+  ].join('\n'))
+  const { config, warnings } = await loadConfig(file)
+  assert.deepEqual(warnings, [])
+  assert.equal(config.cache_time, 2.5)
+  assert.equal(config.max_clients, 50)
+  assert.equal(config.service_name_header, 'X-Service-Name')
+  assert.equal(config.mysql_password, '1234')
+  assert.equal(config.rlimit_nofile, 'max')
+  assert.equal(config.allow_remote_spool_changes, true)
+  assert.deepEqual(config.http_headers_to_copy, ['Host', 'X-Forwarded-Proto'])
+  assert.equal(config.spool_root, '/srv/spool')
+})
+
+test('a wrong type fails naming the key, the expected type and the file', async (t) => {
+  const file = join(await tempDir(t), 'bad.yaml')
+  const cases: Array<[string, RegExp]> = [
+    ['cache_time: soon', /key 'cache_time' must be a number of seconds >= 0, got string "soon"/],
+    ['max_clients: 2.5', /key 'max_clients' must be an integer >= 1/],
+    ['healthcheck_timeout: 0', /key 'healthcheck_timeout' must be a number of seconds > 0/],
+    ['allow_remote_spool_changes: "yes"', /key 'allow_remote_spool_changes' must be true or false/],
+    ['http_headers_to_copy: Host', /key 'http_headers_to_copy' must be a list of header names/],
+    ['mysql_password: 1234', /key 'mysql_password' must be a string or null \(quote it/],
+    ['rlimit_nofile: lots', /key 'rlimit_nofile' must be an integer >= 1, 'max' or null/],
+    ['service_name_header: "bad header"', /key 'service_name_header' must be a header name or null/]
+  ]
+  for (const [text, re] of cases) {
+    await writeFile(file, text)
+    await assert.rejects(loadConfig(file), (err: Error) => {
+      assert.ok(hasCode(err, 'HC_ERR_CONFIG'))
+      assert.match(err.message, re)
+      assert.ok(err.message.includes(file), err.message)
+      return true
+    })
+  }
+})
+
+test('an unknown key is a warning naming it, and the rest still loads', () => {
+  const { config, warnings } = buildConfig({ cache_tme: 3, cache_time: 4 }, '/etc/hacheck.yaml')
+  assert.equal(config.cache_time, 4)
+  assert.deepEqual(warnings, ["unknown config key 'cache_tme' in /etc/hacheck.yaml (ignored)"])
+})
+
+test('a document that is not a mapping, bad YAML and a missing file are clear errors', async (t) => {
+  assert.throws(() => buildConfig([1, 2], 'x.yaml'), /top level must be a mapping/)
+  const dir = await tempDir(t)
+  const file = join(dir, 'broken.yaml')
+  await writeFile(file, 'cache_time: [1,\n')
+  await assert.rejects(loadConfig(file), /is not valid YAML/)
+  await assert.rejects(loadConfig(join(dir, 'missing.yaml')), /cannot read config file/)
+})
+
+test('the config is frozen, lists included', () => {
+  const config = makeConfig({ cache_time: 1 })
+  assert.ok(Object.isFrozen(config))
+  assert.ok(Object.isFrozen(config.http_headers_to_copy))
+  assert.throws(() => { (config as { cache_time: number }).cache_time = 5 }, TypeError)
+})
+
+test('makeConfig refuses unknown keys so test typos fail loudly', () => {
+  assert.throws(() => makeConfig({ cache_tim: 1 } as never), /unknown config key 'cache_tim'/)
+})

@@ -1,0 +1,93 @@
+/**
+ * Test helpers: temp spool directories, apps built per test, the real built CLI spawned as a
+ * process. Everything a helper creates is cleaned up by the test context `t`.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDeps } from '../src/app.js'
+import { makeConfig, type Config } from '../src/config.js'
+import { Spool } from '../src/spool.js'
+
+/** The checkout's root (tests run from dist/test/). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Path of a `bin/` program. */
+export function bin (name: string): string {
+  return join(ROOT, 'bin', name)
+}
+
+/** A fresh temp directory, removed after the test. */
+export async function tempDir (t: TestContext, prefix = 'hacheck-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** A spool on a fresh temp directory. */
+export async function tempSpool (t: TestContext, now?: () => number): Promise<Spool> {
+  return await Spool.open(await tempDir(t, 'hacheck-spool-'), { write: true, now })
+}
+
+/** An app on a temp spool (or the given one), closed after the test. */
+export async function buildTestApp (
+  t: TestContext,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+  deps: Partial<AppDeps> = {}
+): Promise<{ app: FastifyInstance, spool: Spool, config: Config }> {
+  const config = makeConfig(overrides)
+  const spool = deps.spool ?? await tempSpool(t)
+  const app = await buildApp(config, { ...deps, spool })
+  t.after(async () => { await app.close() })
+  return { app, spool, config }
+}
+
+/** What a finished process printed and how it exited. */
+export interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a `bin/` program to completion (no stdin), with extra environment variables. */
+export async function runBin (name: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin(name), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', (code) => { resolve({ code, stdout, stderr }) })
+  })
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for spawned servers that need a fixed port). */
+export async function freePort (): Promise<number> {
+  const server: Server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  return port
+}
+
+/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const value = await fn()
+      if (value !== undefined) return value
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
