@@ -19,7 +19,10 @@ export interface CheckRequest {
 /** Counters shown in `/status` (CONTRACT section 4). */
 export interface HealthStats {
   cache: { gets: number, hits: number, misses: number, sets: number, expirations: number }
+  /** Probes waiting for a `max_clients` slot. */
   outbound_request_queue_size: number
+  /** (ours) Probes running now; not shown in `/status`, used by metrics. */
+  outbound_in_flight: number
 }
 
 /** What the health service is built from. */
@@ -67,7 +70,8 @@ export class HealthService {
   stats (): HealthStats {
     return {
       cache: { gets: 0, hits: 0, misses: 0, sets: 0, expirations: 0 },
-      outbound_request_queue_size: 0
+      outbound_request_queue_size: 0,
+      outbound_in_flight: 0
     }
   }
 
