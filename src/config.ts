@@ -64,6 +64,10 @@ const keys = {
     schema: Type.Array(HeaderName, { default: ['Host'] }),
     expected: 'a list of header names'
   },
+  cache_max_entries: {
+    schema: Type.Integer({ minimum: 1, default: 10000 }),
+    expected: 'an integer >= 1'
+  },
   spool_root: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,

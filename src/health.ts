@@ -1,9 +1,13 @@
 /**
- * One check, start to end: spool gate → protocol checker, with the timeout and fail-closed
- * rules in one place. Routes call {@link HealthService.check} and know no protocol by name.
+ * One check, start to end: spool gate → cache → outbound limit → protocol checker, with the
+ * timeout and fail-closed rules in one place. Routes call {@link HealthService.check} and know
+ * no protocol by name.
  */
 import { performance } from 'node:perf_hooks'
+import pLimit, { type LimitFunction } from 'p-limit'
+import { ResultCache, cacheKey, type CacheStats } from './cache.js'
 import { checkers as defaultCheckers, type Protocol } from './checkers/index.js'
+import { failureStatus, seconds } from './checkers/status.js'
 import type { Checker, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
 import type { Config } from './config.js'
 import { describeDown, type Spool } from './spool.js'
@@ -18,7 +22,7 @@ export interface CheckRequest {
 
 /** Counters shown in `/status` (CONTRACT section 4). */
 export interface HealthStats {
-  cache: { gets: number, hits: number, misses: number, sets: number, expirations: number }
+  cache: CacheStats
   /** Probes waiting for a `max_clients` slot. */
   outbound_request_queue_size: number
   /** (ours) Probes running now; not shown in `/status`, used by metrics. */
@@ -31,10 +35,38 @@ export interface HealthDeps {
   spool: Spool
   /** The registry; tests may pass their own. */
   checkers?: Readonly<Record<string, Checker>>
+  /** Clock for the cache TTL, milliseconds; injected by tests. */
+  perf?: { now: () => number }
 }
+
+/**
+ * How long after the timeout fires a checker may take to report its own (more precise) timeout
+ * before the health service answers for it. Bounds a checker that ignores its signal.
+ */
+const TIMEOUT_GRACE_MS = 250
 
 function errorMessage (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+/**
+ * Resolves with `work`, or with `fallback()` when `signal` has fired and `work` has not settled
+ * within {@link TIMEOUT_GRACE_MS} after it.
+ */
+async function settleWithin<T> (work: Promise<T>, signal: AbortSignal, fallback: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const deadline = new Promise<T>((resolve) => {
+    onAbort = () => { timer = setTimeout(() => { resolve(fallback()) }, TIMEOUT_GRACE_MS) }
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, deadline])
+  } finally {
+    clearTimeout(timer)
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
 }
 
 /** Runs checks; one instance per server, shared by all its listening ports. */
@@ -42,47 +74,87 @@ export class HealthService {
   private readonly config: Config
   private readonly spool: Spool
   private readonly checkers: Readonly<Record<string, Checker>>
+  private readonly cache: ResultCache<CheckResult>
+  private readonly limit: LimitFunction
 
   constructor (deps: HealthDeps) {
     this.config = deps.config
     this.spool = deps.spool
     this.checkers = deps.checkers ?? defaultCheckers
+    this.cache = new ResultCache<CheckResult>({
+      ttlSeconds: deps.config.cache_time,
+      maxEntries: deps.config.cache_max_entries,
+      perf: deps.perf
+    })
+    this.limit = pLimit(deps.config.max_clients)
   }
 
   /**
-   * Runs the spool gate, then the protocol's checker. Never rejects: a spool that cannot be
-   * read, a checker that throws or overruns `healthcheck_timeout` all give a 503 (fail closed).
+   * Runs the spool gate, then (for probing protocols, through the cache) the protocol's
+   * checker. Never rejects: a spool that cannot be read, a checker that throws or overruns
+   * `healthcheck_timeout` all give a 503 (fail closed).
    */
   async check (req: CheckRequest): Promise<CheckResult> {
     const { target } = req
     try {
       const state = await this.spool.isUp(target.service, target.port, target.host)
-      if (!state.up) return { code: 503, message: describeDown(state.entry), durationMs: 0 }
+      if (!state.up) return { code: 503, message: describeDown(state.entry), checkStatus: 'L7STS', durationMs: 0 }
     } catch (err) {
-      return { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, durationMs: 0 }
+      return { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, checkStatus: 'L7STS', durationMs: 0 }
     }
     const checker = this.checkers[req.protocol]
-    if (checker === undefined) return { code: 404, message: `unknown protocol ${req.protocol}`, durationMs: 0 }
-    return await this.probe(checker, target)
+    if (checker === undefined) return { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
+    if (!checker.probes) return await this.probe(checker, target, false)
+    const key = cacheKey({
+      protocol: req.protocol,
+      host: target.host,
+      port: target.port,
+      query: target.query,
+      queryString: target.queryString,
+      service: this.config.service_name_header === null ? undefined : target.service
+    })
+    return await this.cache.get(key, async () => await this.probe(checker, target, true), { noCache: req.noCache })
   }
 
-  /** Counters for `/status`. */
+  /** Counters for `/status` and metrics. */
   stats (): HealthStats {
     return {
-      cache: { gets: 0, hits: 0, misses: 0, sets: 0, expirations: 0 },
-      outbound_request_queue_size: 0,
-      outbound_in_flight: 0
+      cache: this.cache.stats(),
+      outbound_request_queue_size: this.limit.pendingCount,
+      outbound_in_flight: this.limit.activeCount
     }
   }
 
-  private async probe (checker: Checker, target: CheckTarget): Promise<CheckResult> {
+  /**
+   * Runs one checker within `healthcheck_timeout`. The clock starts when the probe is asked
+   * for, so time spent waiting for a `max_clients` slot counts (as the reference's HTTP client
+   * queue does): a balancer never waits longer than the timeout for an answer.
+   *
+   * @param limited - whether the probe takes one of the `max_clients` outbound slots.
+   */
+  private async probe (checker: Checker, target: CheckTarget, limited: boolean): Promise<CheckResult> {
     const timeoutMs = this.config.healthcheck_timeout * 1000
+    const signal = AbortSignal.timeout(timeoutMs)
     const started = performance.now()
+    let running = false
+    const timedOut = (): CheckOutcome => ({
+      code: 503,
+      message: running
+        ? `Timed out after ${seconds(performance.now() - started)}s`
+        : `Timed out after ${seconds(performance.now() - started)}s waiting for an outbound slot (max_clients ${this.config.max_clients})`,
+      checkStatus: failureStatus(running ? 'protocol' : 'connect', true)
+    })
     let outcome: CheckOutcome
     try {
-      outcome = await checker.check(target, { timeoutMs, signal: AbortSignal.timeout(timeoutMs), config: this.config })
+      const run = async (): Promise<CheckOutcome> => {
+        if (signal.aborted) return timedOut() // waited in the queue past the timeout
+        running = true
+        return await checker.check(target, { timeoutMs, signal, config: this.config })
+      }
+      const work = limited ? this.limit(run) : run()
+      outcome = await settleWithin(work, signal, timedOut)
     } catch (err) {
-      outcome = { code: 503, message: `Unhandled exception ${errorMessage(err)}` }
+      outcome = { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR' }
     }
     return { ...outcome, durationMs: performance.now() - started }
   }

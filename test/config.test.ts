@@ -17,6 +17,7 @@ const DEFAULTS = {
   rlimit_nofile: null,
   allow_remote_spool_changes: false,
   http_headers_to_copy: ['Host'],
+  cache_max_entries: 10000,
   spool_root: null
 }
 

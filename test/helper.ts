@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
+import type { Checker, CheckOutcome, CheckTarget } from '../src/checkers/types.js'
 import { makeConfig, type Config } from '../src/config.js'
 import { Spool } from '../src/spool.js'
 
@@ -90,4 +91,22 @@ export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * Runs one checker directly (no spool, no cache) against 127.0.0.1:`port`, as the health
+ * service would, with `healthcheck_timeout` from the overrides.
+ */
+export async function runChecker (
+  checker: Checker,
+  port: number,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+  target: Partial<CheckTarget> = {}
+): Promise<CheckOutcome> {
+  const config = makeConfig(overrides)
+  const timeoutMs = config.healthcheck_timeout * 1000
+  return await checker.check(
+    { service: 'svc', host: '127.0.0.1', port, query: '', queryString: '', headers: {}, ...target },
+    { timeoutMs, signal: AbortSignal.timeout(timeoutMs), config }
+  )
 }

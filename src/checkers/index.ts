@@ -2,10 +2,20 @@
  * The checker registry: the one place a protocol is added (one file plus one line here).
  * Routes and the health service look protocols up here and know none by name.
  */
+import { http } from './http.js'
+import { https } from './https.js'
+import { mysql } from './mysql.js'
+import { smtp } from './smtp.js'
 import { spool } from './spool.js'
+import { tcp } from './tcp.js'
 import type { Checker } from './types.js'
 
 export const checkers = {
+  http,
+  https,
+  tcp,
+  mysql,
+  smtp,
   spool
 } as const satisfies Record<string, Checker>
 
@@ -18,3 +28,4 @@ export function isProtocol (name: string): name is Protocol {
 }
 
 export type { Checker, CheckContext, CheckFn, CheckOutcome, CheckResult, CheckTarget } from './types.js'
+export type { CheckStatus } from './status.js'

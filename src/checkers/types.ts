@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Config } from '../config.js'
+import type { CheckStatus } from './status.js'
 
 /** What to check, resolved from the URL and the request headers (see `target.ts`). */
 export interface CheckTarget {
@@ -39,6 +40,8 @@ export interface CheckOutcome {
   readonly code: number
   /** Body of the answer (ignored for 204). */
   readonly message: string
+  /** The HAProxy check status this outcome corresponds to (`L4CON`, `L7STS`, ...). */
+  readonly checkStatus: CheckStatus
 }
 
 /** A checker's outcome plus what the health service measured around it. */
@@ -66,12 +69,12 @@ export interface Checker {
   readonly probes: boolean
 }
 
-/** A passing outcome. */
-export function up (message = ''): CheckOutcome {
-  return { code: 200, message }
+/** A passing outcome (code 200). */
+export function up (message: string, checkStatus: CheckStatus = 'L7OK'): CheckOutcome {
+  return { code: 200, message, checkStatus }
 }
 
 /** A failing outcome with the given code (default 503). */
-export function down (message: string, code = 503): CheckOutcome {
-  return { code, message }
+export function down (message: string, checkStatus: CheckStatus, code = 503): CheckOutcome {
+  return { code, message, checkStatus }
 }

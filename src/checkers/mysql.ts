@@ -1,0 +1,85 @@
+/**
+ * The `mysql` protocol: log in with `mysql_username`/`mysql_password`, then quit (COM_QUIT).
+ *
+ * Proves: the server accepts connections and authenticates the check user (so the server is
+ * not out of connections and its grant tables answer). Does not prove any database or table
+ * is usable: the check user needs no privileges at all
+ * (`CREATE USER 'hacheck'@'127.0.0.1' IDENTIFIED BY '...'`). Works with
+ * `mysql_native_password` and `caching_sha2_password` accounts (mysql2 speaks both).
+ *
+ * Messages as the reference (CONTRACT section 3); unlike the reference, a closed port or a
+ * silent server answers within `healthcheck_timeout`.
+ */
+import { performance } from 'node:perf_hooks'
+import { createConnection, type Connection } from 'mysql2'
+import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
+import { down, up, type Checker, type CheckOutcome } from './types.js'
+
+interface MysqlError extends Error {
+  code?: string
+  errno?: number
+  sqlMessage?: string
+  fatal?: boolean
+}
+
+interface Handshake {
+  serverVersion?: string
+  connectionId?: number
+}
+
+export const mysql: Checker = {
+  pathRequired: false,
+  probes: true,
+  check: async (target, ctx) => {
+    const user = ctx.config.mysql_username
+    if (user === null) return down('No MySQL username/pasword in config file', 'L7STS', 500) // (sic), as the reference
+    const started = performance.now()
+    let phase: Phase = 'connect'
+    let conn: Connection | undefined
+    try {
+      return await new Promise<CheckOutcome>((resolve) => {
+        const onAbort = (): void => {
+          conn?.destroy()
+          const took = seconds(performance.now() - started)
+          resolve(down(phase === 'connect' ? `Connection timed out after ${took}s` : `MySQL server did not answer within ${took}s`, failureStatus(phase, true), 503))
+        }
+        if (ctx.signal.aborted) { onAbort(); return }
+        ctx.signal.addEventListener('abort', onAbort, { once: true })
+        conn = createConnection({
+          host: target.host,
+          port: target.port,
+          user,
+          password: ctx.config.mysql_password ?? undefined,
+          connectTimeout: ctx.timeoutMs
+        })
+        // TCP is up: from here a timeout is the server's silence, not the network's.
+        ;(conn as Connection & { stream?: NodeJS.EventEmitter }).stream?.once('connect', () => { phase = 'protocol' })
+        conn.once('connect', (handshake: Handshake) => {
+          ctx.signal.removeEventListener('abort', onAbort)
+          conn?.end(() => {})
+          const id = handshake.connectionId === undefined ? '' : ` (connection id ${handshake.connectionId})`
+          resolve(up(`MySQL connect response: ${handshake.serverVersion ?? 'OK'}${id}`))
+        })
+        conn.once('error', (err: MysqlError) => {
+          ctx.signal.removeEventListener('abort', onAbort)
+          conn?.destroy()
+          resolve(failure(err, phase, started))
+        })
+      })
+    } finally {
+      conn?.removeAllListeners('error')
+      conn?.on('error', () => {}) // late socket errors after we answered must not crash the server
+    }
+  }
+}
+
+function failure (err: MysqlError, phase: Phase, started: number): CheckOutcome {
+  const took = seconds(performance.now() - started)
+  if (err.sqlMessage !== undefined && err.errno !== undefined) {
+    // The server answered with an error packet (access denied, too many connections, ...).
+    return down(`MySQL sez (${err.errno}, ${JSON.stringify(err.sqlMessage)})`, 'L7STS', 500)
+  }
+  const code = errorCode(err)
+  if (code === 'ETIMEDOUT') return down(`Connection timed out after ${took}s`, failureStatus(phase, true), 503)
+  return down(`Unhandled exception ${describeError(err)}`, failureStatus(phase, false, code), 503)
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { mysql } from '../../src/checkers/mysql.js'
+import { buildTestApp, freePort, runChecker } from '../helper.js'
+import { MYSQL, mysqlCheckUser, tcpUpstream } from '../upstreams.js'
+
+// These run against the MariaDB on 127.0.0.1:3306 and never skip: CI has it too.
+
+test('mysql: a check user with no privileges logs in and quits: 200', async (t) => {
+  const { user, password } = await mysqlCheckUser(t)
+  const { app } = await buildTestApp(t, { mysql_username: user, mysql_password: password })
+  const res = await app.inject(`/mysql/db/${MYSQL.port}/`)
+  assert.equal(res.statusCode, 200, res.body)
+  assert.match(res.body, /^MySQL connect response: .*MariaDB/)
+  assert.equal((await app.inject(`/mysql/db/${MYSQL.port}`)).statusCode, 200, 'no trailing slash is fine')
+})
+
+test('mysql: no credentials configured: 500 No MySQL username/pasword in config file', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject(`/mysql/db/${MYSQL.port}/`)
+  assert.equal(res.statusCode, 500)
+  assert.equal(res.body, 'No MySQL username/pasword in config file')
+})
+
+test('mysql: a refused login: 500 MySQL sez <server error>', async (t) => {
+  const { user } = await mysqlCheckUser(t)
+  const outcome = await runChecker(mysql, MYSQL.port, { mysql_username: user, mysql_password: 'wrong' })
+  assert.equal(outcome.code, 500)
+  assert.match(outcome.message, /^MySQL sez \(1045, "Access denied for user '.*'@'127\.0\.0\.1' \(using password: YES\)"\)$/)
+  assert.equal(outcome.checkStatus, 'L7STS')
+})
+
+test('mysql: a closed port answers 503 quickly (L4CON)', async () => {
+  const outcome = await runChecker(mysql, await freePort(), { mysql_username: 'x', mysql_password: 'y' })
+  assert.equal(outcome.code, 503)
+  assert.match(outcome.message, /Connection refused/)
+  assert.equal(outcome.checkStatus, 'L4CON')
+})
+
+test('mysql: a silent server answers 5xx within healthcheck_timeout (the reference hangs)', async (t) => {
+  const silent = await tcpUpstream(t)
+  const started = Date.now()
+  const outcome = await runChecker(mysql, silent.port, { mysql_username: 'x', mysql_password: 'y', healthcheck_timeout: 0.4 })
+  const took = Date.now() - started
+  assert.ok(outcome.code >= 500, String(outcome.code))
+  assert.equal(outcome.checkStatus, 'L7TOUT')
+  assert.ok(took < 1500, `answered after ${took} ms`)
+})
+
+test('mysql: garbage instead of a handshake is down (L7RSP), never a crash', async (t) => {
+  const garbage = await tcpUpstream(t, (socket) => { socket.end('HTTP/1.1 400 Bad Request\r\n\r\n') })
+  const outcome = await runChecker(mysql, garbage.port, { mysql_username: 'x', mysql_password: 'y', healthcheck_timeout: 1 })
+  assert.ok(outcome.code >= 500)
+})

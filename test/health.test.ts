@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Protocol } from '../src/checkers/index.js'
+import { up, type Checker, type CheckTarget } from '../src/checkers/types.js'
+import { makeConfig } from '../src/config.js'
+import { HealthService } from '../src/health.js'
+import { buildTestApp, tempSpool } from './helper.js'
+import { httpUpstream } from './upstreams.js'
+
+test('coalescing: 50 concurrent identical requests on a cold key reach the upstream once', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t)
+  const responses = await Promise.all(Array.from({ length: 50 }, async () => await app.inject(`/http/web/${up.port}/slow200`)))
+  assert.ok(responses.every((r) => r.statusCode === 200 && r.body === 'n=1'))
+  assert.equal(up.hits.get('/slow200'), 1)
+  assert.deepEqual((await app.inject('/status')).json().cache, { gets: 50, hits: 49, misses: 1, sets: 1, expirations: 0 })
+})
+
+test('Pragma: no-cache re-probes for that request only; a concurrent request keeps the cache', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t)
+  const url = `/http/web/${up.port}/slow300`
+  assert.equal((await app.inject(url)).body, 'n=1')
+  const forced = app.inject({ url, headers: { pragma: 'no-cache' } })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const started = Date.now()
+  const normal = await app.inject(url)
+  assert.equal(normal.body, 'n=1', 'served from the cache')
+  assert.ok(Date.now() - started < 200, 'without waiting for the forced probe')
+  assert.equal((await forced).body, 'n=2')
+  assert.equal((await app.inject(url)).body, 'n=2', 'the fresh result was stored')
+  assert.equal(up.hits.get('/slow300'), 2)
+})
+
+test('cache key: two service names on the same port and path share one probe', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t)
+  await app.inject(`/http/web/${up.port}/count`)
+  const res = await app.inject(`/http/api/${up.port}/count`)
+  assert.equal(res.body, 'n=1')
+  assert.equal(up.hits.get('/count'), 1)
+})
+
+test('cache key: with service_name_header the service joins the key', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t, { service_name_header: 'X-Service' })
+  await app.inject(`/http/web/${up.port}/count`)
+  assert.equal((await app.inject(`/http/api/${up.port}/count`)).body, 'n=2')
+  assert.equal((await app.inject(`/http/web/${up.port}/count`)).body, 'n=1')
+})
+
+test('cache key: ?a=1 and ?a=2 do not share; the same query string does', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t)
+  assert.equal((await app.inject(`/http/web/${up.port}/count?a=1`)).body, 'n=1')
+  assert.equal((await app.inject(`/http/web/${up.port}/count?a=2`)).body, 'n=2')
+  assert.equal((await app.inject(`/http/web/${up.port}/count?a=1`)).body, 'n=1')
+})
+
+test('failures are cached for cache_time too', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t)
+  for (let i = 0; i < 3; i++) assert.equal((await app.inject(`/http/web/${up.port}/503`)).statusCode, 503)
+  assert.equal(up.hits.get('/503'), 1)
+})
+
+test('a spool down answers 503 without contacting the upstream', async (t) => {
+  const up = await httpUpstream(t)
+  const { app, spool } = await buildTestApp(t)
+  await spool.down({ service: 'web' }, { reason: 'maintenance' })
+  const res = await app.inject(`/http/web/${up.port}/health`)
+  assert.equal(res.statusCode, 503)
+  assert.match(res.body, /^Service web in down state since .*: maintenance$/)
+  assert.equal(up.requests(), 0)
+  assert.equal(up.connections(), 0)
+  assert.equal((await app.inject('/status')).json().cache.gets, 0, 'spool answers never touch the cache')
+})
+
+test('cache expirations are counted in /status', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t, { cache_time: 0.05 })
+  await app.inject(`/http/web/${up.port}/health`)
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  await app.inject(`/http/web/${up.port}/health`)
+  assert.deepEqual((await app.inject('/status')).json().cache, { gets: 2, hits: 0, misses: 2, sets: 2, expirations: 1 })
+})
+
+test('max_clients bounds probes in flight; the rest wait and /status reports the queue', async (t) => {
+  const up = await httpUpstream(t)
+  const { app } = await buildTestApp(t, { max_clients: 2 })
+  const pending = [1, 2, 3, 4, 5].map(async (i) => await app.inject(`/http/web/${up.port}/slow300?i=${i}`))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.equal((await app.inject('/status')).json().outbound_request_queue_size, 3)
+  const responses = await Promise.all(pending)
+  assert.ok(responses.every((r) => r.statusCode === 200))
+  assert.equal(up.peakConcurrency(), 2)
+  assert.equal((await app.inject('/status')).json().outbound_request_queue_size, 0)
+})
+
+test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', async (t) => {
+  // A checker that ignores its signal holds the only slot well past the timeout.
+  const stuck: Checker = {
+    probes: true,
+    pathRequired: false,
+    check: async () => await new Promise((resolve) => setTimeout(() => { resolve(up('late')) }, 1500))
+  }
+  const config = makeConfig({ max_clients: 1, healthcheck_timeout: 0.2 })
+  const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck } })
+  const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', port, query: '', queryString: '', headers: {} })
+  const started = Date.now()
+  const [first, second] = await Promise.all([
+    health.check({ protocol: 'stuck' as Protocol, target: target(1), noCache: false }),
+    health.check({ protocol: 'stuck' as Protocol, target: target(2), noCache: false })
+  ])
+  assert.ok(Date.now() - started < 1000, 'both answered within timeout + grace')
+  assert.deepEqual([first.code, first.checkStatus], [503, 'L7TOUT'])
+  assert.match(first.message, /^Timed out after 0\.[0-9]{2}s$/)
+  assert.deepEqual([second.code, second.checkStatus], [503, 'L4TOUT'])
+  assert.match(second.message, /waiting for an outbound slot \(max_clients 1\)/)
+})
+
+test('a checker that throws answers 503 (fail closed)', async (t) => {
+  const broken: Checker = { probes: true, pathRequired: false, check: async () => { throw new TypeError('bug') } }
+  const health = new HealthService({ config: makeConfig(), spool: await tempSpool(t), checkers: { broken } })
+  const result = await health.check({
+    protocol: 'broken' as Protocol,
+    target: { service: 's', host: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
+    noCache: false
+  })
+  assert.deepEqual([result.code, result.message], [503, 'Unhandled exception TypeError: bug'])
+})
