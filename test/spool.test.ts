@@ -173,6 +173,8 @@ test('writes are atomic: concurrent readers never see a partial file, no temp fi
       const state = await spool.status({ service: 'web' })
       if (!state.up) assert.ok(state.entry.reason === reason || state.entry.reason === 'short', 'partial file seen')
       reads++
+      // A lookup that finds no file completes without I/O (a stat), so yield to let the writer run.
+      await new Promise(setImmediate)
     }
     return reads
   })()
