@@ -196,20 +196,33 @@ export interface SpoolOpenOptions {
   write?: boolean
   /** Clock in unix seconds; injected by tests. */
   now?: () => number
+  /** Where to report a root that goes missing at run time (the server passes its logger). */
+  log?: SpoolLog
+}
+
+/** What the spool reports about its directory; a pino logger fits. */
+export interface SpoolLog {
+  warn: (msg: string) => void
+  info: (msg: string) => void
 }
 
 /**
- * A spool directory. Holds no state beyond its root and clock: every lookup reads the files,
- * so `hadown` on the command line is seen by the very next check.
+ * A spool directory. Holds no spool state: every lookup reads the files, so `hadown` on the
+ * command line is seen by the very next check. (It remembers only whether it has already
+ * warned that the root is missing.)
  */
 export class Spool {
   readonly root: string
   readonly now: () => number
+  private readonly log: SpoolLog | undefined
+  private rootMissing = false
+  private rootCheckedAt = Number.NEGATIVE_INFINITY
 
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
-  constructor (root: string, now: () => number = () => Date.now() / 1000) {
+  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog) {
     this.root = root
     this.now = now
+    this.log = log
   }
 
   /**
@@ -231,7 +244,7 @@ export class Spool {
     } catch (err) {
       throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
     }
-    return new Spool(root, opts.now)
+    return new Spool(root, opts.now, opts.log)
   }
 
   /**
@@ -271,11 +284,34 @@ export class Spool {
    */
   async isUp (service: string, port?: number, host?: string): Promise<SpoolState> {
     const key = normaliseKey({ service, port, host })
+    this.noticeRoot()
     const all = await this.status({ service: ALL })
     if (!all.up) return all
     const svc = await this.status({ service })
     if (!svc.up || key.port === undefined) return svc
     return await this.status(key)
+  }
+
+  /**
+   * Warns once when the root directory has gone missing, and notes its return. A missing root
+   * holds no down files, as in the reference: the file lookups find none and checks fall
+   * through to the real probe (`hadown` recreates it). That changes no answer, so it needs no
+   * per-check precision: the root is looked at most once a second (a stat per check would
+   * cost a fifth of the spool lookup). Errors other than ENOENT are left to the file lookups.
+   */
+  private noticeRoot (): void {
+    if (this.log === undefined) return
+    const now = this.now()
+    if (now - this.rootCheckedAt < 1) return
+    this.rootCheckedAt = now
+    let present = true
+    try {
+      present = statSync(this.root, { throwIfNoEntry: false }) !== undefined
+    } catch {}
+    if (present !== this.rootMissing) return
+    this.rootMissing = !present
+    if (present) this.log.info(`spool root ${this.root} is back`)
+    else this.log.warn(`spool root ${this.root} is missing: no service counts as down until it is recreated (hadown recreates it)`)
   }
 
   /**

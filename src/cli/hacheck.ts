@@ -112,7 +112,7 @@ export async function main (argv: readonly string[]): Promise<number | undefined
   const spoolRoot = args.spoolRoot ?? config.spool_root ?? DEFAULT_SPOOL_ROOT
   let server
   try {
-    const spool = await Spool.open(spoolRoot)
+    const spool = await Spool.open(spoolRoot, { log: log.logger })
     server = await startServer({ config, spool, ports: args.ports, bindAddress: args.bindAddress, logger: log.logger })
   } catch (err) {
     process.stderr.write(`hacheck: ${(err as Error).message}\n`)
