@@ -4,13 +4,15 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
+import type { GuardedTarget } from '../src/check-guard.js'
+import type { Checker } from '../src/checkers/index.js'
 import { makeConfig, type Config } from '../src/config.js'
 import { Spool } from '../src/spool.js'
 
@@ -90,4 +92,34 @@ export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * A probing test protocol: connects to `target.address` (the address the check guard
+ * approved) and reports `connected to <address>:<port>`, or 503 with the error. After an
+ * optional delay, so tests can hold a check in flight.
+ */
+export function probeChecker (delayMs = 0): Checker {
+  return {
+    pathRequired: false,
+    probes: true,
+    check: async (target, ctx) => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+      const address = (target as Partial<GuardedTarget>).address ?? target.host
+      return await new Promise((resolve) => {
+        const socket = connect({ host: address, port: target.port, signal: ctx.signal })
+        socket.once('connect', () => { socket.destroy(); resolve({ code: 200, message: `connected to ${address}:${target.port}` }) })
+        socket.once('error', (err) => { resolve({ code: 503, message: err.message }) })
+      })
+    }
+  }
+}
+
+/** A loopback TCP listener that counts the connections it accepts; closed after the test. */
+export async function countingListener (t: TestContext, host = '127.0.0.1'): Promise<{ port: number, connections: () => number }> {
+  let count = 0
+  const server = createServer((socket) => { count++; socket.destroy() })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  t.after(() => { server.close() })
+  return { port: (server.address() as AddressInfo).port, connections: () => count }
 }
