@@ -133,7 +133,7 @@ test('network lists are validated as CIDR; a bare address is one host', () => {
 
 test('remote_spool_token must be long and printable', () => {
   assert.equal(makeConfig({ remote_spool_token: 'a-long-enough-token-0123' }).remote_spool_token, 'a-long-enough-token-0123')
-  for (const bad of ['short', 'has a space in it 0123456', 12345678901234567890]) {
+  for (const bad of ['short', 'has a space in it 0123456', 1234567890123456]) {
     assert.throws(() => buildConfig({ remote_spool_token: bad }, 'f.yaml'), /key 'remote_spool_token' must be a string of at least 16/)
   }
 })
