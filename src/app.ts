@@ -118,6 +118,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
       connectionsCheckingInterval: Math.min(1000, config.request_header_timeout * 500)
     }
   })
+  // While stopping, every answer closes its connection, so a keep-alive socket that was busy
+  // when the stop began does not hold the stop open until keep_alive_timeout.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
   app.server.maxConnections = config.max_connections
   app.server.on('drop', () => { rt.metrics.observeDroppedConnection() })
 
