@@ -42,7 +42,8 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
     for (const port of opts.ports) {
       const app = await buildApp(opts.config, runtime)
       apps.push(app)
-      await app.listen({ port, host: opts.bindAddress })
+      // A burst of connections must queue, not be dropped: the kernel caps this at somaxconn.
+      await app.listen({ port, host: opts.bindAddress, backlog: Math.max(511, opts.config.max_connections) })
       addresses.push(app.server.address() as AddressInfo)
     }
   } catch (err) {
