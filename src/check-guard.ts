@@ -5,7 +5,7 @@
  * target must therefore lie inside `allowed_check_networks`.
  *
  * A host name is resolved once here and the resolved address is what the checker connects to
- * (`GuardedTarget.address`), so a second resolution cannot switch it to another address
+ * (`CheckTarget.address`), so a second resolution cannot switch it to another address
  * (DNS rebinding).
  *
  * Imports no Fastify.
@@ -13,7 +13,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { AllowList } from './cidr.js'
-import type { CheckTarget } from './checkers/types.js'
 
 /** What an address is, for messages and tests. Only the allow-list decides. */
 export type AddressClass =
@@ -41,15 +40,6 @@ export function classifyAddress (address: string): AddressClass {
   if (isIP(address) === 0) throw new TypeError(`not an IP address: ${JSON.stringify(address)}`)
   for (const [name, list] of CLASSES) if (list.allows(address)) return name
   return 'public'
-}
-
-/** A check target plus the address the checker must connect to. */
-export type GuardedTarget = CheckTarget & {
-  /**
-   * The IP address the guard approved for `host` (equal to `host` when that is an address).
-   * Checkers connect here and keep `host` for names (spool keys, cache keys, Host headers).
-   */
-  readonly address: string
 }
 
 /** The guard's answer for one target host. */

@@ -29,6 +29,12 @@ export interface HealthStats {
   outbound_in_flight: number
 }
 
+/**
+ * Called after every probe that actually ran (never for cached answers, probes joined while in
+ * flight, or spool answers), e.g. to feed the probe duration histogram.
+ */
+export type ProbeListener = (protocol: string, result: CheckResult) => void
+
 /** What the health service is built from. */
 export interface HealthDeps {
   config: Config
@@ -76,6 +82,7 @@ export class HealthService {
   private readonly checkers: Readonly<Record<string, Checker>>
   private readonly cache: ResultCache<CheckResult>
   private readonly limit: LimitFunction
+  private readonly probeListeners: ProbeListener[] = []
 
   constructor (deps: HealthDeps) {
     this.config = deps.config
@@ -113,7 +120,16 @@ export class HealthService {
       queryString: target.queryString,
       service: this.config.service_name_header === null ? undefined : target.service
     })
-    return await this.cache.get(key, async () => await this.probe(checker, target, true), { noCache: req.noCache })
+    return await this.cache.get(key, async () => {
+      const result = await this.probe(checker, target, true)
+      for (const listener of this.probeListeners) listener(req.protocol, result)
+      return result
+    }, { noCache: req.noCache })
+  }
+
+  /** Registers a {@link ProbeListener}. */
+  onProbe (listener: ProbeListener): void {
+    this.probeListeners.push(listener)
   }
 
   /** Counters for `/status` and metrics. */

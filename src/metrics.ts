@@ -36,6 +36,7 @@ export class Metrics {
   constructor (sources: MetricsSources) {
     const { health, spool } = sources
     const registers = [this.registry]
+    health.onProbe((protocol, result) => { this.probeSeconds.observe({ protocol }, result.durationMs / 1000) })
     this.checks = new Counter({
       name: 'hacheck_checks_total',
       help: 'Checks answered, by protocol and HTTP status code answered.',
@@ -104,12 +105,9 @@ export class Metrics {
    * Records one answered check.
    *
    * @param status - the HTTP status answered.
-   * @param probeMs - how long the upstream probe took, milliseconds, or `undefined` when the
-   *   answer came without a probe (spool, cache, refused target).
    */
-  observeCheck (protocol: string, status: number, probeMs?: number): void {
+  observeCheck (protocol: string, status: number): void {
     this.checks.inc({ protocol, code: String(status) })
-    if (probeMs !== undefined) this.probeSeconds.observe({ protocol }, probeMs / 1000)
   }
 
   /** Records one answered remote spool change request. */

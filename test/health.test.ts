@@ -106,7 +106,7 @@ test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', 
   }
   const config = makeConfig({ max_clients: 1, healthcheck_timeout: 0.2 })
   const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck } })
-  const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', port, query: '', queryString: '', headers: {} })
+  const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {} })
   const started = Date.now()
   const [first, second] = await Promise.all([
     health.check({ protocol: 'stuck' as Protocol, target: target(1), noCache: false }),
@@ -124,7 +124,7 @@ test('a checker that throws answers 503 (fail closed)', async (t) => {
   const health = new HealthService({ config: makeConfig(), spool: await tempSpool(t), checkers: { broken } })
   const result = await health.check({
     protocol: 'broken' as Protocol,
-    target: { service: 's', host: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
+    target: { service: 's', host: '127.0.0.1', address: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
     noCache: false
   })
   assert.deepEqual([result.code, result.message], [503, 'Unhandled exception TypeError: bug'])

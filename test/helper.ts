@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
 import { down, up, type Checker, type CheckOutcome, type CheckTarget } from '../src/checkers/types.js'
-import type { GuardedTarget } from '../src/check-guard.js'
 import { makeConfig, type Config } from '../src/config.js'
 import { Spool } from '../src/spool.js'
 
@@ -107,7 +106,7 @@ export async function runChecker (
   const config = makeConfig(overrides)
   const timeoutMs = config.healthcheck_timeout * 1000
   return await checker.check(
-    { service: 'svc', host: '127.0.0.1', port, query: '', queryString: '', headers: {}, ...target },
+    { service: 'svc', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {}, ...target },
     { timeoutMs, signal: AbortSignal.timeout(timeoutMs), config }
   )
 }
@@ -123,7 +122,7 @@ export function probeChecker (delayMs = 0): Checker {
     probes: true,
     check: async (target, ctx) => {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
-      const address = (target as Partial<GuardedTarget>).address ?? target.host
+      const { address } = target
       return await new Promise((resolve) => {
         const socket = connect({ host: address, port: target.port, signal: ctx.signal })
         socket.once('connect', () => { socket.destroy(); resolve(up(`connected to ${address}:${target.port}`, 'L4OK')) })

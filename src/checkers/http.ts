@@ -64,7 +64,7 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
     const started = performance.now()
     let phase: Phase = 'connect'
     const connector = buildConnector({ rejectUnauthorized: false, timeout: ctx.timeoutMs, maxCachedSessions: 0 })
-    const client = new Client(origin(scheme, target.host, target.port), {
+    const client = new Client(origin(scheme, target.address, target.port), {
       connect: (opts, callback) => {
         // undici's types say void; the connector returns the socket it created (lib/core/connect.js).
         const socket = connector(opts, callback) as unknown as Socket

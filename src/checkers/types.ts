@@ -10,8 +10,17 @@ import type { CheckStatus } from './status.js'
 export interface CheckTarget {
   /** The service name from the URL, `[.a-zA-Z0-9_-]+`. */
   readonly service: string
-  /** Address or host name to probe; 127.0.0.1 unless a header named another. */
+  /**
+   * Host the check is for, as named (127.0.0.1 unless a header named another): spool keys,
+   * cache keys and messages use it.
+   */
   readonly host: string
+  /**
+   * The IP address to connect to: `host` as the check guard resolved and approved it (equal to
+   * `host` when that is an address). Checkers connect here, never to `host`, so a second name
+   * resolution cannot switch the target (DNS rebinding).
+   */
+  readonly address: string
   /** Port to probe, 1-65535 (0 only for the spool protocol: the whole service). */
   readonly port: number
   /** The path after `/<protocol>/<service>/<port>/`, undecoded, without a leading slash. */

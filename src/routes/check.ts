@@ -5,8 +5,8 @@
  */
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CheckGuard, GuardedTarget } from '../check-guard.js'
-import { checkers as defaultCheckers, type Checker, type CheckResult, type Protocol } from '../checkers/index.js'
+import type { CheckGuard } from '../check-guard.js'
+import { checkers as defaultCheckers, type Checker, type CheckTarget, type Protocol } from '../checkers/index.js'
 import { HC_ERR_BAD_PORT } from '../errors.js'
 import type { HealthService } from '../health.js'
 import type { Metrics } from '../metrics.js'
@@ -69,16 +69,6 @@ export function httpStatusFor (code: number): number {
   return code >= 200 && code <= 599 && STATUS_CODES[code] !== undefined ? code : 503
 }
 
-/**
- * How long the upstream probe behind a result took, milliseconds, or `undefined` when the
- * answer needed none: a protocol that does not probe, a spool answer (duration 0), or a
- * result the health service marks `cached`.
- */
-export function probeDuration (checker: Checker, result: CheckResult & { cached?: boolean }): number | undefined {
-  if (!checker.probes || result.cached === true || !(result.durationMs > 0)) return undefined
-  return result.durationMs
-}
-
 function notFound (reply: FastifyReply): FastifyReply {
   return reply.code(404).type(HTML).send('Not Found')
 }
@@ -110,11 +100,11 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
       address = decision.address
     }
     const { query, queryString } = splitCheckUrl(request.url)
-    const target: GuardedTarget = { service, host, address, port, query, queryString, headers: request.headers }
+    const target: CheckTarget = { service, host, address, port, query, queryString, headers: request.headers }
     const result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
     const status = result.code === 200 ? 200 : httpStatusFor(result.code)
     serviceLog.record(service, status, request.ip)
-    metrics.observeCheck(protocol, status, probeDuration(checker, result))
+    metrics.observeCheck(protocol, status)
     reply.code(status).type(HTML)
     return status === 204 ? reply.send() : reply.send(result.message)
   }

@@ -36,7 +36,7 @@ test('probe durations are observed for probing protocols only; stats are read at
   const { app, config, spool } = await buildTestApp(t)
   const health = new HealthService({ config, spool, checkers: { ...checkers, probe: probeChecker() } })
   let stats = { hits: 7, misses: 3, inFlight: 2, queued: 5 }
-  // The lead's cache and limiter fill these in; here a stand-in reports fixed values.
+  // A stand-in reports fixed values, to show they are read at scrape time.
   health.stats = () => ({
     cache: { gets: 10, hits: stats.hits, misses: stats.misses, sets: 3, expirations: 0 },
     outbound_request_queue_size: stats.queued,
@@ -61,6 +61,17 @@ test('probe durations are observed for probing protocols only; stats are read at
   // Two apps built in one process do not share counters (a registry per runtime).
   m = parseMetrics((await app.inject('/metrics')).body)
   assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'probe', code: '200' }), 0)
+})
+
+test('cached answers are not probes: the histogram counts real probes, the cache counters are real', async (t) => {
+  const target = await countingListener(t)
+  const { app } = await buildTestApp(t, {}, { checkers: { ...checkers, probe: probeChecker() } })
+  for (let i = 0; i < 3; i++) assert.equal((await app.inject(`/probe/web/${target.port}/`)).statusCode, 200)
+  const m = parseMetrics((await app.inject('/metrics')).body)
+  assert.equal(target.connections(), 1)
+  assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'probe', code: '200' }), 3)
+  assert.equal(sample(m, 'hacheck_probe_duration_seconds_count', { protocol: 'probe' }), 1)
+  assert.deepEqual([sample(m, 'hacheck_cache_hits_total'), sample(m, 'hacheck_cache_misses_total')], [2, 1])
 })
 
 test('/status stays exactly as CONTRACT section 4', async (t) => {
