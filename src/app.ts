@@ -13,6 +13,7 @@ import checkRoutes from './routes/check.js'
 import statusRoutes from './routes/status.js'
 import { ServiceLog } from './service-log.js'
 import type { Spool } from './spool.js'
+import { TransitionLog } from './transition-log.js'
 import { localAddresses } from './target.js'
 
 /**
@@ -51,7 +52,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const now = deps.now ?? (() => Date.now() / 1000)
   return {
     spool: deps.spool,
-    health: deps.health ?? new HealthService({ config, spool: deps.spool }),
+    health: deps.health ?? new HealthService({ config, spool: deps.spool, transitions: new TransitionLog({ logger: deps.logger }) }),
     serviceLog: deps.serviceLog ?? new ServiceLog({ now }),
     localAddresses: deps.localAddresses ?? localAddresses(),
     now,

@@ -32,6 +32,11 @@ export const CHECK_URLS = ['/:protocol/:service/:port/*', '/:protocol/:service/:
 const PORT_RE = /^[0-9]+$/
 const HTML = 'text/html; charset=UTF-8'
 
+/** (ours) Response header with the HAProxy check status of the answer (`L7OK`, `L4CON`, ...). */
+export const STATUS_HEADER = 'x-hacheck-status'
+/** (ours) Response header with the probe duration in milliseconds (0.1 ms resolution; 0 for spool answers). */
+export const DURATION_HEADER = 'x-hacheck-duration-ms'
+
 /**
  * The protocol of a URL that names an existing check route, or `null` (answer 404): unknown
  * protocol, bad service name, non-numeric port, or a missing `/` the protocol requires.
@@ -80,8 +85,10 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
       noCache: request.headers.pragma === 'no-cache'
     })
     const status = result.code === 200 ? 200 : httpStatusFor(result.code)
-    serviceLog.record(request.params.service, status, request.ip)
+    serviceLog.record(request.params.service, status, request.ip, result)
     reply.code(status).type(HTML)
+      .header(STATUS_HEADER, result.checkStatus)
+      .header(DURATION_HEADER, String(Math.round(result.durationMs * 10) / 10))
     return status === 204 ? reply.send() : reply.send(result.message)
   }
 
