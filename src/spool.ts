@@ -20,8 +20,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { access, link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
 
 /** The host a spool key means when it names none: checks of this machine. */
@@ -334,7 +335,8 @@ export class Spool {
         : this.now()
     }
     const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation, state }
-    await this.writeAtomic(file, formatSpoolContents(info))
+    // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
+    await writeFileAtomic(this.root, file, formatSpoolContents(info))
     return { key: normaliseKey(key), file, ...info }
   }
 
@@ -357,48 +359,6 @@ export class Spool {
     return entries
   }
 
-  private async writeAtomic (file: string, data: string): Promise<void> {
-    const target = join(this.root, file)
-    // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
-    const tmp = join(this.root, `.${file}~${process.pid}~${randomBytes(6).toString('hex')}`)
-    try {
-      await this.writeFileSynced(tmp, data)
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw this.writeError(target, err)
-      // The spool root was removed under us: recreate it, as the reference's configure() does.
-      try {
-        await mkdir(this.root, { recursive: true, mode: 0o750 })
-        await this.writeFileSynced(tmp, data)
-      } catch (retryErr) {
-        throw this.writeError(target, retryErr)
-      }
-    }
-    try {
-      await rename(tmp, target)
-    } catch (err) {
-      await unlink(tmp).catch(() => {})
-      throw this.writeError(target, err)
-    }
-    await syncDir(this.root)
-  }
-
-  private async writeFileSynced (path: string, data: string): Promise<void> {
-    const fh = await open(path, 'wx', 0o644)
-    try {
-      await fh.writeFile(data, 'utf8')
-      await fh.sync()
-    } catch (err) {
-      await fh.close().catch(() => {})
-      await unlink(path).catch(() => {})
-      throw err
-    }
-    await fh.close()
-  }
-
-  private writeError (target: string, err: unknown): Error {
-    return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
-  }
-
   /**
    * Deletes an expired file unless someone rewrote it since we read it: move it aside, compare,
    * and put a changed file back with link() (which never overwrites an even newer one).
@@ -416,12 +376,4 @@ export class Spool {
       await unlink(aside).catch(() => {})
     }
   }
-}
-
-async function syncDir (dir: string): Promise<void> {
-  // Best effort: makes the rename durable across a crash where the platform allows it.
-  try {
-    const fh = await open(dir, 'r')
-    try { await fh.sync() } finally { await fh.close() }
-  } catch {}
 }
