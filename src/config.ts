@@ -72,6 +72,25 @@ const keys = {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
     expected: 'a directory path or null'
+  },
+  agent_port: {
+    schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    default: null,
+    expected: 'a port 0-65535 or null (no agent-check server)'
+  },
+  agent_bind: {
+    schema: Nullable(Type.String({ minLength: 1 })),
+    default: null,
+    expected: 'an address or null (the -B address)'
+  },
+  agent_checks: {
+    schema: Type.Record(
+      Type.RegExp(/^[.a-zA-Z0-9_-]+$/),
+      Type.String({ pattern: '^[a-z0-9]+/[0-9]{1,5}(/.*)?$' }),
+      { additionalProperties: false }
+    ),
+    default: {},
+    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
   }
 } satisfies Record<string, { schema: TSchema, expected: string, default?: unknown }>
 

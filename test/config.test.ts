@@ -18,7 +18,10 @@ const DEFAULTS = {
   allow_remote_spool_changes: false,
   http_headers_to_copy: ['Host'],
   cache_max_entries: 10000,
-  spool_root: null
+  spool_root: null,
+  agent_port: null,
+  agent_bind: null,
+  agent_checks: {}
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
@@ -112,4 +115,14 @@ test('the config is frozen, lists included', () => {
 
 test('makeConfig refuses unknown keys so test typos fail loudly', () => {
   assert.throws(() => makeConfig({ cache_tim: 1 } as never), /unknown config key 'cache_tim'/)
+})
+
+test('agent keys: agent_port, agent_bind, agent_checks are typed; bad values name the key', async (t) => {
+  const file = join(await tempDir(t), 'agent.yaml')
+  await writeFile(file, 'agent_port: 3334\nagent_bind: 127.0.0.1\nagent_checks:\n  web: http/8080/health\n  db: tcp/5432\n')
+  const { config } = await loadConfig(file)
+  assert.deepEqual([config.agent_port, config.agent_bind, config.agent_checks], [3334, '127.0.0.1', { web: 'http/8080/health', db: 'tcp/5432' }])
+  for (const [key, bad] of [['agent_port', 70000], ['agent_port', 'x'], ['agent_checks', { web: 'http' }], ['agent_checks', { 'a/b': 'tcp/1' }], ['agent_checks', ['tcp/1']]] as const) {
+    assert.throws(() => buildConfig({ [key]: bad }, 'f.yaml'), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`key '${key}'`), `${key}: ${JSON.stringify(bad)}`)
+  }
 })

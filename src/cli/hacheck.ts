@@ -10,7 +10,7 @@ import { startServer } from '../server.js'
 import { DEFAULT_SPOOL_ROOT, Spool } from '../spool.js'
 import { VERSION } from '../version.js'
 
-const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v] [--version]'
+const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
 
 const HELP = `${USAGE}
 
@@ -21,6 +21,7 @@ Healthcheck proxy: answers GET /<protocol>/<service>/<port>/<query> from the spo
   -B, --bind-address ADDR  address to listen on, IPv4 or IPv6 (default 0.0.0.0)
   -n, --num-procs NUM      worker processes sharing the ports (default 1)
       --spool-root DIR     spool directory (default: config spool_root, else ${DEFAULT_SPOOL_ROOT})
+      --agent-port PORT    serve HAProxy agent-check on this port (default: config agent_port, else off)
   -v, --verbose            debug logging, one line per request
   -h, --help               this help
       --version            print the version`
@@ -32,6 +33,8 @@ export interface ServerArgs {
   bindAddress: string
   numProcs: number
   spoolRoot?: string
+  /** (ours) `--agent-port`: overrides config `agent_port`. */
+  agentPort?: number
   verbose: boolean
   help: boolean
   version: boolean
@@ -62,6 +65,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
         'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
         'num-procs': { type: 'string', short: 'n', default: '1' },
         'spool-root': { type: 'string' },
+        'agent-port': { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false }
@@ -77,6 +81,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
     bindAddress: v['bind-address'],
     numProcs: intArg('--num-procs', v['num-procs'], 1, 1024),
     spoolRoot: v['spool-root'],
+    agentPort: v['agent-port'] === undefined ? undefined : intArg('--agent-port', v['agent-port'], 0, 65535),
     verbose: v.verbose,
     help: v.help,
     version: v.version
@@ -113,14 +118,14 @@ export async function main (argv: readonly string[]): Promise<number | undefined
   let server
   try {
     const spool = await Spool.open(spoolRoot)
-    server = await startServer({ config, spool, ports: args.ports, bindAddress: args.bindAddress, logger: log.logger })
+    server = await startServer({ config, spool, ports: args.ports, bindAddress: args.bindAddress, logger: log.logger, agentPort: args.agentPort })
   } catch (err) {
     process.stderr.write(`hacheck: ${(err as Error).message}\n`)
     log.logger.fatal({ err }, 'start-up failed')
     log.flush()
-    return 1
+    return hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
-  log.logger.info({ version: VERSION, ports: server.addresses.map((a) => a.port), bind: args.bindAddress, spoolRoot, config: loaded.source }, 'hacheck started')
+  log.logger.info({ version: VERSION, ports: server.addresses.map((a) => a.port), agentPort: server.agent?.address.port, bind: args.bindAddress, spoolRoot, config: loaded.source }, 'hacheck started')
 
   let stopping = false
   const stop = (signal: string): void => {
