@@ -10,7 +10,7 @@
  * | `down` file                        | `ready down[ <n>%] #<message>`     |
  * | `drain` file, check passes         | `drain up[ <n>%] #<message>`       |
  * | `drain` file, check fails          | `drain down[ <n>%] #<message>`     |
- * | `maint` file                       | `maint[ <n>%] #<message>`          |
+ * | `maint` file                       | `maint stopped[ <n>%] #<message>`  |
  * | spool or weight file unreadable    | `ready down #<error>` (fail closed) |
  *
  * `<message>` is the HTTP answer's body (`Service web in drain state since ...: deploy`, or the
@@ -34,7 +34,7 @@ export interface AnswerDeps {
 /** The reply for a health result and a weight; see the table in the file comment. */
 export function replyFor (result: CheckResult, weight: number | undefined): AgentReply {
   const state = result.spool?.state
-  if (state === 'maint') return { admin: 'maint', weight, reason: result.message }
+  if (state === 'maint') return { admin: 'maint', health: 'stopped', weight, reason: result.message }
   const passing = isPassingStatus(result.checkStatus)
   return {
     admin: state === 'drain' ? 'drain' : 'ready',

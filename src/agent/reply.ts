@@ -13,8 +13,9 @@
  * - `#` starts a free-text description, shown by HAProxy only when an operational word is
  *   present.
  * Only the agent can revert what it said, so hacheck states its whole view in every reply: an
- * administrative word always, an operational word unless in maint (where HAProxy stops checks
- * and we do not probe).
+ * administrative word and an operational word, always. In maint the operational word is
+ * `stopped` ("intentionally stopped", per the manual): it carries the reason into HAProxy's
+ * agent description, and the next `ready up` reverts both at once.
  */
 import { isValidServiceName } from '../spool.js'
 

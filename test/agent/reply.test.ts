@@ -34,7 +34,7 @@ test('grammar: what HAProxy makes of our replies and of the manual\'s examples',
   assert.deepEqual(parseAgentReply('UP READY maxconn:30 frobnicate up down\n'), { unknown: ['frobnicate'], admin: 'ready', health: 'down', maxconn: 30 }, 'case-insensitive; last word of a category wins')
   assert.equal(parseAgentReply('ready up'), null, 'no line end: HAProxy ignores an incomplete line')
   for (const word of ['fail', 'stopped']) assert.equal(parseAgentReply(`${word}\n`)?.health, word)
-  for (const reply of [{ admin: 'ready', health: 'up', weight: 256 }, { admin: 'drain', health: 'down', reason: 'r' }, { admin: 'maint', reason: 'm' }] as const) {
+  for (const reply of [{ admin: 'ready', health: 'up', weight: 256 }, { admin: 'drain', health: 'down', reason: 'r' }, { admin: 'maint', health: 'stopped', reason: 'm' }] as const) {
     const parsed = parseAgentReply(formatAgentReply(reply))
     assert.deepEqual({ ...parsed, unknown: undefined }, { ...reply, unknown: undefined }, 'our replies parse back unchanged')
   }

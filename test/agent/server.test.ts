@@ -22,13 +22,13 @@ async function agentOn (t: TestContext, overrides: Partial<Record<keyof Config, 
   return { agent, spool, port: agent.address.port }
 }
 
-test('agent: spool states as replies: ready up, drain up, maint, ready down; weights as <n>%', async (t) => {
+test('agent: spool states as replies: ready up, drain up, maint stopped, ready down; weights as <n>%', async (t) => {
   const { spool, port } = await agentOn(t)
   assert.equal(await askAgent(port, 'web\n'), 'ready up\n')
   await spool.down({ service: 'web' }, { reason: 'deploy', state: 'drain', creation: 1700000000 })
   assert.equal(await askAgent(port, 'web\n'), 'drain up #Service web in drain state since 1700000000.000000: deploy\n')
   await spool.down({ service: 'web' }, { reason: 'kernel', state: 'maint', creation: 1700000000 })
-  assert.equal(await askAgent(port, 'web\n'), 'maint #Service web in maint state since 1700000000.000000: kernel\n')
+  assert.equal(await askAgent(port, 'web\n'), 'maint stopped #Service web in maint state since 1700000000.000000: kernel\n')
   await spool.down({ service: 'web' }, { reason: 'broken', creation: 1700000000 })
   assert.equal(await askAgent(port, 'web\n'), 'ready down #Service web in down state since 1700000000.000000: broken\n')
   await spool.up({ service: 'web' })
@@ -58,7 +58,7 @@ test('agent: a configured check runs through the health service (cache shared) a
   await spool.down({ service: 'bad' }, { reason: 'deploy', state: 'drain' })
   assert.equal(await askAgent(port, 'bad\n'), 'drain down #overloaded\n', 'a draining service whose check fails is down too')
   await spool.down({ service: 'web' }, { reason: 'x', state: 'maint' })
-  assert.match(await askAgent(port, 'web\n'), /^maint #Service web in maint state/)
+  assert.match(await askAgent(port, 'web\n'), /^maint stopped #Service web in maint state/)
 })
 
 test('agent: the request port replaces the configured check port', async (t) => {
