@@ -4,7 +4,9 @@ import { http } from '../../src/checkers/http.js'
 import { https } from '../../src/checkers/https.js'
 import { failureStatus, isPassingStatus } from '../../src/checkers/status.js'
 import { tcp } from '../../src/checkers/tcp.js'
-import { freePort, runChecker } from '../helper.js'
+import { makeConfig } from '../../src/config.js'
+import { HealthService } from '../../src/health.js'
+import { freePort, runChecker, tempSpool } from '../helper.js'
 import { blackholePort, httpUpstream, httpsUpstream, tcpUpstream } from '../upstreams.js'
 
 // The HAProxy check status of each way a probe ends (HAProxy configuration manual, "show stat"
@@ -59,10 +61,26 @@ test('status: a TLS handshake failure is L6RSP (https against a plain HTTP port)
   assert.deepEqual([outcome.code, outcome.checkStatus], [503, 'L6RSP'])
 })
 
-test('status: a TLS handshake that never finishes is L6TOUT', async (t) => {
+test('status: a TLS handshake that never finishes is L6TOUT, within the timeout', async (t) => {
   const silent = await tcpUpstream(t)
+  const started = performance.now()
   const outcome = await runChecker(https, silent.port, { healthcheck_timeout: 0.3 }, { query: 'health' })
+  const took = performance.now() - started
   assert.deepEqual([outcome.code, outcome.checkStatus], [503, 'L6TOUT'])
+  assert.ok(took < 450, `answered after ${Math.round(took)} ms (undici's own connect timeout fires after ~1 s)`)
+})
+
+test('status: through the health service, timeouts keep their phase (L4TOUT, L6TOUT) and the time bound', async (t) => {
+  const silent = await tcpUpstream(t)
+  const blackhole = await blackholePort(t)
+  const health = new HealthService({ config: makeConfig({ healthcheck_timeout: 0.3, cache_time: 0 }), spool: await tempSpool(t) })
+  for (const [protocol, port, status] of [['https', silent.port, 'L6TOUT'], ['http', blackhole, 'L4TOUT']] as const) {
+    const started = performance.now()
+    const result = await health.check({ protocol, target: { service: 's', host: '127.0.0.1', port, query: '', queryString: '', headers: {} }, noCache: false })
+    const took = performance.now() - started
+    assert.deepEqual([result.code, result.checkStatus], [503, status], protocol)
+    assert.ok(took < 450, `${protocol}: answered after ${Math.round(took)} ms`)
+  }
 })
 
 test('status: failureStatus maps phase and cause; local resource errors are SOCKERR', () => {
