@@ -13,8 +13,8 @@ import checkRoutes from './routes/check.js'
 import statusRoutes from './routes/status.js'
 import { ServiceLog } from './service-log.js'
 import type { Spool } from './spool.js'
-import { TransitionLog } from './transition-log.js'
 import { localAddresses } from './target.js'
+import { TransitionLog } from './transition-log.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
