@@ -19,6 +19,7 @@ import statusRoutes from './routes/status.js'
 import { ServiceLog } from './service-log.js'
 import type { Spool } from './spool.js'
 import { localAddresses } from './target.js'
+import { TransitionLog } from './transition-log.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -46,6 +47,11 @@ export interface AppDeps {
   startTime?: number
   /** Logger; none by default (tests). */
   logger?: Logger
+  /**
+   * Logger for events written whatever the level (`HacheckLogger.ops`): check results that
+   * flip between passing and failing. `logger` by default.
+   */
+  opsLogger?: Logger
   /** Prometheus metrics of this process; built on the health service and spool by default. */
   metrics?: Metrics
   /** Decides where probes may go; built from `allowed_check_networks` by default. */
@@ -63,7 +69,7 @@ export interface AppDeps {
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */
-export type Runtime = Required<Omit<AppDeps, 'logger' | 'renderMetrics'>> & Pick<AppDeps, 'logger' | 'renderMetrics'>
+export type Runtime = Required<Omit<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>> & Pick<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>
 
 /** Largest request header section accepted, bytes (Node answers 431 beyond it). */
 export const MAX_HEADER_SIZE = 16384
@@ -72,7 +78,8 @@ export const MAX_HEADER_SIZE = 16384
 export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const now = deps.now ?? (() => Date.now() / 1000)
   const checkers = deps.checkers ?? defaultCheckers
-  const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers })
+  const transitions = new TransitionLog({ logger: deps.opsLogger ?? deps.logger })
+  const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   return {
     spool: deps.spool,
     checkers,
@@ -84,7 +91,8 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     localAddresses: deps.localAddresses ?? localAddresses(),
     now,
     startTime: deps.startTime ?? now(),
-    logger: deps.logger
+    logger: deps.logger,
+    opsLogger: deps.opsLogger
   }
 }
 

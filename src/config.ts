@@ -118,6 +118,25 @@ const keys = {
   shutdown_timeout: {
     schema: Type.Number({ exclusiveMinimum: 0, default: 15 }),
     expected: 'a number of seconds > 0'
+  },
+  agent_port: {
+    schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    default: null,
+    expected: 'a port 0-65535 or null (no agent-check server)'
+  },
+  agent_bind: {
+    schema: Nullable(Type.String({ minLength: 1 })),
+    default: null,
+    expected: 'an address or null (the -B address)'
+  },
+  agent_checks: {
+    schema: Type.Record(
+      Type.RegExp(/^[.a-zA-Z0-9_-]+$/),
+      Type.String({ pattern: '^[a-z0-9]+/[0-9]{1,5}(/.*)?$' }),
+      { additionalProperties: false }
+    ),
+    default: {},
+    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
   }
 } satisfies Record<string, { schema: TSchema, expected: string, default?: unknown }>
 

@@ -19,6 +19,9 @@ export const HC_ERR_SPOOL_NAME = createError<'HC_ERR_SPOOL_NAME', 400, [string]>
 /** Writing or removing a spool file failed; the previous file is left intact. */
 export const HC_ERR_SPOOL_WRITE = createError<'HC_ERR_SPOOL_WRITE', [string]>('HC_ERR_SPOOL_WRITE', '%s')
 
+/** (ours) A weight that is not an integer 0-256, or a weight file that cannot be read or parsed (fail closed: the agent answers down). */
+export const HC_ERR_SPOOL_WEIGHT = createError<'HC_ERR_SPOOL_WEIGHT', 400, [string]>('HC_ERR_SPOOL_WEIGHT', '%s', 400)
+
 /** A port outside the range a check can use. */
 export const HC_ERR_BAD_PORT = createError<'HC_ERR_BAD_PORT', 400, [string]>('HC_ERR_BAD_PORT', '%s', 400)
 

@@ -28,7 +28,7 @@ export const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 /** The metrics of one runtime (one process). */
 export class Metrics {
   readonly registry = new Registry()
-  private readonly checks: Counter<'protocol' | 'code'>
+  private readonly checks: Counter<'protocol' | 'code' | 'check_status'>
   private readonly probeSeconds: Histogram<'protocol'>
   private readonly remoteSpool: Counter<'code'>
   private readonly dropped: Counter
@@ -39,8 +39,8 @@ export class Metrics {
     health.onProbe((protocol, result) => { this.probeSeconds.observe({ protocol }, result.durationMs / 1000) })
     this.checks = new Counter({
       name: 'hacheck_checks_total',
-      help: 'Checks answered, by protocol and HTTP status code answered.',
-      labelNames: ['protocol', 'code'],
+      help: 'Checks answered, by protocol, HTTP status code answered and HAProxy check status (L4CON, L7STS, ...).',
+      labelNames: ['protocol', 'code', 'check_status'],
       registers
     })
     this.probeSeconds = new Histogram({
@@ -105,9 +105,10 @@ export class Metrics {
    * Records one answered check.
    *
    * @param status - the HTTP status answered.
+   * @param checkStatus - the HAProxy check status of the answer (`L7OK`, `L4CON`, ...).
    */
-  observeCheck (protocol: string, status: number): void {
-    this.checks.inc({ protocol, code: String(status) })
+  observeCheck (protocol: string, status: number, checkStatus: string): void {
+    this.checks.inc({ protocol, code: String(status), check_status: checkStatus })
   }
 
   /** Records one answered remote spool change request. */

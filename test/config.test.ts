@@ -26,7 +26,11 @@ const DEFAULTS = {
   max_connections: 4096,
   keep_alive_timeout: 5,
   request_header_timeout: 10,
-  shutdown_timeout: 15
+  shutdown_timeout: 15,
+  // ours (agent-check)
+  agent_port: null,
+  agent_bind: null,
+  agent_checks: {}
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
@@ -144,4 +148,14 @@ test('timeouts and max_connections must be positive', () => {
     assert.throws(() => buildConfig({ [key]: 0 }, 'f.yaml'), new RegExp(`key '${key}' must be`))
   }
   assert.throws(() => buildConfig({ max_connections: 1.5 }, 'f.yaml'), /max_connections' must be an integer >= 1/)
+})
+
+test('agent keys: agent_port, agent_bind, agent_checks are typed; bad values name the key', async (t) => {
+  const file = join(await tempDir(t), 'agent.yaml')
+  await writeFile(file, 'agent_port: 3334\nagent_bind: 127.0.0.1\nagent_checks:\n  web: http/8080/health\n  db: tcp/5432\n')
+  const { config } = await loadConfig(file)
+  assert.deepEqual([config.agent_port, config.agent_bind, config.agent_checks], [3334, '127.0.0.1', { web: 'http/8080/health', db: 'tcp/5432' }])
+  for (const [key, bad] of [['agent_port', 70000], ['agent_port', 'x'], ['agent_checks', { web: 'http' }], ['agent_checks', { 'a/b': 'tcp/1' }], ['agent_checks', ['tcp/1']]] as const) {
+    assert.throws(() => buildConfig({ [key]: bad }, 'f.yaml'), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`key '${key}'`), `${key}: ${JSON.stringify(bad)}`)
+  }
 })

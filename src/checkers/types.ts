@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Config } from '../config.js'
+import type { SpoolEntry } from '../spool.js'
 import type { CheckStatus } from './status.js'
 
 /** What to check, resolved from the URL and the request headers (see `target.ts`). */
@@ -57,6 +58,12 @@ export interface CheckOutcome {
 export interface CheckResult extends CheckOutcome {
   /** Wall-clock milliseconds the probe took (0 for spool answers). */
   readonly durationMs: number
+  /**
+   * (ours) The spool file that decided or marked this answer: a `down` or `maint` file
+   * (answered without probing), or a `drain` file (probed; a passing probe answers 404).
+   * Absent when no spool file applies.
+   */
+  readonly spool?: SpoolEntry | undefined
 }
 
 /** One protocol's probe. Must resolve (never reject) and must honour `ctx.signal`. */

@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from '../server.js'
 import { DEFAULT_SPOOL_ROOT, Spool } from '../spool.js'
 import { VERSION } from '../version.js'
 
-const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v] [--version]'
+const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
 
 const HELP = `${USAGE}
 
@@ -26,6 +26,7 @@ Healthcheck proxy: answers GET /<protocol>/<service>/<port>/<query> from the spo
   -B, --bind-address ADDR  address to listen on, IPv4 or IPv6 (default 0.0.0.0)
   -n, --num-procs NUM      worker processes sharing the ports (default 1)
       --spool-root DIR     spool directory (default: config spool_root, else ${DEFAULT_SPOOL_ROOT})
+      --agent-port PORT    serve HAProxy agent-check on this port (default: config agent_port, else off)
   -v, --verbose            debug logging, one line per request
   -h, --help               this help
       --version            print the version`
@@ -37,6 +38,8 @@ export interface ServerArgs {
   bindAddress: string
   numProcs: number
   spoolRoot?: string
+  /** (ours) `--agent-port`: overrides config `agent_port`. */
+  agentPort?: number
   verbose: boolean
   help: boolean
   version: boolean
@@ -67,6 +70,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
         'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
         'num-procs': { type: 'string', short: 'n', default: '1' },
         'spool-root': { type: 'string' },
+        'agent-port': { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false }
@@ -82,6 +86,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
     bindAddress: v['bind-address'],
     numProcs: intArg('--num-procs', v['num-procs'], 1, 1024),
     spoolRoot: v['spool-root'],
+    agentPort: v['agent-port'] === undefined ? undefined : intArg('--agent-port', v['agent-port'], 0, 65535),
     verbose: v.verbose,
     help: v.help,
     version: v.version
@@ -143,7 +148,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     log.logger.fatal({ err }, 'start-up failed')
     log.close()
     log.flush()
-    return 1
+    return hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
   const spoolRoot = args.spoolRoot ?? config.spool_root ?? DEFAULT_SPOOL_ROOT
   const startup = { version: VERSION, bind: args.bindAddress, spoolRoot, config: loaded.source }
@@ -173,6 +178,8 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       ports: args.ports,
       bindAddress: args.bindAddress,
       logger: log.logger,
+      opsLogger: log.ops,
+      agentPort: args.agentPort,
       checkers: deps.checkers,
       // A worker's /metrics answers for the whole cluster.
       renderMetrics
@@ -187,7 +194,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     notifyReady(ports)
     log.ops.debug({ ports }, 'worker listening')
   } else {
-    log.ops.info({ ...startup, ports }, 'hacheck started')
+    log.ops.info({ ...startup, ports, agentPort: server.agent?.address.port }, 'hacheck started')
   }
   return undefined
 }

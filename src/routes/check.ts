@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CheckGuard } from '../check-guard.js'
-import { checkers as defaultCheckers, type Checker, type CheckTarget, type Protocol } from '../checkers/index.js'
+import { checkers as defaultCheckers, type Checker, type CheckResult, type CheckTarget, type Protocol } from '../checkers/index.js'
 import { HC_ERR_BAD_PORT } from '../errors.js'
 import type { HealthService } from '../health.js'
 import type { Metrics } from '../metrics.js'
@@ -41,6 +41,11 @@ export const CHECK_URLS = ['/:protocol/:service/:port/*', '/:protocol/:service/:
 
 const PORT_RE = /^[0-9]+$/
 const HTML = 'text/html; charset=UTF-8'
+
+/** (ours) Response header with the HAProxy check status of the answer (`L7OK`, `L4CON`, ...). */
+export const STATUS_HEADER = 'x-hacheck-status'
+/** (ours) Response header with the probe duration in milliseconds (0.1 ms resolution; 0 for spool answers). */
+export const DURATION_HEADER = 'x-hacheck-duration-ms'
 
 /**
  * The protocol of a URL that names an existing check route, or `null` (answer 404): unknown
@@ -87,25 +92,24 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     const { host, port } = resolveTarget(urlPort, request.headers, localAddresses)
     if (port === 0 && checker.probes) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
     const { service } = request.params
-    // The guard runs before anything connects; spool-only protocols never connect.
-    let address = host
-    if (checker.probes) {
-      const decision = await checkGuard.check(host)
-      if (!decision.allowed) {
-        request.log.warn({ client: request.ip, protocol, service, host, port }, decision.message)
-        serviceLog.record(service, decision.status, request.ip)
-        metrics.observeCheck(protocol, decision.status)
-        return reply.code(decision.status).type(HTML).send(decision.message)
-      }
-      address = decision.address
-    }
     const { query, queryString } = splitCheckUrl(request.url)
-    const target: CheckTarget = { service, host, address, port, query, queryString, headers: request.headers }
-    const result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
+    let result: CheckResult
+    // The guard runs before anything connects; spool-only protocols never connect.
+    const decision = checker.probes ? await checkGuard.check(host) : { allowed: true as const, address: host }
+    if (decision.allowed) {
+      const target: CheckTarget = { service, host, address: decision.address, port, query, queryString, headers: request.headers }
+      result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
+    } else {
+      request.log.warn({ client: request.ip, protocol, service, host, port }, decision.message)
+      // Nothing was sent anywhere: a socket-level refusal on our side.
+      result = { code: decision.status, message: decision.message, checkStatus: 'SOCKERR', durationMs: 0 }
+    }
     const status = result.code === 200 ? 200 : httpStatusFor(result.code)
-    serviceLog.record(service, status, request.ip)
-    metrics.observeCheck(protocol, status)
+    serviceLog.record(service, status, request.ip, result)
+    metrics.observeCheck(protocol, status, result.checkStatus)
     reply.code(status).type(HTML)
+      .header(STATUS_HEADER, result.checkStatus)
+      .header(DURATION_HEADER, String(Math.round(result.durationMs * 10) / 10))
     return status === 204 ? reply.send() : reply.send(result.message)
   }
 
