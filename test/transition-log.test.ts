@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
 import { test } from 'node:test'
+import pino from 'pino'
 import { makeConfig } from '../src/config.js'
 import { HealthService } from '../src/health.js'
+import { createLogger } from '../src/logger.js'
 import { TransitionLog, type Transition } from '../src/transition-log.js'
-import { tempSpool } from './helper.js'
+import { buildTestApp, tempSpool } from './helper.js'
 import { httpUpstream } from './upstreams.js'
 
 function collector (): { lines: Array<{ obj: Transition, msg: string }>, logger: { info: (obj: object, msg: string) => void } } {
@@ -69,4 +72,21 @@ test('transition log: a first failure is logged with no previous status; the map
   log.observe('tcp', { service: 'b', host: '127.0.0.1', port: 1 }, ok)
   assert.equal(log.size, 2)
   assert.notEqual(log.observe('tcp', { service: 'db', host: '::1', port: 5432 }, fail), null, 'a forgotten target logs its failure again')
+})
+
+test('state changes reach the ops logger, written at the default (warn) level', async (t) => {
+  const lines: string[] = []
+  const hlog = createLogger({ logPath: 'stderr', verbose: false })
+  // The same two-level setup as the server: main logger at warn, ops child at info.
+  const sink = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb() } })
+  const logger = pino({ level: hlog.logger.level }, sink)
+  const ops = logger.child({}, { level: hlog.ops.level })
+  hlog.close()
+  const { app, spool } = await buildTestApp(t, {}, { logger, opsLogger: ops })
+  assert.equal((await app.inject('/spool/web/0/')).statusCode, 200)
+  await spool.down({ service: 'web' }, { reason: 'maintenance' })
+  assert.equal((await app.inject('/spool/web/0/')).statusCode, 503)
+  const flips = lines.map((l) => JSON.parse(l) as { level: number, to?: string }).filter((r) => r.to !== undefined)
+  assert.equal(flips.length, 1)
+  assert.deepEqual([flips[0]?.level, flips[0]?.to], [30, 'L7STS'])
 })
