@@ -18,10 +18,16 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY bin ./bin
 COPY config ./config
-RUN mkdir -p /var/spool/hacheck && chown node:node /var/spool/hacheck
+# The spool root belongs to the unprivileged user so remote spool changes can write it.
+RUN mkdir -p /var/spool/hacheck && chown node:node /var/spool/hacheck && chmod 0750 /var/spool/hacheck
 USER node
 VOLUME ["/var/spool/hacheck"]
 EXPOSE 3333
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3333/status').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# /status answers 200 whenever the process serves; it probes nothing upstream. Assumes -p 3333.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3333/status',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 and handles SIGTERM itself (graceful stop within shutdown_timeout, 15 s by
+# default): run with `docker stop -t 20` / terminationGracePeriodSeconds >= 20.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/hacheck"]
 CMD ["-c", "config/hacheck.yaml", "-p", "3333"]

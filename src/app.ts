@@ -7,13 +7,19 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import { CheckGuard } from './check-guard.js'
+import { checkers as defaultCheckers, type Checker } from './checkers/index.js'
 import type { Config } from './config.js'
 import { HealthService } from './health.js'
+import { Metrics } from './metrics.js'
 import checkRoutes from './routes/check.js'
+import metricsRoutes from './routes/metrics.js'
+import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes from './routes/status.js'
 import { ServiceLog } from './service-log.js'
 import type { Spool } from './spool.js'
 import { localAddresses } from './target.js'
+import { TransitionLog } from './transition-log.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -41,22 +47,52 @@ export interface AppDeps {
   startTime?: number
   /** Logger; none by default (tests). */
   logger?: Logger
+  /**
+   * Logger for events written whatever the level (`HacheckLogger.ops`): check results that
+   * flip between passing and failing. `logger` by default.
+   */
+  opsLogger?: Logger
+  /** Prometheus metrics of this process; built on the health service and spool by default. */
+  metrics?: Metrics
+  /** Decides where probes may go; built from `allowed_check_networks` by default. */
+  checkGuard?: CheckGuard
+  /**
+   * What `/metrics` answers; this process's registry by default. Cluster workers pass the
+   * aggregation over all workers (see `cluster.ts`).
+   */
+  renderMetrics?: () => Promise<string>
+  /**
+   * The checker registry: protocols the routes serve and the health service runs. The built-in
+   * one by default; tests and embedders may add protocols (e.g. a deliberately slow one).
+   */
+  checkers?: Readonly<Record<string, Checker>>
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */
-export type Runtime = Required<Omit<AppDeps, 'logger'>> & Pick<AppDeps, 'logger'>
+export type Runtime = Required<Omit<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>> & Pick<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>
+
+/** Largest request header section accepted, bytes (Node answers 431 beyond it). */
+export const MAX_HEADER_SIZE = 16384
 
 /** Builds the shared state once; pass the result to each {@link buildApp} of a server. */
 export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const now = deps.now ?? (() => Date.now() / 1000)
+  const checkers = deps.checkers ?? defaultCheckers
+  const transitions = new TransitionLog({ logger: deps.opsLogger ?? deps.logger })
+  const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   return {
     spool: deps.spool,
-    health: deps.health ?? new HealthService({ config, spool: deps.spool }),
+    checkers,
+    health,
+    metrics: deps.metrics ?? new Metrics({ health, spool: deps.spool }),
+    checkGuard: deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 }),
+    renderMetrics: deps.renderMetrics,
     serviceLog: deps.serviceLog ?? new ServiceLog({ now }),
     localAddresses: deps.localAddresses ?? localAddresses(),
     now,
     startTime: deps.startTime ?? now(),
-    logger: deps.logger
+    logger: deps.logger,
+    opsLogger: deps.opsLogger
   }
 }
 
@@ -73,8 +109,33 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new RequestLineLog(),
     // A restarting hacheck keeps answering checks until its socket closes: no 503 storm.
     return503OnClosing: false,
-    routerOptions: { maxParamLength: 255 }
+    // On close, idle keep-alive sockets are closed at once instead of holding the close open.
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 255 },
+    // Request hygiene: nothing hacheck accepts is bigger than a small form.
+    bodyLimit: REMOTE_SPOOL_BODY_LIMIT,
+    keepAliveTimeout: config.keep_alive_timeout * 1000,
+    // Covers connections that send nothing or trickle headers (slowloris): 408, then closed.
+    requestTimeout: config.request_header_timeout * 1000,
+    // No idle-socket timeout: it would also cut a check waiting for a slow upstream.
+    connectionTimeout: 0,
+    http: {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      headersTimeout: config.request_header_timeout * 1000,
+      requestTimeout: config.request_header_timeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, config.request_header_timeout * 500)
+    }
   })
+  // While stopping, every answer closes its connection, so a keep-alive socket that was busy
+  // when the stop began does not hold the stop open until keep_alive_timeout.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
+  app.server.maxConnections = config.max_connections
+  app.server.on('drop', () => { rt.metrics.observeDroppedConnection() })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500
@@ -84,6 +145,11 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
   await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now })
-  await app.register(checkRoutes, { health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses })
+  await app.register(checkRoutes, {
+    health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers
+  })
+  await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics })
+  const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
+  await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType })
   return app
 }

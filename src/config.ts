@@ -5,10 +5,25 @@
  * Imports no Fastify: the CLI tools share it.
  */
 import { readFile } from 'node:fs/promises'
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { parseCidr } from './cidr.js'
 import { HC_ERR_CONFIG } from './errors.js'
+
+// TypeBox keeps formats in one registry; setting the same pure check again is harmless.
+FormatRegistry.Set('cidr', (value) => parseCidr(value) !== null)
+/** A network such as `10.0.0.0/8` or `fc00::/7`; a bare address means that one host. */
+const Cidr = Type.String({ format: 'cidr' })
+
+/**
+ * Where probes may go by default (ours): loopback, RFC 1918, shared address space (RFC 6598)
+ * and IPv6 unique local addresses. Link-local (including cloud metadata at 169.254.169.254)
+ * and public addresses are left out.
+ */
+export const DEFAULT_CHECK_NETWORKS: readonly string[] = Object.freeze([
+  '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'
+])
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -72,6 +87,56 @@ const keys = {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
     expected: 'a directory path or null'
+  },
+  remote_spool_token: {
+    schema: Nullable(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7e]+$' })),
+    default: null,
+    expected: 'a string of at least 16 printable characters without spaces, or null'
+  },
+  remote_spool_allowed_cidrs: {
+    schema: Nullable(Type.Array(Cidr)),
+    default: null,
+    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8), or null for any client'
+  },
+  allowed_check_networks: {
+    schema: Type.Array(Cidr),
+    default: DEFAULT_CHECK_NETWORKS,
+    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)'
+  },
+  max_connections: {
+    schema: Type.Integer({ minimum: 1, default: 4096 }),
+    expected: 'an integer >= 1'
+  },
+  keep_alive_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+    expected: 'a number of seconds > 0'
+  },
+  request_header_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+    expected: 'a number of seconds > 0'
+  },
+  shutdown_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 15 }),
+    expected: 'a number of seconds > 0'
+  },
+  agent_port: {
+    schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    default: null,
+    expected: 'a port 0-65535 or null (no agent-check server)'
+  },
+  agent_bind: {
+    schema: Nullable(Type.String({ minLength: 1 })),
+    default: null,
+    expected: 'an address or null (the -B address)'
+  },
+  agent_checks: {
+    schema: Type.Record(
+      Type.RegExp(/^[.a-zA-Z0-9_-]+$/),
+      Type.String({ pattern: '^[a-z0-9]+/[0-9]{1,5}(/.*)?$' }),
+      { additionalProperties: false }
+    ),
+    default: {},
+    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
   }
 } satisfies Record<string, { schema: TSchema, expected: string, default?: unknown }>
 

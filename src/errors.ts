@@ -19,6 +19,9 @@ export const HC_ERR_SPOOL_NAME = createError<'HC_ERR_SPOOL_NAME', 400, [string]>
 /** Writing or removing a spool file failed; the previous file is left intact. */
 export const HC_ERR_SPOOL_WRITE = createError<'HC_ERR_SPOOL_WRITE', [string]>('HC_ERR_SPOOL_WRITE', '%s')
 
+/** (ours) A weight that is not an integer 0-256, or a weight file that cannot be read or parsed (fail closed: the agent answers down). */
+export const HC_ERR_SPOOL_WEIGHT = createError<'HC_ERR_SPOOL_WEIGHT', 400, [string]>('HC_ERR_SPOOL_WEIGHT', '%s', 400)
+
 /** A port outside the range a check can use. */
 export const HC_ERR_BAD_PORT = createError<'HC_ERR_BAD_PORT', 400, [string]>('HC_ERR_BAD_PORT', '%s', 400)
 
@@ -31,6 +34,24 @@ export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>
 
 /** Wrong command-line usage; CLIs print the message plus a usage line and exit 2. */
 export const HC_ERR_USAGE = createError<'HC_ERR_USAGE', [string]>('HC_ERR_USAGE', '%s')
+
+/** POST on the spool route while `allow_remote_spool_changes` is false (CONTRACT section 5). */
+export const HC_ERR_REMOTE_SPOOL_DISABLED = createError<'HC_ERR_REMOTE_SPOOL_DISABLED', 403, []>(
+  'HC_ERR_REMOTE_SPOOL_DISABLED', 'remote spool changes are not enabled', 403)
+
+/** A remote spool change from an address outside `remote_spool_allowed_cidrs`. */
+export const HC_ERR_CLIENT_NOT_ALLOWED = createError<'HC_ERR_CLIENT_NOT_ALLOWED', 403, [string]>(
+  'HC_ERR_CLIENT_NOT_ALLOWED', 'client %s may not change the spool', 403)
+
+/** A remote spool change without the right `Authorization: Bearer` token. */
+export const HC_ERR_BAD_TOKEN = createError<'HC_ERR_BAD_TOKEN', 401, []>(
+  'HC_ERR_BAD_TOKEN', 'a valid Authorization: Bearer token is required', 401)
+
+/** A form field of a remote spool change that is missing or invalid; the message names it. */
+export const HC_ERR_BAD_FIELD = createError<'HC_ERR_BAD_FIELD', 400, [string]>('HC_ERR_BAD_FIELD', '%s', 400)
+
+/** `rlimit_nofile` could not be applied; start-up fails rather than run with a lower limit. */
+export const HC_ERR_RLIMIT = createError<'HC_ERR_RLIMIT', [string]>('HC_ERR_RLIMIT', '%s')
 
 /** True when `err` is an Error carrying the given `HC_ERR_*` code. */
 export function hasCode (err: unknown, code: string): err is Error & { code: string } {

@@ -1,16 +1,22 @@
 /**
  * One check, start to end: spool gate → cache → outbound limit → protocol checker, with the
- * timeout and fail-closed rules in one place. Routes call {@link HealthService.check} and know
- * no protocol by name.
+ * timeout and fail-closed rules in one place. Routes and the agent server call
+ * {@link HealthService.check} and know no protocol by name.
+ *
+ * Spool states (ours): a `down` or `maint` file answers 503 without probing. A `drain` file
+ * does not stop the probe: a passing probe answers 404 `Service <svc> in drain state...`
+ * (HAProxy's `http-check disable-on-404` then soft-stops the server, `L7OKC`), a failing one
+ * answers its failure, so a broken host that drains still goes down (fail closed).
  */
 import { performance } from 'node:perf_hooks'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ResultCache, cacheKey, type CacheStats } from './cache.js'
 import { checkers as defaultCheckers, type Protocol } from './checkers/index.js'
-import { failureStatus, seconds } from './checkers/status.js'
+import { failureStatus, isPassingStatus, seconds } from './checkers/status.js'
 import type { Checker, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
 import type { Config } from './config.js'
-import { describeDown, type Spool } from './spool.js'
+import { describeDown, type Spool, type SpoolEntry } from './spool.js'
+import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */
 export interface CheckRequest {
@@ -29,6 +35,12 @@ export interface HealthStats {
   outbound_in_flight: number
 }
 
+/**
+ * Called after every probe that actually ran (never for cached answers, probes joined while in
+ * flight, or spool answers), e.g. to feed the probe duration histogram.
+ */
+export type ProbeListener = (protocol: string, result: CheckResult) => void
+
 /** What the health service is built from. */
 export interface HealthDeps {
   config: Config
@@ -37,6 +49,8 @@ export interface HealthDeps {
   checkers?: Readonly<Record<string, Checker>>
   /** Clock for the cache TTL, milliseconds; injected by tests. */
   perf?: { now: () => number }
+  /** (ours) Logs results that flip between passing and failing; none by default. */
+  transitions?: TransitionLog | undefined
 }
 
 /**
@@ -78,10 +92,13 @@ export class HealthService {
   private readonly limit: LimitFunction
   /** Handed to checkers that contact nothing: they have no I/O to abort. */
   private readonly neverAborted = new AbortController().signal
+  private readonly probeListeners: ProbeListener[] = []
+  private readonly transitions: TransitionLog | undefined
 
   constructor (deps: HealthDeps) {
     this.config = deps.config
     this.spool = deps.spool
+    this.transitions = deps.transitions
     this.checkers = deps.checkers ?? defaultCheckers
     this.cache = new ResultCache<CheckResult>({
       ttlSeconds: deps.config.cache_time,
@@ -94,16 +111,36 @@ export class HealthService {
   /**
    * Runs the spool gate, then (for probing protocols, through the cache) the protocol's
    * checker. Never rejects: a spool that cannot be read, a checker that throws or overruns
-   * `healthcheck_timeout` all give a 503 (fail closed).
+   * `healthcheck_timeout` all give a 503 (fail closed). A `drain` spool file turns a passing
+   * result into 404 `Service <svc> in drain state...` with status `L7OKC`.
    */
   async check (req: CheckRequest): Promise<CheckResult> {
+    const result = await this.evaluate(req)
+    this.transitions?.observe(req.protocol, req.target, result)
+    return result
+  }
+
+  private async evaluate (req: CheckRequest): Promise<CheckResult> {
     const { target } = req
+    let draining: SpoolEntry | undefined
     try {
       const state = await this.spool.isUp(target.service, target.port, target.host)
-      if (!state.up) return { code: 503, message: describeDown(state.entry), checkStatus: 'L7STS', durationMs: 0 }
+      if (!state.up) {
+        if (state.entry.state !== 'drain') return { code: 503, message: describeDown(state.entry), checkStatus: 'L7STS', durationMs: 0, spool: state.entry }
+        draining = state.entry
+      }
     } catch (err) {
       return { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, checkStatus: 'L7STS', durationMs: 0 }
     }
+    const result = await this.run(req)
+    if (draining === undefined) return result
+    if (!isPassingStatus(result.checkStatus)) return { ...result, spool: draining }
+    return { code: 404, message: describeDown(draining), checkStatus: 'L7OKC', durationMs: result.durationMs, spool: draining }
+  }
+
+  /** The protocol's checker, through the cache when it probes. */
+  private async run (req: CheckRequest): Promise<CheckResult> {
+    const { target } = req
     const checker = this.checkers[req.protocol]
     if (checker === undefined) return { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
     if (!checker.probes) return await this.runLocal(checker, target)
@@ -115,7 +152,16 @@ export class HealthService {
       queryString: target.queryString,
       service: this.config.service_name_header === null ? undefined : target.service
     })
-    return await this.cache.get(key, async () => await this.probe(checker, target), { noCache: req.noCache })
+    return await this.cache.get(key, async () => {
+      const result = await this.probe(checker, target)
+      for (const listener of this.probeListeners) listener(req.protocol, result)
+      return result
+    }, { noCache: req.noCache })
+  }
+
+  /** Registers a {@link ProbeListener}. */
+  onProbe (listener: ProbeListener): void {
+    this.probeListeners.push(listener)
   }
 
   /** Counters for `/status` and metrics. */

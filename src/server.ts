@@ -1,10 +1,12 @@
 /**
  * Config → shared runtime → one app per port → listen. One `RunningServer` owns them all and
- * closes them together.
+ * closes them together. (ours) With an agent port, the agent-check server shares the runtime
+ * (spool, health service, cache, limiter) and the same lifecycle.
  */
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { startAgentServer, type AgentServer } from './agent/server.js'
 import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
 import type { Config } from './config.js'
 
@@ -16,6 +18,8 @@ export interface ServerOptions extends AppDeps {
   /** Address to bind, IPv4 or IPv6 (`0.0.0.0`, `::`, `127.0.0.1`, ...). */
   bindAddress: string
   logger?: Logger
+  /** (ours) Agent-check port (0 picks one); overrides config `agent_port`; null or absent: the config's. */
+  agentPort?: number | null | undefined
 }
 
 /** A listening hacheck. */
@@ -24,30 +28,49 @@ export interface RunningServer {
   readonly apps: readonly FastifyInstance[]
   /** Where each app listens, in `ports` order. */
   readonly addresses: readonly AddressInfo[]
+  /** (ours) The agent-check server, when an agent port is configured. */
+  readonly agent: AgentServer | undefined
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close: () => Promise<void>
 }
 
 /**
- * Builds one app per port on a shared runtime and listens.
+ * Builds one app per port on a shared runtime and listens; starts the agent-check server when
+ * `agentPort` or config `agent_port` is set (on `agent_bind`, else `bindAddress`).
  *
- * @throws the listen error (e.g. EADDRINUSE) after closing whatever already listens.
+ * @throws the listen error (e.g. EADDRINUSE), or HC_ERR_CONFIG for a bad `agent_checks`
+ *   entry, after closing whatever already listens.
  */
 export async function startServer (opts: ServerOptions): Promise<RunningServer> {
   const runtime = createRuntime(opts.config, opts)
   const apps: FastifyInstance[] = []
   const addresses: AddressInfo[] = []
-  const close = async (): Promise<void> => { await Promise.all(apps.map(async (app) => { await app.close() })) }
+  let agent: AgentServer | undefined
+  const close = async (): Promise<void> => {
+    await Promise.all([...apps.map(async (app) => { await app.close() }), agent?.close()])
+  }
   try {
     for (const port of opts.ports) {
       const app = await buildApp(opts.config, runtime)
       apps.push(app)
-      await app.listen({ port, host: opts.bindAddress })
+      // A burst of connections must queue, not be dropped: the kernel caps this at somaxconn.
+      await app.listen({ port, host: opts.bindAddress, backlog: Math.max(511, opts.config.max_connections) })
       addresses.push(app.server.address() as AddressInfo)
+    }
+    const agentPort = opts.agentPort ?? opts.config.agent_port
+    if (agentPort !== null) {
+      agent = await startAgentServer({
+        config: opts.config,
+        health: runtime.health,
+        spool: runtime.spool,
+        port: agentPort,
+        host: opts.config.agent_bind ?? opts.bindAddress,
+        logger: opts.logger
+      })
     }
   } catch (err) {
     await close()
     throw err
   }
-  return { runtime, apps, addresses, close }
+  return { runtime, apps, addresses, agent, close }
 }

@@ -5,12 +5,22 @@
  * `maxServices`, and the oldest client addresses of a service past `maxClientsPerService`.
  */
 
-/** The last answer given for a service, as `/recent` shows it. */
+/** The last answer given for a service, as `/recent` shows it (keys in this order). */
 export interface SeenEntry {
   code: number
   remote_ip: string
   /** Unix seconds (float). */
   ts: number
+  /** (ours) HAProxy check status of the answer (`L7OK`, `L4CON`, ...). */
+  check_status?: string
+  /** (ours) Probe duration in milliseconds, 0.1 ms resolution (0 for spool answers). */
+  duration_ms?: number
+}
+
+/** (ours) What {@link ServiceLog.record} adds after the reference's keys. */
+export interface SeenDetails {
+  checkStatus: string
+  durationMs: number
 }
 
 /** Options for {@link ServiceLog}. */
@@ -44,9 +54,14 @@ export class ServiceLog {
     this.now = opts.now ?? (() => Date.now() / 1000)
   }
 
-  /** Records one answered check. */
-  record (service: string, code: number, remoteIp: string): void {
-    touch(this.seen, service, { code, remote_ip: remoteIp, ts: this.now() }, this.maxServices)
+  /** Records one answered check; `details` adds `check_status` and `duration_ms` to its `/recent` entry. */
+  record (service: string, code: number, remoteIp: string, details?: SeenDetails): void {
+    const entry: SeenEntry = { code, remote_ip: remoteIp, ts: this.now() }
+    if (details !== undefined) {
+      entry.check_status = details.checkStatus
+      entry.duration_ms = Math.round(details.durationMs * 10) / 10
+    }
+    touch(this.seen, service, entry, this.maxServices)
     const clients = this.counts.get(service) ?? new Map<string, number>()
     touch(clients, remoteIp, (clients.get(remoteIp) ?? 0) + 1, this.maxClients)
     touch(this.counts, service, clients, this.maxServices)

@@ -6,6 +6,11 @@
  * `{"reason": str, "expiration": float|null, "creation": float|null}` (unix seconds), or any
  * other text, which is a legacy file whose whole content is the reason (CONTRACT section 3).
  *
+ * (ours) A file may also carry `"state": "drain"` or `"state": "maint"`; absent (or anything
+ * else) means `down`. The reference reads any such file as down, which is the safe reading:
+ * a reference reader never sends traffic to a host we drain. Plain down files are written
+ * without the key, byte for byte as the reference writes them.
+ *
  * Rules kept here and nowhere else: the all → service → service:port lookup order; an expired
  * file counts as absent and is deleted; a file that exists but cannot be read is down (fail
  * closed); names are validated so nothing can escape the root; writes are atomic (temp file,
@@ -15,8 +20,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { constants, statSync } from 'node:fs'
-import { access, link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { access, link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
 
 /** The host a spool key means when it names none: checks of this machine. */
@@ -38,11 +44,23 @@ export interface SpoolKey {
   host?: string | undefined
 }
 
+/**
+ * (ours) What a spool file asserts. `down`: out of rotation (503), the reference's only state.
+ * `drain`: no new traffic, persistent sessions kept (HTTP 404 for `http-check disable-on-404`,
+ * agent `drain`). `maint`: out of rotation as an admin action (503, agent `maint`).
+ */
+export type SpoolStateName = 'down' | 'drain' | 'maint'
+
+/** Every {@link SpoolStateName}. */
+export const SPOOL_STATES: readonly SpoolStateName[] = ['down', 'drain', 'maint']
+
 /** The contents of a spool file. Times are unix seconds (float). */
 export interface SpoolInfo {
   reason: string
   expiration: number | null
   creation: number | null
+  /** (ours) `down` unless the file says `drain` or `maint`. */
+  state: SpoolStateName
 }
 
 /** A down assertion read from the spool. */
@@ -60,8 +78,10 @@ export type SpoolState = { up: true } | { up: false, entry: SpoolEntry }
 export interface DownOptions {
   reason: string
   expiration?: number | null | undefined
-  /** Defaults to now, or to the existing file's creation when re-downing with the same reason. */
+  /** Defaults to now, or to the existing file's creation when re-downing with the same reason and state. */
   creation?: number | null | undefined
+  /** (ours) Default `down`. */
+  state?: SpoolStateName | undefined
 }
 
 /** True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`. */
@@ -128,9 +148,15 @@ function finiteOrNull (value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null
 }
 
+function stateOf (value: unknown): SpoolStateName {
+  // An unknown state (a typo, a newer writer) is read as down: fail closed.
+  return value === 'drain' || value === 'maint' ? value : 'down'
+}
+
 /**
  * Parses a spool file's contents. JSON objects give their fields; anything else is a legacy
  * file whose whole content is the reason, with no expiry (so it stays down: fail closed).
+ * `state` is `down` unless the object says `drain` or `maint`.
  */
 export function parseSpoolContents (text: string): SpoolInfo {
   let doc: unknown
@@ -140,18 +166,22 @@ export function parseSpoolContents (text: string): SpoolInfo {
     doc = undefined
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    return { reason: text, expiration: null, creation: null }
+    return { reason: text, expiration: null, creation: null, state: 'down' }
   }
   const fields = doc as Record<string, unknown>
   const reason = typeof fields.reason === 'string'
     ? fields.reason
     : fields.reason === undefined || fields.reason === null ? '' : JSON.stringify(fields.reason)
-  return { reason, expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation) }
+  return { reason, expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation), state: stateOf(fields.state) }
 }
 
-/** Serialises spool contents as the reference writes them. */
+/**
+ * Serialises spool contents as the reference writes them; `state` is added only when it is not
+ * `down`, so a plain down file is exactly the reference's.
+ */
 export function formatSpoolContents (info: SpoolInfo): string {
-  return JSON.stringify({ reason: info.reason, expiration: info.expiration, creation: info.creation })
+  const base = { reason: info.reason, expiration: info.expiration, creation: info.creation }
+  return JSON.stringify(info.state === 'down' ? base : { ...base, state: info.state })
 }
 
 /** Python's `'%f' % x`: six decimals. */
@@ -160,11 +190,12 @@ export function pyFloat (x: number): string {
 }
 
 /**
- * The body of a spool down answer, as the reference builds it:
- * `Service <name> in down state[ since <creation>][ until <expiration>][: <reason>]`.
+ * The body of a spool answer, as the reference builds it:
+ * `Service <name> in <state> state[ since <creation>][ until <expiration>][: <reason>]`, where
+ * `<state>` is `down` (the reference's only one), `drain` or `maint`.
  */
 export function describeDown (entry: SpoolEntry): string {
-  let text = `Service ${entry.key.service} in down state`
+  let text = `Service ${entry.key.service} in ${entry.state} state`
   if (entry.creation !== null) text += ` since ${pyFloat(entry.creation)}`
   if (entry.expiration !== null) text += ` until ${pyFloat(entry.expiration)}`
   if (entry.reason !== '') text += `: ${entry.reason}`
@@ -263,7 +294,7 @@ export class Spool {
     } catch (err) {
       if (errCode(err) === 'ENOENT') return { up: true }
       const reason = `cannot read spool file ${file}: ${errCode(err) ?? (err as Error).message}`
-      return { up: false, entry: { key: normaliseKey(key), file, reason, expiration: null, creation: null } }
+      return { up: false, entry: { key: normaliseKey(key), file, reason, expiration: null, creation: null, state: 'down' } }
     }
     const info = parseSpoolContents(text)
     if (info.expiration !== null && info.expiration < this.now()) {
@@ -275,8 +306,10 @@ export class Spool {
 
   /**
    * Whether a service may take traffic, as the checks ask it: `all`, then `<service>`, then
-   * (with a port other than 0) `<service>:<port>` or `<service>:<host>:<port>`. The first down
-   * file wins.
+   * (with a port other than 0) `<service>:<port>` or `<service>:<host>:<port>`. The first
+   * `down` or `maint` file wins and ends the lookup, as in the reference; a `drain` file is
+   * kept and returned only when no narrower file is `down` or `maint` (the stronger state wins,
+   * ties go to the broader file).
    *
    * @param port - 0 or absent for the whole service.
    * @param host - the check target; absent or 127.0.0.1 for this machine.
@@ -285,11 +318,16 @@ export class Spool {
   async isUp (service: string, port?: number, host?: string): Promise<SpoolState> {
     const key = normaliseKey({ service, port, host })
     this.noticeRoot()
-    const all = await this.status({ service: ALL })
-    if (!all.up) return all
-    const svc = await this.status({ service })
-    if (!svc.up || key.port === undefined) return svc
-    return await this.status(key)
+    const keys: SpoolKey[] = [{ service: ALL }, { service }]
+    if (key.port !== undefined) keys.push(key)
+    let draining: SpoolState | undefined
+    for (const k of keys) {
+      const state = await this.status(k)
+      if (state.up) continue
+      if (state.entry.state !== 'drain') return state
+      draining ??= state
+    }
+    return draining ?? { up: true }
   }
 
   /**
@@ -330,8 +368,9 @@ export class Spool {
   }
 
   /**
-   * Marks a key down. Re-downing with the same reason keeps the original `creation`.
-   * Written atomically; recreates the spool root if it was removed.
+   * Marks a key down (or, with `state`, drain or maint). Re-downing with the same reason and
+   * state keeps the original `creation`. Written atomically; recreates the spool root if it
+   * was removed.
    *
    * @returns the entry as written.
    * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WRITE when the file cannot be
@@ -339,15 +378,17 @@ export class Spool {
    */
   async down (key: SpoolKey, opts: DownOptions): Promise<SpoolEntry> {
     const file = spoolFileName(key)
+    const state = opts.state ?? 'down'
     let creation = opts.creation
     if (creation === undefined) {
       const previous = await this.status(key)
-      creation = !previous.up && previous.entry.reason === opts.reason && previous.entry.creation !== null
+      creation = !previous.up && previous.entry.reason === opts.reason && previous.entry.state === state && previous.entry.creation !== null
         ? previous.entry.creation
         : this.now()
     }
-    const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation }
-    await this.writeAtomic(file, formatSpoolContents(info))
+    const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation, state }
+    // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
+    await writeFileAtomic(this.root, file, formatSpoolContents(info))
     return { key: normaliseKey(key), file, ...info }
   }
 
@@ -370,48 +411,6 @@ export class Spool {
     return entries
   }
 
-  private async writeAtomic (file: string, data: string): Promise<void> {
-    const target = join(this.root, file)
-    // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
-    const tmp = join(this.root, `.${file}~${process.pid}~${randomBytes(6).toString('hex')}`)
-    try {
-      await this.writeFileSynced(tmp, data)
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw this.writeError(target, err)
-      // The spool root was removed under us: recreate it, as the reference's configure() does.
-      try {
-        await mkdir(this.root, { recursive: true, mode: 0o750 })
-        await this.writeFileSynced(tmp, data)
-      } catch (retryErr) {
-        throw this.writeError(target, retryErr)
-      }
-    }
-    try {
-      await rename(tmp, target)
-    } catch (err) {
-      await unlink(tmp).catch(() => {})
-      throw this.writeError(target, err)
-    }
-    await syncDir(this.root)
-  }
-
-  private async writeFileSynced (path: string, data: string): Promise<void> {
-    const fh = await open(path, 'wx', 0o644)
-    try {
-      await fh.writeFile(data, 'utf8')
-      await fh.sync()
-    } catch (err) {
-      await fh.close().catch(() => {})
-      await unlink(path).catch(() => {})
-      throw err
-    }
-    await fh.close()
-  }
-
-  private writeError (target: string, err: unknown): Error {
-    return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
-  }
-
   /**
    * Deletes an expired file unless someone rewrote it since we read it: move it aside, compare,
    * and put a changed file back with link() (which never overwrites an even newer one).
@@ -429,12 +428,4 @@ export class Spool {
       await unlink(aside).catch(() => {})
     }
   }
-}
-
-async function syncDir (dir: string): Promise<void> {
-  // Best effort: makes the rename durable across a crash where the platform allows it.
-  try {
-    const fh = await open(dir, 'r')
-    try { await fh.sync() } finally { await fh.close() }
-  } catch {}
 }

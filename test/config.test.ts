@@ -18,7 +18,19 @@ const DEFAULTS = {
   allow_remote_spool_changes: false,
   http_headers_to_copy: ['Host'],
   cache_max_entries: 10000,
-  spool_root: null
+  spool_root: null,
+  // ours (operations and security)
+  remote_spool_token: null,
+  remote_spool_allowed_cidrs: null,
+  allowed_check_networks: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'],
+  max_connections: 4096,
+  keep_alive_timeout: 5,
+  request_header_timeout: 10,
+  shutdown_timeout: 15,
+  // ours (agent-check)
+  agent_port: null,
+  agent_bind: null,
+  agent_checks: {}
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
@@ -112,4 +124,38 @@ test('the config is frozen, lists included', () => {
 
 test('makeConfig refuses unknown keys so test typos fail loudly', () => {
   assert.throws(() => makeConfig({ cache_tim: 1 } as never), /unknown config key 'cache_tim'/)
+})
+
+test('network lists are validated as CIDR; a bare address is one host', () => {
+  assert.deepEqual(makeConfig({ allowed_check_networks: ['10.0.0.1', 'fe80::/10', '[::1]/128'] }).allowed_check_networks,
+    ['10.0.0.1', 'fe80::/10', '[::1]/128'])
+  for (const bad of [['10.0.0.0/33'], ['::/129'], ['example.com/8'], ['10.0.0.0/x'], '10.0.0.0/8', [8]]) {
+    assert.throws(() => buildConfig({ allowed_check_networks: bad }, 'f.yaml'),
+      /config error in f\.yaml: key 'allowed_check_networks' must be a list of CIDR networks/, JSON.stringify(bad))
+  }
+  assert.throws(() => buildConfig({ remote_spool_allowed_cidrs: ['1.2.3.4/40'] }, 'f.yaml'), /remote_spool_allowed_cidrs/)
+})
+
+test('remote_spool_token must be long and printable', () => {
+  assert.equal(makeConfig({ remote_spool_token: 'a-long-enough-token-0123' }).remote_spool_token, 'a-long-enough-token-0123')
+  for (const bad of ['short', 'has a space in it 0123456', 1234567890123456]) {
+    assert.throws(() => buildConfig({ remote_spool_token: bad }, 'f.yaml'), /key 'remote_spool_token' must be a string of at least 16/)
+  }
+})
+
+test('timeouts and max_connections must be positive', () => {
+  for (const key of ['keep_alive_timeout', 'request_header_timeout', 'shutdown_timeout', 'max_connections']) {
+    assert.throws(() => buildConfig({ [key]: 0 }, 'f.yaml'), new RegExp(`key '${key}' must be`))
+  }
+  assert.throws(() => buildConfig({ max_connections: 1.5 }, 'f.yaml'), /max_connections' must be an integer >= 1/)
+})
+
+test('agent keys: agent_port, agent_bind, agent_checks are typed; bad values name the key', async (t) => {
+  const file = join(await tempDir(t), 'agent.yaml')
+  await writeFile(file, 'agent_port: 3334\nagent_bind: 127.0.0.1\nagent_checks:\n  web: http/8080/health\n  db: tcp/5432\n')
+  const { config } = await loadConfig(file)
+  assert.deepEqual([config.agent_port, config.agent_bind, config.agent_checks], [3334, '127.0.0.1', { web: 'http/8080/health', db: 'tcp/5432' }])
+  for (const [key, bad] of [['agent_port', 70000], ['agent_port', 'x'], ['agent_checks', { web: 'http' }], ['agent_checks', { 'a/b': 'tcp/1' }], ['agent_checks', ['tcp/1']]] as const) {
+    assert.throws(() => buildConfig({ [key]: bad }, 'f.yaml'), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`key '${key}'`), `${key}: ${JSON.stringify(bad)}`)
+  }
 })

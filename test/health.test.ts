@@ -106,13 +106,17 @@ test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', 
   }
   const config = makeConfig({ max_clients: 1, healthcheck_timeout: 0.2 })
   const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck } })
-  const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', port, query: '', queryString: '', headers: {} })
+  const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {} })
   const started = Date.now()
-  const [first, second] = await Promise.all([
+  const results = await Promise.all([
     health.check({ protocol: 'stuck' as Protocol, target: target(1), noCache: false }),
     health.check({ protocol: 'stuck' as Protocol, target: target(2), noCache: false })
   ])
   assert.ok(Date.now() - started < 1000, 'both answered within timeout + grace')
+  // Either request may win the slot (their spool reads race), so tell them apart by status.
+  const first = results.find((r) => r.checkStatus === 'L7TOUT') ?? results[0]
+  const second = results.find((r) => r !== first) ?? results[1]
+  assert.ok(first !== undefined && second !== undefined)
   assert.deepEqual([first.code, first.checkStatus], [503, 'L7TOUT'])
   assert.match(first.message, /^Timed out after 0\.[0-9]{2}s$/)
   assert.deepEqual([second.code, second.checkStatus], [503, 'L4TOUT'])
@@ -125,7 +129,7 @@ for (const probes of [true, false]) {
     const health = new HealthService({ config: makeConfig(), spool: await tempSpool(t), checkers: { broken } })
     const result = await health.check({
       protocol: 'broken' as Protocol,
-      target: { service: 's', host: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
+      target: { service: 's', host: '127.0.0.1', address: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
       noCache: false
     })
     assert.deepEqual([result.code, result.message], [503, 'Unhandled exception TypeError: bug'])

@@ -2,16 +2,16 @@
  * Test helpers: temp spool directories, apps built per test, the real built CLI spawned as a
  * process. Everything a helper creates is cleaned up by the test context `t`.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
-import type { Checker, CheckOutcome, CheckTarget } from '../src/checkers/types.js'
+import { down, up, type Checker, type CheckOutcome, type CheckTarget } from '../src/checkers/types.js'
 import { makeConfig, type Config } from '../src/config.js'
 import { Spool } from '../src/spool.js'
 
@@ -106,7 +106,102 @@ export async function runChecker (
   const config = makeConfig(overrides)
   const timeoutMs = config.healthcheck_timeout * 1000
   return await checker.check(
-    { service: 'svc', host: '127.0.0.1', port, query: '', queryString: '', headers: {}, ...target },
+    { service: 'svc', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {}, ...target },
     { timeoutMs, signal: AbortSignal.timeout(timeoutMs), config }
   )
+}
+
+/**
+ * A probing test protocol: connects to `target.address` (the address the check guard
+ * approved) and reports `connected to <address>:<port>`, or 503 with the error. After an
+ * optional delay, so tests can hold a check in flight.
+ */
+export function probeChecker (delayMs = 0): Checker {
+  return {
+    pathRequired: false,
+    probes: true,
+    check: async (target, ctx) => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+      const { address } = target
+      return await new Promise((resolve) => {
+        const socket = connect({ host: address, port: target.port, signal: ctx.signal })
+        socket.once('connect', () => { socket.destroy(); resolve(up(`connected to ${address}:${target.port}`, 'L4OK')) })
+        socket.once('error', (err) => { resolve(down(err.message, 'L4CON')) })
+      })
+    }
+  }
+}
+
+/** A loopback TCP listener that counts the connections it accepts; closed after the test. */
+export async function countingListener (t: TestContext, host = '127.0.0.1'): Promise<{ port: number, connections: () => number }> {
+  let count = 0
+  const server = createServer((socket) => { count++; socket.destroy() })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  t.after(() => { server.close() })
+  return { port: (server.address() as AddressInfo).port, connections: () => count }
+}
+
+/** A spawned hacheck process and what it has logged so far. */
+export interface SpawnedHacheck {
+  child: ChildProcess
+  /** stderr so far, raw. */
+  stderr: () => string
+  /** stderr lines that are JSON log records. */
+  logs: () => Array<Record<string, unknown>>
+  /** Waits for a log record matching `match` (up to `timeoutMs`). */
+  waitForLog: (match: (record: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string) => Promise<Record<string, unknown>>
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  exited: Promise<number | string | null>
+}
+
+/**
+ * Spawns `bin/hacheck` (or a script from dist/test/fixtures/) with `args` plus `-B 127.0.0.1`
+ * unless `args` has `-B`, waits until every `ports` entry answers `/status`, and kills it
+ * (SIGKILL) after the test if it still runs.
+ */
+export async function spawnHacheck (
+  t: TestContext,
+  args: readonly string[],
+  opts: { ports: readonly number[], fixture?: string, env?: Record<string, string>, wrapper?: readonly string[], host?: string } = { ports: [] }
+): Promise<SpawnedHacheck> {
+  const script = opts.fixture === undefined ? bin('hacheck') : join(ROOT, 'dist', 'test', 'fixtures', `${opts.fixture}.js`)
+  const bind = args.includes('-B') ? [] : ['-B', '127.0.0.1']
+  const command = [...(opts.wrapper ?? []), process.execPath, script, ...bind, ...opts.ports.flatMap((p) => ['-p', String(p)]), ...args]
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HACHECK_FIXTURE: '1', ...opts.env } })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => { resolve(code ?? signal) }))
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const logs = (): Array<Record<string, unknown>> => stderr.split('\n').flatMap((line) => {
+    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
+  })
+  const host = opts.host ?? '127.0.0.1'
+  for (const port of opts.ports) {
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status`
+    const deadline = Date.now() + 10000
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hacheck exited ${child.exitCode ?? child.signalCode}: ${stderr}`)
+      if (await fetch(url).then((res) => res.ok, () => false)) break
+      if (Date.now() > deadline) throw new Error(`timed out waiting for hacheck on port ${port}; stderr: ${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  return {
+    child,
+    stderr: () => stderr,
+    logs,
+    waitForLog: async (match, timeoutMs = 10000, what = 'log record') =>
+      await waitFor(async () => logs().find(match), timeoutMs, what).catch((err: Error) => { throw new Error(`${err.message}; stderr: ${stderr}`) }),
+    exited
+  }
+}
+
+/** True while a process with this pid exists. */
+export function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }

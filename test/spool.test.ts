@@ -46,23 +46,23 @@ test('names that could escape the spool root are refused before touching the dis
 
 test('contents: JSON fields, legacy text, and JSON that is not an object', () => {
   assert.deepEqual(parseSpoolContents('{"reason": "deploy", "expiration": 2000000000.5, "creation": 1700000000}'),
-    { reason: 'deploy', expiration: 2000000000.5, creation: 1700000000 })
-  assert.deepEqual(parseSpoolContents('old style reason'), { reason: 'old style reason', expiration: null, creation: null })
-  assert.deepEqual(parseSpoolContents(''), { reason: '', expiration: null, creation: null })
-  assert.deepEqual(parseSpoolContents('123'), { reason: '123', expiration: null, creation: null })
-  assert.deepEqual(parseSpoolContents('{"reason": null}'), { reason: '', expiration: null, creation: null })
-  assert.deepEqual(parseSpoolContents('{"expiration": "tomorrow"}'), { reason: '', expiration: null, creation: null },
+    { reason: 'deploy', expiration: 2000000000.5, creation: 1700000000, state: 'down' })
+  assert.deepEqual(parseSpoolContents('old style reason'), { reason: 'old style reason', expiration: null, creation: null, state: 'down' })
+  assert.deepEqual(parseSpoolContents(''), { reason: '', expiration: null, creation: null, state: 'down' })
+  assert.deepEqual(parseSpoolContents('123'), { reason: '123', expiration: null, creation: null, state: 'down' })
+  assert.deepEqual(parseSpoolContents('{"reason": null}'), { reason: '', expiration: null, creation: null, state: 'down' })
+  assert.deepEqual(parseSpoolContents('{"expiration": "tomorrow"}'), { reason: '', expiration: null, creation: null, state: 'down' },
     'an expiration that is not a number never expires: fail closed')
-  const round = { reason: 'r', expiration: null, creation: 1.25 }
+  const round = { reason: 'r', expiration: null, creation: 1.25, state: 'down' as const }
   assert.deepEqual(parseSpoolContents(formatSpoolContents(round)), round)
 })
 
 test('down body: each part only when present, numbers as %f', () => {
   const key = { service: 'web' }
-  assert.equal(describeDown({ key, file: 'web', reason: 'maintenance', creation: 1700000000.5, expiration: 1800000000 }),
+  assert.equal(describeDown({ key, file: 'web', reason: 'maintenance', creation: 1700000000.5, expiration: 1800000000, state: 'down' }),
     'Service web in down state since 1700000000.500000 until 1800000000.000000: maintenance')
-  assert.equal(describeDown({ key, file: 'web', reason: '', creation: null, expiration: null }), 'Service web in down state')
-  assert.equal(describeDown({ key: { service: 'all' }, file: 'all', reason: 'x', creation: null, expiration: null }),
+  assert.equal(describeDown({ key, file: 'web', reason: '', creation: null, expiration: null, state: 'down' }), 'Service web in down state')
+  assert.equal(describeDown({ key: { service: 'all' }, file: 'all', reason: 'x', creation: null, expiration: null, state: 'down' }),
     'Service all in down state: x')
 })
 

@@ -64,7 +64,7 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
     const started = performance.now()
     let phase: Phase = 'connect'
     const connector = buildConnector({ rejectUnauthorized: false, timeout: ctx.timeoutMs, maxCachedSessions: 0 })
-    const client = new Client(origin(scheme, target.host, target.port), {
+    const client = new Client(origin(scheme, target.address, target.port), {
       connect: (opts, callback) => {
         // undici's types say void; the connector returns the socket it created (lib/core/connect.js).
         const socket = connector(opts, callback) as unknown as Socket
@@ -77,6 +77,11 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
       bodyTimeout: ctx.timeoutMs,
       pipelining: 1
     })
+    // undici leaves a request queued while its connection is still being made (TCP connect,
+    // TLS handshake) and does not abort it on the signal; its connect timeout fires up to a
+    // second late. Destroying the client fails the request at once, in the phase it was in.
+    const onAbort = (): void => { client.destroy(new Error('probe timed out')).catch(() => {}) }
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
     try {
       const path = `/${target.query}${target.queryString === '' ? '' : `?${target.queryString}`}`
       const res = await client.request({
@@ -98,6 +103,7 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
       }
       return down(`Unhandled exception ${describeError(err)}`, status)
     } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
       client.destroy().catch(() => {})
     }
   }

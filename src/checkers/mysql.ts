@@ -49,7 +49,7 @@ export const mysql: Checker = {
         if (ctx.signal.aborted) { onAbort(); return }
         ctx.signal.addEventListener('abort', onAbort, { once: true })
         conn = createConnection({
-          host: target.host,
+          host: target.address,
           port: target.port,
           user,
           password: ctx.config.mysql_password ?? undefined,

@@ -66,7 +66,7 @@ export const smtp: Checker = {
     let phase: Phase = 'connect'
     let socket: Socket | undefined
     try {
-      socket = await openSocket(target.host, target.port, ctx.signal)
+      socket = await openSocket(target.address, target.port, ctx.signal)
       phase = 'protocol'
       return await converse(socket, started)
     } catch (err) {

@@ -24,6 +24,17 @@ export type CheckStatus =
   | 'L7STS' // layer 7 response error, e.g. HTTP 5xx
   | 'SOCKERR' // socket error on our side (no descriptor, no local address)
 
+/** The statuses HAProxy counts as a passed check (`L7OKC`: conditionally, e.g. a 404 with disable-on-404). */
+const PASSING: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['L4OK', 'L6OK', 'L7OK', 'L7OKC'])
+
+/**
+ * True for a status HAProxy counts as a passed check: `L4OK`, `L6OK`, `L7OK`, `L7OKC`.
+ * (HAProxy: `HCHK_STATUS_*` with `CHK_RES_PASSED`/`CHK_RES_CONDPASS` in src/check.c.)
+ */
+export function isPassingStatus (status: CheckStatus): boolean {
+  return PASSING.has(status)
+}
+
 /** Where a probe was when it failed. */
 export type Phase = 'connect' | 'tls' | 'protocol'
 

@@ -16,7 +16,7 @@ export const tcp: Checker = {
   check: async (target, ctx) => {
     const started = performance.now()
     try {
-      const socket = await openSocket(target.host, target.port, ctx.signal)
+      const socket = await openSocket(target.address, target.port, ctx.signal)
       socket.destroy()
       return up(`Connected in ${seconds(performance.now() - started)}s`, 'L4OK')
     } catch (err) {

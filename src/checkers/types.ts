@@ -4,14 +4,24 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Config } from '../config.js'
+import type { SpoolEntry } from '../spool.js'
 import type { CheckStatus } from './status.js'
 
 /** What to check, resolved from the URL and the request headers (see `target.ts`). */
 export interface CheckTarget {
   /** The service name from the URL, `[.a-zA-Z0-9_-]+`. */
   readonly service: string
-  /** Address or host name to probe; 127.0.0.1 unless a header named another. */
+  /**
+   * Host the check is for, as named (127.0.0.1 unless a header named another): spool keys,
+   * cache keys and messages use it.
+   */
   readonly host: string
+  /**
+   * The IP address to connect to: `host` as the check guard resolved and approved it (equal to
+   * `host` when that is an address). Checkers connect here, never to `host`, so a second name
+   * resolution cannot switch the target (DNS rebinding).
+   */
+  readonly address: string
   /** Port to probe, 1-65535 (0 only for the spool protocol: the whole service). */
   readonly port: number
   /** The path after `/<protocol>/<service>/<port>/`, undecoded, without a leading slash. */
@@ -48,6 +58,12 @@ export interface CheckOutcome {
 export interface CheckResult extends CheckOutcome {
   /** Wall-clock milliseconds the probe took (0 for spool answers). */
   readonly durationMs: number
+  /**
+   * (ours) The spool file that decided or marked this answer: a `down` or `maint` file
+   * (answered without probing), or a `drain` file (probed; a passing probe answers 404).
+   * Absent when no spool file applies.
+   */
+  readonly spool?: SpoolEntry | undefined
 }
 
 /** One protocol's probe. Must resolve (never reject) and must honour `ctx.signal`. */

@@ -2,15 +2,20 @@
  * The `hacheck` server command (CONTRACT section 1):
  * `hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v]`.
  */
+import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../config.js'
+import type { Checker } from '../checkers/index.js'
+import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../cluster.js'
+import { loadConfig, type Config } from '../config.js'
 import { hasCode, HC_ERR_USAGE } from '../errors.js'
-import { createLogger } from '../logger.js'
-import { startServer } from '../server.js'
+import { installGracefulStop } from '../lifecycle.js'
+import { createLogger, type HacheckLogger } from '../logger.js'
+import { raiseNofileLimit, readNofileLimit } from '../rlimit.js'
+import { startServer, type RunningServer } from '../server.js'
 import { DEFAULT_SPOOL_ROOT, Spool } from '../spool.js'
 import { VERSION } from '../version.js'
 
-const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v] [--version]'
+const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
 
 const HELP = `${USAGE}
 
@@ -21,6 +26,7 @@ Healthcheck proxy: answers GET /<protocol>/<service>/<port>/<query> from the spo
   -B, --bind-address ADDR  address to listen on, IPv4 or IPv6 (default 0.0.0.0)
   -n, --num-procs NUM      worker processes sharing the ports (default 1)
       --spool-root DIR     spool directory (default: config spool_root, else ${DEFAULT_SPOOL_ROOT})
+      --agent-port PORT    serve HAProxy agent-check on this port (default: config agent_port, else off)
   -v, --verbose            debug logging, one line per request
   -h, --help               this help
       --version            print the version`
@@ -32,6 +38,8 @@ export interface ServerArgs {
   bindAddress: string
   numProcs: number
   spoolRoot?: string
+  /** (ours) `--agent-port`: overrides config `agent_port`. */
+  agentPort?: number
   verbose: boolean
   help: boolean
   version: boolean
@@ -62,6 +70,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
         'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
         'num-procs': { type: 'string', short: 'n', default: '1' },
         'spool-root': { type: 'string' },
+        'agent-port': { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false }
@@ -77,17 +86,44 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
     bindAddress: v['bind-address'],
     numProcs: intArg('--num-procs', v['num-procs'], 1, 1024),
     spoolRoot: v['spool-root'],
+    agentPort: v['agent-port'] === undefined ? undefined : intArg('--agent-port', v['agent-port'], 0, 65535),
     verbose: v.verbose,
     help: v.help,
     version: v.version
   }
 }
 
+/** What tests and embedders may inject into the server command. */
+export interface CliDeps {
+  /** The checker registry (tests add a deliberately slow protocol); the built-in one by default. */
+  checkers?: Readonly<Record<string, Checker>>
+}
+
+/**
+ * Applies `rlimit_nofile` and warns when `max_connections` cannot be reached under the
+ * open-files limit.
+ *
+ * @throws HC_ERR_RLIMIT when the limit cannot be raised.
+ */
+async function applyLimits (config: Config, ports: number, log: HacheckLogger): Promise<void> {
+  if (config.rlimit_nofile !== null) {
+    const { before, after } = await raiseNofileLimit(config.rlimit_nofile)
+    log.ops.info({ before: before.soft, after: after.soft, hard: after.hard }, 'open-files limit')
+  }
+  if (process.platform !== 'linux') return
+  const { soft } = await readNofileLimit().catch(() => ({ soft: Infinity }))
+  const wanted = config.max_connections * ports + 64
+  if (soft < wanted) {
+    log.logger.warn({ max_connections: config.max_connections, ports, nofile_soft_limit: soft },
+      'the open-files limit is below max_connections per port (plus spare); raise rlimit_nofile (or LimitNOFILE) or lower max_connections')
+  }
+}
+
 /**
  * Runs the server command: returns once listening (or with an exit code on failure).
- * Exit codes: 0 ok, 1 start-up failure (spool root, listen), 2 usage or config error.
+ * Exit codes: 0 ok, 1 start-up failure (spool root, listen, rlimit_nofile), 2 usage or config error.
  */
-export async function main (argv: readonly string[]): Promise<number | undefined> {
+export async function main (argv: readonly string[], deps: CliDeps = {}): Promise<number | undefined> {
   let args: ServerArgs
   try {
     args = parseServerArgs(argv)
@@ -107,41 +143,72 @@ export async function main (argv: readonly string[]): Promise<number | undefined
   }
   const { config } = loaded
   const log = createLogger({ logPath: config.log_path, verbose: args.verbose })
-  for (const warning of loaded.warnings) log.logger.warn(warning)
-
-  const spoolRoot = args.spoolRoot ?? config.spool_root ?? DEFAULT_SPOOL_ROOT
-  let server
-  try {
-    const spool = await Spool.open(spoolRoot, { log: log.logger })
-    server = await startServer({ config, spool, ports: args.ports, bindAddress: args.bindAddress, logger: log.logger })
-  } catch (err) {
+  const fail = (err: unknown): number => {
     process.stderr.write(`hacheck: ${(err as Error).message}\n`)
     log.logger.fatal({ err }, 'start-up failed')
+    log.close()
     log.flush()
-    return 1
+    return hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
-  log.logger.info({ version: VERSION, ports: server.addresses.map((a) => a.port), bind: args.bindAddress, spoolRoot, config: loaded.source }, 'hacheck started')
+  const spoolRoot = args.spoolRoot ?? config.spool_root ?? DEFAULT_SPOOL_ROOT
+  const startup = { version: VERSION, bind: args.bindAddress, spoolRoot, config: loaded.source }
+  const graceMs = config.shutdown_timeout * 1000
 
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    log.logger.info({ signal }, 'stopping')
-    server.close().then(() => { log.flush(); process.exit(0) }, (err: unknown) => {
-      log.logger.error({ err }, 'error while stopping')
-      log.flush()
-      process.exit(1)
-    })
+  if (cluster.isPrimary) {
+    for (const warning of loaded.warnings) log.logger.warn(warning)
+    try {
+      await applyLimits(config, args.ports.length, log)
+      // Checked here too, so a bad spool root fails once with a clear message, not per worker.
+      await Spool.open(spoolRoot)
+    } catch (err) {
+      return fail(err)
+    }
+    if (args.numProcs > 1) {
+      return await runPrimary({ numProcs: args.numProcs, log, graceMs, startup: { ...startup, ports: args.ports } })
+    }
   }
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => { stop(signal) })
-  process.on('SIGHUP', () => { log.reopen() })
+
+  let server: RunningServer
+  const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
+  try {
+    const spool = await Spool.open(spoolRoot, { log: log.logger })
+    server = await startServer({
+      config,
+      spool,
+      ports: args.ports,
+      bindAddress: args.bindAddress,
+      logger: log.logger,
+      opsLogger: log.ops,
+      agentPort: args.agentPort,
+      checkers: deps.checkers,
+      // A worker's /metrics answers for the whole cluster.
+      renderMetrics
+    })
+  } catch (err) {
+    return fail(err)
+  }
+  installGracefulStop(server.close, { log, graceMs })
+  const ports = server.addresses.map((a) => a.port)
+  if (cluster.isWorker) {
+    shareRegistry(server.runtime.metrics.registry)
+    notifyReady(ports)
+    log.ops.debug({ ports }, 'worker listening')
+  } else {
+    log.ops.info({ ...startup, ports, agentPort: server.agent?.address.port }, 'hacheck started')
+  }
   return undefined
 }
 
 /** Entry point for `bin/hacheck`. */
-export function run (): void {
-  main(process.argv.slice(2)).then((code) => { if (code !== undefined) process.exitCode = code }, (err: unknown) => {
+export function run (deps: CliDeps = {}): void {
+  main(process.argv.slice(2), deps).then((code) => {
+    if (code === undefined) return
+    process.exitCode = code
+    // A worker's IPC channel would keep it alive: leave explicitly.
+    if (cluster.isWorker) process.exit(code)
+  }, (err: unknown) => {
     process.stderr.write(`hacheck: ${String(err)}\n`)
     process.exitCode = 1
+    if (cluster.isWorker) process.exit(1)
   })
 }

@@ -1,16 +1,21 @@
 /**
- * The spool tools: `haup`, `hadown`, `hastatus`, `halist`, `hashowdowned` are one program whose
- * default action differs (CONTRACT section 6). Each action is a small function over the shared
- * spool module; this file parses arguments and prints.
+ * The spool tools: `haup`, `hadown`, `hastatus`, `halist`, `hashowdowned` (and, ours,
+ * `haweight`) are one program whose default action differs (CONTRACT section 6). Each action is
+ * a small function over the shared spool module; this file parses arguments and prints.
+ *
+ * (ours) `hadown --drain` / `--maint` write a drain or maint file; `haweight SERVICE... PERCENT`
+ * sets a weight (`--clear` removes it); `hastatus` prints `DRAIN`/`MAINT` lines in the `DOWN`
+ * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set.
  */
 import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { HC_ERR_USAGE } from '../errors.js'
-import { DEFAULT_SPOOL_ROOT, Spool, normaliseKey, pyFloat, type SpoolEntry, type SpoolKey } from '../spool.js'
+import { DEFAULT_SPOOL_ROOT, Spool, normaliseKey, pyFloat, type SpoolEntry, type SpoolKey, type SpoolStateName } from '../spool.js'
+import { MAX_WEIGHT, SpoolWeights, isValidWeight, type WeightEntry } from '../spool-weight.js'
 
-/** The actions of `-a/--action`. */
-export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list'] as const
+/** The actions of `-a/--action` (`weight` is ours). */
+export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list', 'weight'] as const
 export type Action = typeof ACTIONS[number]
 
 /** Where the tools write; injected by tests. */
@@ -31,9 +36,15 @@ export interface ToolArgs {
   serviceHost?: string
   daemonPort: number
   help: boolean
+  /** (ours) What `down` writes: `--drain`, `--maint`, else `down`. */
+  state: SpoolStateName
+  /** (ours) For `weight`: the percentage (the last positional), absent with `--clear`. */
+  weight?: number
+  /** (ours) For `weight`: remove the weight instead of setting one. */
+  clear: boolean
 }
 
-const USAGE = 'usage: %s [-a up|down|status|status_downed|list] [--spool-root DIR] [-r REASON] [-e UNIX_TS] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE...'
+const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [--spool-root DIR] [-r REASON] [-e UNIX_TS] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
 
@@ -45,6 +56,14 @@ function numberArg (flag: string, value: string | undefined, test: (n: number) =
 }
 
 const isPort = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 65535
+
+/** The PERCENT of `haweight`: an integer 0-256, with or without a trailing `%`. */
+function weightArg (value: string | undefined): number {
+  if (value === undefined) throw new HC_ERR_USAGE('weight needs SERVICE... PERCENT (or --clear SERVICE...)')
+  const n = Number(value.replace(/%$/, ''))
+  if (!/^[0-9]+%?$/.test(value) || !isValidWeight(n)) throw new HC_ERR_USAGE(`PERCENT must be an integer 0-${MAX_WEIGHT}, got ${JSON.stringify(value)}`)
+  return n
+}
 
 /**
  * Parses tool arguments.
@@ -68,7 +87,10 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
         'service-port': { type: 'string', short: 'P' },
         'service-host': { type: 'string', short: 'H' },
         port: { type: 'string', short: 'p', default: '3333' },
-        help: { type: 'boolean', short: 'h', default: false }
+        help: { type: 'boolean', short: 'h', default: false },
+        drain: { type: 'boolean', default: false },
+        maint: { type: 'boolean', default: false },
+        clear: { type: 'boolean', default: false }
       }
     })
   } catch (err) {
@@ -88,13 +110,19 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
     servicePort: numberArg('--service-port', v['service-port'], isPort, 'a port 0-65535'),
     serviceHost: v['service-host'],
     daemonPort: numberArg('--port', v.port, (n) => isPort(n) && n > 0, 'a port 1-65535') ?? 3333,
-    help: v.help
+    help: v.help,
+    state: v.drain ? 'drain' : v.maint ? 'maint' : 'down',
+    clear: v.clear
   }
   if (args.help) return args
+  if (v.drain && v.maint) throw new HC_ERR_USAGE('--drain and --maint exclude each other')
+  if ((v.drain || v.maint) && action !== 'down') throw new HC_ERR_USAGE(`--${args.state} only applies to down`)
+  if (v.clear && action !== 'weight') throw new HC_ERR_USAGE('--clear only applies to weight')
+  if (action === 'weight' && !v.clear) args.weight = weightArg(args.services.pop())
   if (args.serviceHost !== undefined && args.servicePort === undefined) {
     throw new HC_ERR_USAGE('--service-host requires --service-port')
   }
-  if ((action === 'up' || action === 'down' || action === 'status') && args.services.length === 0) {
+  if ((action === 'up' || action === 'down' || action === 'status' || action === 'weight') && args.services.length === 0) {
     throw new HC_ERR_USAGE(`${action} needs at least one service name`)
   }
   try {
@@ -110,10 +138,18 @@ export function displayName (key: SpoolKey): string {
   return key.port === undefined ? key.service : `${key.service}:${key.host ?? ''}:${key.port}`
 }
 
-/** `DOWN\t<expiration %f, or inf>\t<name>\t<reason>`. */
+/**
+ * `DOWN\t<expiration %f, or inf>\t<name>\t<reason>`; (ours) `DRAIN` or `MAINT` instead of
+ * `DOWN` for those states, same fields.
+ */
 export function downLine (entry: SpoolEntry): string {
   const expiration = entry.expiration === null ? 'inf' : pyFloat(entry.expiration)
-  return `DOWN\t${expiration}\t${displayName(entry.key)}\t${entry.reason}`
+  return `${entry.state.toUpperCase()}\t${expiration}\t${displayName(entry.key)}\t${entry.reason}`
+}
+
+/** (ours) `WEIGHT\t<percent>\t<name>`. */
+export function weightLine (entry: WeightEntry): string {
+  return `WEIGHT\t${entry.weight}\t${displayName(entry.key)}`
 }
 
 /** `json.dumps` spacing (`", "`, `": "`), so `halist` prints what the reference printed. */
@@ -161,12 +197,22 @@ async function actionDown (args: ToolArgs, io: ToolIO): Promise<number> {
     }
   }
   const spool = await Spool.open(args.spoolRoot, { write: true })
-  for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration })
+  for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration, state: args.state })
+  return 0
+}
+
+async function actionWeight (args: ToolArgs): Promise<number> {
+  const weights = new SpoolWeights(await Spool.open(args.spoolRoot, { write: true }))
+  for (const key of keysOf(args)) {
+    if (args.weight === undefined) await weights.clear(key)
+    else await weights.set(key, args.weight)
+  }
   return 0
 }
 
 async function actionStatus (args: ToolArgs, io: ToolIO): Promise<number> {
   const spool = new Spool(args.spoolRoot)
+  const weights = new SpoolWeights(spool)
   let code = 0
   for (const key of keysOf(args)) {
     const state = await spool.status(key)
@@ -176,6 +222,8 @@ async function actionStatus (args: ToolArgs, io: ToolIO): Promise<number> {
       io.stdout(`${downLine(state.entry)}\n`)
       code = 1
     }
+    const weight = await weights.get(key)
+    if (weight !== null) io.stdout(`${weightLine(weight)}\n`)
   }
   return code
 }
@@ -199,12 +247,13 @@ const handlers: Record<Action, (args: ToolArgs, io: ToolIO) => Promise<number>> 
   down: actionDown,
   status: actionStatus,
   status_downed: actionStatusDowned,
-  list: actionList
+  list: actionList,
+  weight: actionWeight
 }
 
 /**
- * Runs a tool. Exit codes: 0 ok; 1 a service is down (status), a nonhuman without `-r`, or a
- * spool/daemon error; 2 usage error.
+ * Runs a tool. Exit codes: 0 ok; 1 a service is down, draining or in maint (status), a
+ * nonhuman without `-r`, or a spool/daemon error; 2 usage error.
  *
  * @param prog - the name to show in usage lines (`hadown`, ...).
  */

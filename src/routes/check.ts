@@ -5,9 +5,11 @@
  */
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { checkers, isProtocol, type Protocol } from '../checkers/index.js'
+import type { CheckGuard } from '../check-guard.js'
+import { checkers as defaultCheckers, type Checker, type CheckResult, type CheckTarget, type Protocol } from '../checkers/index.js'
 import { HC_ERR_BAD_PORT } from '../errors.js'
 import type { HealthService } from '../health.js'
+import type { Metrics } from '../metrics.js'
 import type { ServiceLog } from '../service-log.js'
 import { isValidServiceName } from '../spool.js'
 import { resolveTarget } from '../target.js'
@@ -17,7 +19,15 @@ export interface CheckRoutesOptions {
   health: HealthService
   serviceLog: ServiceLog
   localAddresses: ReadonlySet<string>
+  /** Refuses probes to hosts outside `allowed_check_networks`, before any connection. */
+  checkGuard: CheckGuard
+  metrics: Metrics
+  /** The checker registry the routes serve; the built-in one by default (tests add their own). */
+  checkers?: CheckerRegistry
 }
+
+/** Protocol name → checker, as `checkers/index.ts` exports it. */
+export type CheckerRegistry = Readonly<Record<string, Checker>>
 
 interface CheckParams {
   protocol: string
@@ -32,15 +42,21 @@ export const CHECK_URLS = ['/:protocol/:service/:port/*', '/:protocol/:service/:
 const PORT_RE = /^[0-9]+$/
 const HTML = 'text/html; charset=UTF-8'
 
+/** (ours) Response header with the HAProxy check status of the answer (`L7OK`, `L4CON`, ...). */
+export const STATUS_HEADER = 'x-hacheck-status'
+/** (ours) Response header with the probe duration in milliseconds (0.1 ms resolution; 0 for spool answers). */
+export const DURATION_HEADER = 'x-hacheck-duration-ms'
+
 /**
  * The protocol of a URL that names an existing check route, or `null` (answer 404): unknown
  * protocol, bad service name, non-numeric port, or a missing `/` the protocol requires.
  */
-export function matchCheckRoute (params: CheckParams): Protocol | null {
+export function matchCheckRoute (params: CheckParams, registry: CheckerRegistry = defaultCheckers): Protocol | null {
   const { protocol, service, port } = params
-  if (!isProtocol(protocol) || !isValidServiceName(service) || !PORT_RE.test(port)) return null
-  if (checkers[protocol].pathRequired && params['*'] === undefined) return null
-  return protocol
+  const checker = Object.hasOwn(registry, protocol) ? registry[protocol] : undefined
+  if (checker === undefined || !isValidServiceName(service) || !PORT_RE.test(port)) return null
+  if (checker.pathRequired && params['*'] === undefined) return null
+  return protocol as Protocol
 }
 
 /** The raw (undecoded) path after `/<protocol>/<service>/<port>/`, and the raw query string. */
@@ -64,29 +80,41 @@ function notFound (reply: FastifyReply): FastifyReply {
 
 /** Registers the check routes. Not wrapped in fastify-plugin: its hooks stay local. */
 export default async function checkRoutes (app: FastifyInstance, opts: CheckRoutesOptions): Promise<void> {
-  const { health, serviceLog, localAddresses } = opts
+  const { health, serviceLog, localAddresses, checkGuard, metrics } = opts
+  const checkers = opts.checkers ?? defaultCheckers
 
   async function handleCheck (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
-    const protocol = matchCheckRoute(request.params)
+    const protocol = matchCheckRoute(request.params, checkers)
     if (protocol === null) return notFound(reply)
+    const checker = checkers[protocol] as Checker
     const urlPort = Number(request.params.port)
     if (urlPort > 65535) throw new HC_ERR_BAD_PORT(`port ${request.params.port} is out of range 0-65535`)
     const { host, port } = resolveTarget(urlPort, request.headers, localAddresses)
-    if (port === 0 && checkers[protocol].probes) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
+    if (port === 0 && checker.probes) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
+    const { service } = request.params
     const { query, queryString } = splitCheckUrl(request.url)
-    const result = await health.check({
-      protocol,
-      target: { service: request.params.service, host, port, query, queryString, headers: request.headers },
-      noCache: request.headers.pragma === 'no-cache'
-    })
+    let result: CheckResult
+    // The guard runs before anything connects; spool-only protocols never connect.
+    const decision = checker.probes ? await checkGuard.check(host) : { allowed: true as const, address: host }
+    if (decision.allowed) {
+      const target: CheckTarget = { service, host, address: decision.address, port, query, queryString, headers: request.headers }
+      result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
+    } else {
+      request.log.warn({ client: request.ip, protocol, service, host, port }, decision.message)
+      // Nothing was sent anywhere: a socket-level refusal on our side.
+      result = { code: decision.status, message: decision.message, checkStatus: 'SOCKERR', durationMs: 0 }
+    }
     const status = result.code === 200 ? 200 : httpStatusFor(result.code)
-    serviceLog.record(request.params.service, status, request.ip)
+    serviceLog.record(service, status, request.ip, result)
+    metrics.observeCheck(protocol, status, result.checkStatus)
     reply.code(status).type(HTML)
+      .header(STATUS_HEADER, result.checkStatus)
+      .header(DURATION_HEADER, String(Math.round(result.durationMs * 10) / 10))
     return status === 204 ? reply.send() : reply.send(result.message)
   }
 
   async function methodNotAllowed (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
-    if (matchCheckRoute(request.params) === null) return notFound(reply)
+    if (matchCheckRoute(request.params, checkers) === null) return notFound(reply)
     return reply.code(405).header('allow', 'GET, HEAD').type(HTML).send('Method Not Allowed')
   }
 

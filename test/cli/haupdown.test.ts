@@ -171,7 +171,7 @@ test('halist prints the daemon\'s /recent, one service per line', async (t) => {
   const port = (app.server.address() as AddressInfo).port
   const r = await runBin('halist', ['-p', String(port)])
   assert.equal(r.code, 0)
-  assert.match(r.stdout, /^web last_response=\{"code": 200, "remote_ip": "10\.0\.0\.9", "ts": [0-9.]+\}\n$/)
+  assert.match(r.stdout, /^web last_response=\{"code": 200, "remote_ip": "10\.0\.0\.9", "ts": [0-9.]+, "check_status": "L7OK", "duration_ms": [0-9.]+\}\n$/)
 })
 
 test('halist against no daemon fails with exit 1', async () => {

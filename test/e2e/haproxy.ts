@@ -27,6 +27,11 @@ export interface Haproxy {
   /** The `show stat` row of one server. */
   server: (backend: string, server: string) => Promise<StatRow>
   /**
+   * The `show servers state` row of one server (`srv_op_state`, `srv_admin_state`,
+   * `srv_uweight`, ...; see {@link SRV_ADMF}).
+   */
+  serverState: (backend: string, server: string) => Promise<StatRow>
+  /**
    * Polls `server` every 50 ms until `predicate` holds.
    *
    * @returns seconds it took.
@@ -35,6 +40,24 @@ export interface Haproxy {
   waitFor: (backend: string, server: string, predicate: (row: StatRow) => boolean, timeoutMs?: number) => Promise<number>
   /** Everything HAProxy printed so far. */
   output: () => string
+}
+
+/**
+ * Bits of `srv_admin_state` in `show servers state` (HAProxy include/haproxy/server-t.h):
+ * forced maintenance (CLI `disable server` or agent `maint`), forced drain (CLI or agent
+ * `drain`), and the others HAProxy sets itself.
+ */
+export const SRV_ADMF = { FMAINT: 0x01, IMAINT: 0x02, CMAINT: 0x04, FDRAIN: 0x08, IDRAIN: 0x10, RMAINT: 0x20, HMAINT: 0x40 } as const
+
+/** Parses `show servers state` (a version line, a `# be_id be_name ...` header, rows split by spaces). */
+export function parseServersState (text: string): StatRow[] {
+  const lines = text.split('\n').filter((l) => l.trim() !== '')
+  const headerAt = lines.findIndex((l) => l.startsWith('# '))
+  const header = lines[headerAt]?.replace(/^# /, '').split(' ') ?? []
+  return lines.slice(headerAt + 1).map((line) => {
+    const cells = line.split(' ')
+    return Object.fromEntries(header.map((name, i) => [name, cells[i] ?? '']))
+  })
 }
 
 /** Parses `show stat` CSV (`# pxname,svname,...` header). */
@@ -99,10 +122,16 @@ export async function startHaproxy (t: TestContext, sections: string): Promise<H
       await exited
     }
   })
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${output}`)
-    return (await send(socket, 'show info')).includes('Name: HAProxy') ? true : undefined
-  }, 10000, `haproxy to start (${output})`)
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) return false // exited: stop polling
+      return (await send(socket, 'show info')).includes('Name: HAProxy') ? true : undefined
+    }, 10000, 'haproxy to start')
+  } catch {}
+  if (child.exitCode !== null || !(await send(socket, 'show info').catch(() => '')).includes('Name: HAProxy')) {
+    // The output is read now, not when the wait began, so a config error is shown.
+    throw new Error(`haproxy did not start (exit ${String(child.exitCode)}): ${output}`)
+  }
 
   const stats = async (): Promise<StatRow[]> => parseStat(await send(socket, 'show stat'))
   const server = async (backend: string, name: string): Promise<StatRow> => {
@@ -110,11 +139,17 @@ export async function startHaproxy (t: TestContext, sections: string): Promise<H
     if (row === undefined) throw new Error(`no server ${backend}/${name} in show stat`)
     return row
   }
+  const serverState = async (backend: string, name: string): Promise<StatRow> => {
+    const row = parseServersState(await send(socket, `show servers state ${backend}`)).find((r) => r.srv_name === name)
+    if (row === undefined) throw new Error(`no server ${backend}/${name} in show servers state`)
+    return row
+  }
   return {
     socket,
     command: async (cmd) => await send(socket, cmd),
     stats,
     server,
+    serverState,
     output: () => output,
     waitFor: async (backend, name, predicate, timeoutMs = 3000) => {
       const started = Date.now()

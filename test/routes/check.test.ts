@@ -102,7 +102,11 @@ test('a port outside 0-65535 is a clean 400', async (t) => {
 
 test('other methods on an existing route are 405; on no route, 404', async (t) => {
   const { app } = await buildTestApp(t)
-  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+  // POST on the spool route is a remote spool change (CONTRACT section 5, test/routes/remote-spool.test.ts).
+  const post = await app.inject({ method: 'POST', url: '/spool/web/0/' })
+  assert.deepEqual([post.statusCode, post.body], [403, 'remote spool changes are not enabled'])
+  assert.equal((await app.inject({ method: 'POST', url: '/gopher/web/0/' })).statusCode, 404)
+  for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
     const res = await app.inject({ method, url: '/spool/web/0/' })
     assert.equal(res.statusCode, 405, method)
     assert.equal(res.headers.allow, 'GET, HEAD')

@@ -41,7 +41,7 @@ test('/recent: threshold defaults to 600 and filters by age', async (t) => {
   let res = await app.inject('/recent')
   assert.equal(res.headers['content-type'], JSON_TYPE)
   assert.deepEqual(res.json(), {
-    seen_services: [['new', { code: 200, remote_ip: '10.0.0.2', ts: 10500 }]],
+    seen_services: [['new', { code: 200, remote_ip: '10.0.0.2', ts: 10500, check_status: 'L7OK', duration_ms: 0 }]],
     threshold_seconds: 600
   })
   res = await app.inject('/recent?threshold=1000')

@@ -1,0 +1,52 @@
+/**
+ * (ours) The `agent_checks` config: which check the agent runs for a service, written as a
+ * check URL without the service, `<protocol>/<port>/<query>` (`http/8080/health`,
+ * `tcp/5432`, `mysql/3306`). Services without an entry are answered from the spool alone.
+ */
+import { checkers, isProtocol, type Protocol } from '../checkers/index.js'
+import type { Config } from '../config.js'
+import { HC_ERR_CONFIG } from '../errors.js'
+import { isValidServiceName } from '../spool.js'
+
+/** One configured agent check. */
+export interface AgentCheck {
+  protocol: Protocol
+  /** 1-65535 for probing protocols; 0 allowed for `spool`. */
+  port: number
+  /** The path after the port, without the leading `/` or the query string. */
+  query: string
+  /** The query string, without `?`. */
+  queryString: string
+}
+
+/**
+ * Parses one `agent_checks` value.
+ *
+ * @throws HC_ERR_CONFIG naming the service for an unknown protocol, a bad port, or a missing
+ *   `/` after the port where the protocol needs one.
+ */
+export function parseAgentCheck (service: string, spec: string): AgentCheck {
+  const fail = (why: string): never => {
+    throw new HC_ERR_CONFIG(`config error: agent_checks.${service} ${JSON.stringify(spec)}: ${why}; expected <protocol>/<port>/<query>`)
+  }
+  if (!isValidServiceName(service)) return fail('not a service name')
+  const match = /^([a-z0-9]+)\/([0-9]{1,5})(\/(.*))?$/.exec(spec)
+  if (match === null) return fail('not a check')
+  const [, protocol = '', portText = '', slash, rest = ''] = match
+  if (!isProtocol(protocol)) return fail(`unknown protocol '${protocol}'`)
+  const port = Number(portText)
+  const checker = checkers[protocol]
+  if (port > 65535 || (port === 0 && checker.probes)) return fail(`port must be 1-65535${checker.probes ? '' : ' (0 for the whole service)'}`)
+  if (checker.pathRequired && slash === undefined) return fail(`${protocol} needs a / after the port`)
+  const q = rest.indexOf('?')
+  return { protocol, port, query: q === -1 ? rest : rest.slice(0, q), queryString: q === -1 ? '' : rest.slice(q + 1) }
+}
+
+/**
+ * All configured agent checks by service name.
+ *
+ * @throws HC_ERR_CONFIG for the first bad entry.
+ */
+export function parseAgentChecks (config: Pick<Config, 'agent_checks'>): ReadonlyMap<string, AgentCheck> {
+  return new Map(Object.entries(config.agent_checks).map(([service, spec]) => [service, parseAgentCheck(service, spec)]))
+}

@@ -1,0 +1,136 @@
+/**
+ * (ours) The agent-check server: a TCP responder for HAProxy's `agent-check`.
+ *
+ * Per connection: read an optional request line (`agent-send "web\n"`: `<service>` or
+ * `<service>:<port>`) for at most `requestWaitMs`; no line means the host (`all`). Answer one
+ * reply line (see `answer.ts`) and close. Garbage gets `down #bad request`. Connections beyond
+ * `maxConnections` are refused by the kernel-level accept limit (HAProxy keeps the previous
+ * state when it gets no line). Nothing a client sends can crash the process: every socket has
+ * an error handler and every socket is destroyed within `lingerMs` after its reply.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { HealthService } from '../health.js'
+import type { Spool } from '../spool.js'
+import { SpoolWeights } from '../spool-weight.js'
+import { answerAgent } from './answer.js'
+import { parseAgentChecks } from './checks.js'
+import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentRequest } from './reply.js'
+
+/** Options for {@link startAgentServer}. */
+export interface AgentServerOptions {
+  config: Pick<Config, 'agent_checks'>
+  health: Pick<HealthService, 'check'>
+  spool: Pick<Spool, 'root' | 'now'>
+  /** TCP port; 0 picks a free one (tests). */
+  port: number
+  /** Address to bind, IPv4 or IPv6. */
+  host: string
+  /** Most connections served at once; default 64. */
+  maxConnections?: number
+  /** How long to wait for the request line, ms; default 250. */
+  requestWaitMs?: number
+  /** How long a socket may stay open after its reply, ms; default 2000. */
+  lingerMs?: number
+  logger?: Logger | undefined
+}
+
+/** A listening agent server. */
+export interface AgentServer {
+  readonly address: AddressInfo
+  /** Open connections (for tests and stats). */
+  readonly connections: () => number
+  /** Stops accepting; lets replies being computed finish, drops idle connections; resolves when all are closed. */
+  close: () => Promise<void>
+}
+
+/** The reply to a line that is not `<service>[:<port>]`. */
+export const BAD_REQUEST_REPLY = formatAgentReply({ health: 'down', reason: 'bad request' })
+
+/**
+ * Starts the agent server.
+ *
+ * @throws HC_ERR_CONFIG for a bad `agent_checks` entry; the listen error (EADDRINUSE, ...).
+ */
+export async function startAgentServer (opts: AgentServerOptions): Promise<AgentServer> {
+  const checks = parseAgentChecks(opts.config)
+  const weights = new SpoolWeights(opts.spool)
+  const requestWaitMs = opts.requestWaitMs ?? 250
+  const lingerMs = opts.lingerMs ?? 2000
+  const sockets = new Set<Socket>()
+  const working = new Set<Socket>() // computing a reply: close() lets these finish
+  let closing = false
+
+  async function reply (socket: Socket, req: AgentRequest | null): Promise<void> {
+    working.add(socket)
+    let text: string
+    try {
+      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks }))
+    } finally {
+      working.delete(socket)
+    }
+    opts.logger?.debug({ agent: socket.remoteAddress, request: req, reply: text.trimEnd() }, 'agent check')
+    if (socket.destroyed) return
+    // Keep reading (and discarding) so the close is a FIN, never a RST that could eat the reply.
+    socket.on('data', () => {})
+    socket.resume()
+    socket.end(text)
+    if (closing) socket.destroySoon()
+    setTimeout(() => { socket.destroy() }, lingerMs).unref()
+  }
+
+  function handle (socket: Socket): void {
+    socket.on('error', () => {}) // resets and timeouts are the client's business
+    if (closing) { socket.destroy(); return }
+    socket.setNoDelay(true)
+    sockets.add(socket)
+    const chunks: Buffer[] = []
+    let size = 0
+    let done = false
+    const finish = (line: string | null): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.removeListener('data', onData)
+      socket.pause()
+      reply(socket, line === null ? null : parseAgentRequest(line)).catch(() => { socket.destroy() })
+    }
+    const pending = (): string => Buffer.concat(chunks).toString('latin1')
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > MAX_REQUEST_BYTES) {
+        finish(null)
+      } else if (chunk.includes(0x0a)) {
+        const text = pending()
+        finish(text.slice(0, text.indexOf('\n')))
+      }
+    }
+    // No line in time, or the client half-closed: answer what was sent (a line without its
+    // newline), or the host when nothing was.
+    const onTimeout = (): void => { finish(size === 0 ? '' : pending()) }
+    const timer = setTimeout(onTimeout, requestWaitMs)
+    socket.on('data', onData)
+    socket.once('end', onTimeout)
+    socket.once('close', () => { clearTimeout(timer); sockets.delete(socket) })
+  }
+
+  const server: Server = createServer({ allowHalfOpen: true }, handle)
+  server.maxConnections = opts.maxConnections ?? 64
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve() })
+  })
+  const address = server.address() as AddressInfo
+  return {
+    address,
+    connections: () => sockets.size,
+    close: async () => {
+      closing = true
+      const closed = new Promise<void>((resolve) => server.close(() => { resolve() }))
+      for (const socket of sockets) if (!working.has(socket)) socket.destroy()
+      await closed
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Atomic file writes for the spool: temp file, fsync, rename, directory fsync, so a reader
+ * never sees half a file and a crash leaves the old file or the new one.
+ *
+ * Imports no Fastify: the CLI tools share it with the server.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { HC_ERR_SPOOL_WRITE } from './errors.js'
+
+function errCode (err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+function writeError (target: string, err: unknown): Error {
+  return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
+}
+
+/**
+ * Writes `dir/file` atomically (mode 0644). Recreates `dir` (mode 0750) if it is missing, as
+ * the reference's configure() recreates the spool root.
+ *
+ * @param file - a plain file name; never contains `~` (the temp files use it, so a reader
+ *   listing the directory can tell them apart).
+ * @throws HC_ERR_SPOOL_WRITE naming the file when it cannot be written; the previous file, if
+ *   any, is left intact and no temp file remains.
+ */
+export async function writeFileAtomic (dir: string, file: string, data: string): Promise<void> {
+  const target = join(dir, file)
+  const tmp = join(dir, `.${file}~${process.pid}~${randomBytes(6).toString('hex')}`)
+  try {
+    await writeFileSynced(tmp, data)
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw writeError(target, err)
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o750 })
+      await writeFileSynced(tmp, data)
+    } catch (retryErr) {
+      throw writeError(target, retryErr)
+    }
+  }
+  try {
+    await rename(tmp, target)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw writeError(target, err)
+  }
+  await syncDir(dir)
+}
+
+async function writeFileSynced (path: string, data: string): Promise<void> {
+  const fh = await open(path, 'wx', 0o644)
+  try {
+    await fh.writeFile(data, 'utf8')
+    await fh.sync()
+  } catch (err) {
+    await fh.close().catch(() => {})
+    await unlink(path).catch(() => {})
+    throw err
+  }
+  await fh.close()
+}
+
+async function syncDir (dir: string): Promise<void> {
+  // Best effort: makes the rename durable across a crash where the platform allows it.
+  try {
+    const fh = await open(dir, 'r')
+    try { await fh.sync() } finally { await fh.close() }
+  } catch {}
+}

@@ -1,0 +1,56 @@
+/**
+ * How a hacheck process stops and reopens its log: one code path for the single process and
+ * for each `-n` worker, built on close-with-grace.
+ *
+ * - SIGTERM, SIGINT, SIGQUIT: stop accepting, let in-flight checks finish (they are answered
+ *   normally: `return503OnClosing` is off, so a restart does not make every service on the
+ *   host flap), then exit 0. If that takes longer than `shutdown_timeout`, exit 1.
+ * - An uncaught exception or unhandled rejection: the same graceful stop, then exit 1.
+ * - SIGHUP: reopen the log file (logrotate); never a stop.
+ * - A worker whose primary went away (IPC disconnect): graceful stop.
+ *
+ * Imports no Fastify.
+ */
+import cluster from 'node:cluster'
+import closeWithGrace from 'close-with-grace'
+import type { HacheckLogger } from './logger.js'
+
+/** Options for {@link installGracefulStop}. */
+export interface GracefulStopOptions {
+  log: HacheckLogger
+  /** Bound on the whole stop, milliseconds (`shutdown_timeout`). */
+  graceMs: number
+}
+
+/**
+ * Installs the signal handlers. `close` must stop accepting and resolve once in-flight work is
+ * done (e.g. `RunningServer.close`). Calls `process.exit` when done.
+ *
+ * @returns `stop()`, to start the same graceful stop from code.
+ */
+export function installGracefulStop (close: () => Promise<void>, opts: GracefulStopOptions): { stop: () => void } {
+  const { log } = opts
+  const handle = closeWithGrace({
+    delay: opts.graceMs,
+    skip: ['SIGHUP'],
+    logger: { error: (message: unknown) => { log.logger.error(message instanceof Error ? { err: message } : { detail: message }, 'while stopping') } },
+    onTimeout: (delay) => {
+      log.logger.error({ delay_ms: delay }, 'in-flight requests did not finish within shutdown_timeout; exiting anyway')
+      log.flush()
+    },
+    onSecondSignal: (signal) => {
+      log.logger.warn({ signal }, 'second signal while stopping: exiting now')
+      log.flush()
+    }
+  }, async ({ signal, err, manual }) => {
+    if (err !== undefined) log.logger.fatal({ err }, 'uncaught error: stopping')
+    log.ops.info({ signal: signal ?? (manual === true ? 'disconnect' : undefined) }, 'stopping: no new connections, finishing in-flight checks')
+    await close()
+    log.ops.info('stopped')
+    log.close()
+    log.flush()
+  })
+  process.on('SIGHUP', () => { if (log.reopen()) log.ops.info('log file reopened (SIGHUP)') })
+  if (cluster.isWorker) process.once('disconnect', () => { handle.close() })
+  return { stop: () => { handle.close() } }
+}

@@ -1,0 +1,102 @@
+/**
+ * Remote spool changes: `POST /spool/<service>/<port>/<query>` (CONTRACT section 5), with our
+ * security model around it. In order, before the body is read:
+ *
+ * 1. `allow_remote_spool_changes` false: 403 `remote spool changes are not enabled`;
+ * 2. `remote_spool_allowed_cidrs` set and the client outside it: 403;
+ * 3. `remote_spool_token` set and no matching `Authorization: Bearer <token>`: 401.
+ *
+ * Then the urlencoded body (at most 4 KiB, else 413) and the query string are read, every
+ * field validated (`spool-change.ts`, 400 naming the field), and the change written atomically
+ * before the 200. Port 0 means the whole service. Every change is logged with the client
+ * address; so is every refusal.
+ *
+ * Not wrapped in fastify-plugin: its content-type parser and hooks stay local.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import formbody from '@fastify/formbody'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AllowList } from '../cidr.js'
+import type { Config } from '../config.js'
+import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_REMOTE_SPOOL_DISABLED } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import { collectFields, parseSpoolChange, type FormSource } from '../spool-change.js'
+import { isValidServiceName, type Spool } from '../spool.js'
+
+/** Largest form body accepted, bytes. */
+export const REMOTE_SPOOL_BODY_LIMIT = 4096
+
+/** What the remote spool route needs. */
+export interface RemoteSpoolOptions {
+  config: Config
+  spool: Spool
+  metrics: Metrics
+}
+
+interface Params {
+  service: string
+  port: string
+  '*'?: string
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
+
+/**
+ * A bearer-token check in constant time: both sides are hashed to equal-length digests and
+ * compared with `timingSafeEqual`, so neither the token's length nor its prefix leaks.
+ */
+export function bearerTokenCheck (token: string): (authorization: string | undefined) => boolean {
+  const expected = digest(token)
+  return (authorization) => {
+    const match = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i.exec(authorization ?? '')
+    const same = timingSafeEqual(digest(match?.[1] ?? ''), expected)
+    return match !== null && same
+  }
+}
+
+/** Registers `POST /spool/:service/:port[/*]`. */
+export default async function remoteSpoolRoutes (app: FastifyInstance, opts: RemoteSpoolOptions): Promise<void> {
+  const { config, spool, metrics } = opts
+  const clients = config.remote_spool_allowed_cidrs === null ? null : new AllowList(config.remote_spool_allowed_cidrs)
+  const tokenOk = config.remote_spool_token === null ? null : bearerTokenCheck(config.remote_spool_token)
+
+  // Only urlencoded forms here: JSON or text bodies are a 415, never guessed at.
+  app.removeAllContentTypeParsers()
+  await app.register(formbody, { bodyLimit: REMOTE_SPOOL_BODY_LIMIT })
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply) => {
+    if (!config.allow_remote_spool_changes) throw new HC_ERR_REMOTE_SPOOL_DISABLED()
+    if (clients !== null && !clients.allows(request.ip)) {
+      request.log.warn({ client: request.ip, url: request.url }, 'remote spool change refused: client not in remote_spool_allowed_cidrs')
+      throw new HC_ERR_CLIENT_NOT_ALLOWED(request.ip)
+    }
+    if (tokenOk !== null && !tokenOk(request.headers.authorization)) {
+      request.log.warn({ client: request.ip, url: request.url }, 'remote spool change refused: missing or wrong token')
+      reply.header('www-authenticate', 'Bearer realm="hacheck"')
+      throw new HC_ERR_BAD_TOKEN()
+    }
+  })
+  app.addHook('onResponse', async (_request, reply) => { metrics.observeRemoteSpool(reply.statusCode) })
+
+  const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const { service, port: portText } = request.params
+    if (!isValidServiceName(service) || !/^[0-9]+$/.test(portText)) {
+      return reply.code(404).type('text/html; charset=UTF-8').send('Not Found')
+    }
+    const port = Number(portText)
+    if (port > 65535) throw new HC_ERR_BAD_PORT(`port ${portText} is out of range 0-65535`)
+    const change = parseSpoolChange(collectFields(request.query as FormSource, request.body as FormSource))
+    const key = { service, port }
+    if (change.status === 'up') {
+      await spool.up(key)
+    } else {
+      await spool.down(key, { reason: change.reason, expiration: change.expiration, creation: change.creation ?? undefined })
+    }
+    request.log.child({}, { level: 'info' }).info({ client: request.ip, service, port, ...change }, 'remote spool change')
+    return reply.code(200).type('text/html; charset=UTF-8').send()
+  }
+
+  const routeOptions = { bodyLimit: REMOTE_SPOOL_BODY_LIMIT }
+  app.post('/spool/:service/:port/*', routeOptions, handler)
+  app.post('/spool/:service/:port', routeOptions, handler)
+}

@@ -1,0 +1,72 @@
+/**
+ * The form of a remote spool change (CONTRACT section 5): `status=up|down`, `reason` (required
+ * for down), `expiration` and `creation` (unix seconds), from the query string and/or an
+ * urlencoded body. Validated field by field; every error names its field.
+ *
+ * Imports no Fastify.
+ */
+import { HC_ERR_BAD_FIELD } from './errors.js'
+
+/** A validated change. Times are unix seconds. */
+export type SpoolChange =
+  | { status: 'up' }
+  | { status: 'down', reason: string, expiration: number | null, creation: number | null }
+
+/** The longest reason accepted (the form body is at most 4 KiB anyway). */
+export const MAX_REASON_LENGTH = 1024
+
+const FIELDS = ['status', 'reason', 'expiration', 'creation'] as const
+type Field = typeof FIELDS[number]
+
+/** A parsed query string or form body: each name to one value or several. */
+export type FormSource = Readonly<Record<string, string | readonly string[] | undefined>> | null | undefined
+
+/**
+ * Collects the known fields from several sources (query string, body). Unknown fields are
+ * ignored, as the reference ignores them.
+ *
+ * @throws HC_ERR_BAD_FIELD (400) when a field is given more than once, anywhere.
+ */
+export function collectFields (...sources: FormSource[]): Partial<Record<Field, string>> {
+  const out: Partial<Record<Field, string>> = {}
+  for (const source of sources) {
+    if (source === null || source === undefined || typeof source !== 'object') continue
+    for (const field of FIELDS) {
+      if (!Object.hasOwn(source, field)) continue
+      const value = source[field]
+      const values = typeof value === 'string' ? [value] : Array.isArray(value) ? value : []
+      if (values.length === 0) continue
+      if (values.length > 1 || out[field] !== undefined) throw new HC_ERR_BAD_FIELD(`field ${field} is given more than once`)
+      out[field] = values[0]
+    }
+  }
+  return out
+}
+
+function time (field: Field, value: string | undefined): number | null {
+  if (value === undefined) return null
+  if (!/^[0-9]{1,15}(\.[0-9]{0,9})?$/.test(value)) {
+    throw new HC_ERR_BAD_FIELD(`field ${field} must be a unix time in seconds, got ${JSON.stringify(value.slice(0, 64))}`)
+  }
+  return Number(value)
+}
+
+/**
+ * Validates a change.
+ *
+ * @throws HC_ERR_BAD_FIELD (400): `status must be up or down`; `field reason is required for
+ *   status=down`; a reason with control characters or longer than {@link MAX_REASON_LENGTH};
+ *   a time that is not a non-negative number of seconds.
+ */
+export function parseSpoolChange (fields: Partial<Record<Field, string>>): SpoolChange {
+  const { status, reason } = fields
+  if (status !== 'up' && status !== 'down') throw new HC_ERR_BAD_FIELD('status must be up or down')
+  const expiration = time('expiration', fields.expiration)
+  const creation = time('creation', fields.creation)
+  if (status === 'up') return { status }
+  if (reason === undefined || reason.trim() === '') throw new HC_ERR_BAD_FIELD('field reason is required for status=down')
+  // Tabs and newlines would break hastatus's one-line, tab-separated output.
+  if ([...reason].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new HC_ERR_BAD_FIELD('field reason must not contain control characters')
+  if (reason.length > MAX_REASON_LENGTH) throw new HC_ERR_BAD_FIELD(`field reason is longer than ${MAX_REASON_LENGTH} characters`)
+  return { status, reason, expiration, creation }
+}

@@ -1,0 +1,103 @@
+/**
+ * (ours) Health logging as HAProxy does it: one info line when the result for a (protocol,
+ * service, target host:port) flips between passing and failing, none for repeats, so the log
+ * stays quiet in steady state and each line marks an event.
+ *
+ * "Passing" is HAProxy's: `L4OK`, `L6OK`, `L7OK`, `L7OKC` (a drain answer passes, as
+ * `disable-on-404` does). A target seen for the first time is assumed passing, as HAProxy
+ * assumes a new server up: its first failure is logged, its first success is not.
+ *
+ * State is one bounded map per instance (least recently seen targets forgotten first), built at
+ * start-up and passed to the health service; no module-level state.
+ */
+import { LRUCache } from 'lru-cache'
+import type { CheckResult, CheckTarget } from './checkers/types.js'
+import { isPassingStatus, type CheckStatus } from './checkers/status.js'
+
+/** The one logger method used: pino's `info(obj, msg)`. */
+export interface TransitionLogger {
+  info: (obj: object, msg: string) => void
+}
+
+/** Options for {@link TransitionLog}. */
+export interface TransitionLogOptions {
+  /** Where lines go; none (tests, embedding) still tracks state. */
+  logger?: TransitionLogger | undefined
+  /** Most targets remembered; default 10000. */
+  maxTargets?: number
+}
+
+/** The fields of one logged flip (the pino object of the line). */
+export interface Transition {
+  protocol: string
+  service: string
+  /** `host:port` (`[v6]:port` for IPv6). */
+  target: string
+  /** `passing` or `failing`: the new side. */
+  result: 'passing' | 'failing'
+  /** The previous check status; null for a target not seen before. */
+  from: CheckStatus | null
+  to: CheckStatus
+  code: number
+  duration_ms: number
+  /** The answer's message, one line, at most {@link MAX_MESSAGE} characters. */
+  message: string
+}
+
+/** Longest message copied into a log line. */
+export const MAX_MESSAGE = 200
+
+function oneLine (text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+  return flat.length > MAX_MESSAGE ? `${flat.slice(0, MAX_MESSAGE)}...` : flat
+}
+
+function hostPort (host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Remembers the last status per target and logs flips. One per server. */
+export class TransitionLog {
+  private readonly last: LRUCache<string, CheckStatus>
+  private readonly logger: TransitionLogger | undefined
+
+  constructor (opts: TransitionLogOptions = {}) {
+    this.logger = opts.logger
+    this.last = new LRUCache({ max: opts.maxTargets ?? 10000 })
+  }
+
+  /**
+   * Records one answered check.
+   *
+   * @returns the flip that was logged, or null when the result is on the same side as before.
+   */
+  observe (protocol: string, target: Pick<CheckTarget, 'service' | 'host' | 'port'>, result: CheckResult): Transition | null {
+    const where = hostPort(target.host, target.port)
+    const key = `${protocol}|${target.service}|${where}`
+    const previous = this.last.get(key) ?? null
+    this.last.set(key, result.checkStatus)
+    const passing = isPassingStatus(result.checkStatus)
+    const wasPassing = previous === null || isPassingStatus(previous)
+    if (passing === wasPassing) return null
+    const flip: Transition = {
+      protocol,
+      service: target.service,
+      target: where,
+      result: passing ? 'passing' : 'failing',
+      from: previous,
+      to: result.checkStatus,
+      code: result.code,
+      duration_ms: Math.round(result.durationMs * 10) / 10,
+      message: oneLine(result.message)
+    }
+    this.logger?.info(flip, `Health check for ${protocol}/${target.service} at ${where} ${passing ? 'succeeded' : 'failed'}, ` +
+      `status: ${previous ?? '-'} -> ${result.checkStatus}, code: ${result.code}, check duration: ${flip.duration_ms}ms, info: ${JSON.stringify(flip.message)}`)
+    return flip
+  }
+
+  /** Targets currently remembered. */
+  get size (): number {
+    return this.last.size
+  }
+}

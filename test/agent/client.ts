@@ -1,0 +1,29 @@
+/**
+ * A minimal agent-check client for tests: connects like HAProxy, sends `send` (if any) and
+ * returns everything the server wrote before it closed.
+ */
+import { connect } from 'node:net'
+
+/** Options for {@link askAgent}. */
+export interface AskOptions {
+  /** Half-close after sending (as `nc -N` does). */
+  end?: boolean
+  /** Give up after this many ms (default 5000). */
+  timeoutMs?: number
+}
+
+export async function askAgent (port: number, send?: string | Buffer, opts: AskOptions = {}): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    let out = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`agent did not close within ${opts.timeoutMs ?? 5000} ms; got ${JSON.stringify(out)}`)) }, opts.timeoutMs ?? 5000)
+    socket.setEncoding('latin1')
+    socket.on('data', (d: string) => { out += d })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+    socket.on('end', () => { clearTimeout(timer); socket.end(); resolve(out) })
+    socket.on('connect', () => {
+      if (send !== undefined) socket.write(send)
+      if (opts.end === true) socket.end()
+    })
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * Request hygiene against a real listener on 127.0.0.1: oversized headers, big bodies,
+ * slowloris, thousands of idle connections and garbage leave the server answering checks.
+ */
+import assert from 'node:assert/strict'
+import { connect, type Socket } from 'node:net'
+import { test, type TestContext } from 'node:test'
+import { makeConfig } from '../src/config.js'
+import { startServer } from '../src/server.js'
+import { tempSpool } from './helper.js'
+import { parsePrometheus, sampleValue } from './prometheus.js'
+
+async function listen (t: TestContext, overrides: Record<string, unknown> = {}): Promise<number> {
+  const server = await startServer({
+    config: makeConfig({ request_header_timeout: 1, allow_remote_spool_changes: true, ...overrides }),
+    spool: await tempSpool(t),
+    ports: [0],
+    bindAddress: '127.0.0.1'
+  })
+  t.after(async () => { await server.close() })
+  return server.addresses[0]?.port as number
+}
+
+/** Writes `data` on a raw connection and collects what comes back until the server closes or `ms` pass. */
+async function raw (port: number, data: string | Buffer, ms = 3000): Promise<{ text: string, closed: boolean }> {
+  return await new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let text = ''
+    const done = (closed: boolean): void => { clearTimeout(timer); socket.destroy(); resolve({ text, closed }) }
+    const timer = setTimeout(() => { done(false) }, ms)
+    socket.on('data', (d) => { text += d.toString('latin1') })
+    socket.on('error', () => {}) // EPIPE/ECONNRESET when the server stops reading early
+    socket.on('close', () => { done(true) })
+    socket.write(data)
+  })
+}
+
+async function checkAnswers (port: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/spool/web/0/`, { signal: AbortSignal.timeout(2000) })
+  assert.equal(res.status, 200)
+}
+
+test('an oversized header section is a 431 and the server keeps answering', async (t) => {
+  const port = await listen(t)
+  const { text } = await raw(port, `GET /spool/web/0/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`)
+  assert.match(text, /^HTTP\/1\.1 431 /)
+  await checkAnswers(port)
+})
+
+test('a 1 MB POST body is refused (413) without being read, declared or chunked', async (t) => {
+  const port = await listen(t)
+  const body = Buffer.alloc(1024 * 1024, 'a')
+  const head = 'POST /spool/web/0/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
+  let res = await raw(port, Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\n\r\n`), body]))
+  assert.match(res.text, /^HTTP\/1\.1 413 /)
+  const chunked = Buffer.concat([Buffer.from(`${head}Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])
+  res = await raw(port, chunked)
+  assert.match(res.text, /^HTTP\/1\.1 413 /)
+  await checkAnswers(port)
+})
+
+test('garbage and malformed requests get a 4xx, never a crash', async (t) => {
+  const port = await listen(t)
+  for (const junk of ['GARBAGE\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /spool/web/0/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', '\x00\x01\x02\r\n\r\n',
+    'GET /spool/%zz/0/ HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /spool/web/0/ HTTP/1.1\r\nHost: x\r\nX-Nerve-Check-IP: \x7f\r\n\r\n']) {
+    const { text } = await raw(port, junk, 2000)
+    assert.match(text, /^HTTP\/1\.1 4\d\d /, JSON.stringify(junk))
+  }
+  await checkAnswers(port)
+})
+
+test('a slowloris connection is cut after request_header_timeout while checks go on', async (t) => {
+  const port = await listen(t)
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write('GET /spool/web/0/ HTTP/1.1\r\nHost: x\r\n')
+  const drip = setInterval(() => { if (!socket.destroyed) socket.write('X-Drip: 1\r\n') }, 100)
+  t.after(() => { clearInterval(drip); socket.destroy() })
+  const started = Date.now()
+  const closed = new Promise<number>((resolve) => socket.on('close', () => { resolve(Date.now() - started) }))
+  await checkAnswers(port)
+  const after = await closed
+  assert.ok(after >= 900 && after < 3500, `closed after ${after}ms`)
+  await checkAnswers(port)
+})
+
+test('2,000 idle connections: checks are still answered, and the idle ones are reaped', async (t) => {
+  const port = await listen(t)
+  const sockets: Socket[] = []
+  t.after(() => { for (const s of sockets) s.destroy() })
+  await Promise.all(Array.from({ length: 2000 }, async () => await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => { resolve() })
+    socket.on('error', reject)
+    socket.resume() // read, so the server's 408 and close are seen
+    sockets.push(socket)
+  })))
+  const started = Date.now()
+  await checkAnswers(port)
+  assert.ok(Date.now() - started < 1000)
+  const closed = await Promise.all(sockets.map(async (s) => await new Promise<boolean>((resolve) => {
+    if (s.destroyed) { resolve(true); return }
+    const timer = setTimeout(() => { resolve(false) }, 4000)
+    s.on('close', () => { clearTimeout(timer); resolve(true) })
+  })))
+  assert.ok(closed.every(Boolean), 'idle connections that never sent a request are closed after request_header_timeout')
+  await checkAnswers(port)
+})
+
+test('max_connections caps concurrent connections; the overflow is dropped and counted', async (t) => {
+  const port = await listen(t, { max_connections: 5, request_header_timeout: 30 })
+  const sockets: Socket[] = []
+  t.after(() => { for (const s of sockets) s.destroy() })
+  for (let i = 0; i < 5; i++) {
+    await new Promise<void>((resolve) => { const s = connect(port, '127.0.0.1', resolve); s.on('error', () => {}); sockets.push(s) })
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const overflow = await raw(port, 'GET /spool/web/0/ HTTP/1.1\r\nHost: x\r\n\r\n', 2000)
+  assert.deepEqual(overflow, { text: '', closed: true })
+  for (const s of sockets.splice(0)) s.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+  assert.equal(sampleValue(parsePrometheus(await res.text()), 'hacheck_connections_dropped_total'), 1)
+})
