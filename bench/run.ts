@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { runLoad, type Sample } from './lib/load.js'
 import { canPin, freePort, peakRssMb, pinSelf, startProcess, stopProcess, type ServerProcess } from './lib/procs.js'
 import { holds, summarise, withRatios, type Row } from './lib/report.js'
-import { machine, renderReport, writeResults, type BurstResult } from './lib/results.js'
+import { machine, renderReport, writeResults, type BurstResult, type SteadyResult } from './lib/results.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DIST = join(ROOT, 'dist', 'bench')
@@ -30,6 +30,9 @@ const ROUNDS = envInt('BENCH_ROUNDS', 5)
 const DURATION = envInt('BENCH_DURATION', 3)
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 100)
 const BURST = 1000
+/** The steady run: a rate far above "thousands of checks a minute", on a fresh process. */
+const STEADY_RATE = 1000
+const STEADY_SECONDS = 5
 const PIN = process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && canPin()
 const SERVER_CPU = PIN ? 1 : undefined
 
@@ -87,6 +90,19 @@ async function burst (hacheck: ServerProcess, upstream: ServerProcess): Promise<
   return { requests: BURST, answered: sample.total, probes, p50: sample.p50, p99: sample.p99, errors: sample.errors, non2xx: sample.non2xx }
 }
 
+/** A fresh hacheck at a steady, realistic rate: latency and memory when not saturated. */
+async function steady (dir: string, upstream: ServerProcess): Promise<SteadyResult> {
+  const hacheck = await startHacheck('steady', dir, 'cache_time: 10\n')
+  try {
+    const url = `http://127.0.0.1:${hacheck.port}/http/svc/${upstream.port}/health`
+    await expectOk(url)
+    const sample = await runLoad({ url, connections: 10, rate: STEADY_RATE, duration: STEADY_SECONDS, serverPid: hacheck.pid })
+    return { rate: STEADY_RATE, seconds: STEADY_SECONDS, rps: sample.rps, p50: sample.p50, p99: sample.p99, errors: sample.errors, non2xx: sample.non2xx, cpu: sample.serverCpu, rssMb: peakRssMb(hacheck.pid) }
+  } finally {
+    await stopProcess(hacheck)
+  }
+}
+
 async function main (): Promise<void> {
   const log = (line: string): void => { process.stderr.write(`${line}\n`) }
   if (PIN) pinSelf(0)
@@ -117,16 +133,21 @@ async function main (): Promise<void> {
     const samples = await measure(scenarios, ROUNDS, DURATION, log)
     log(`burst: ${BURST} concurrent requests on a cold key, upstream answers in 200 ms`)
     const burstResult = await burst(bursty, upstream)
+    log(`steady: ${STEADY_RATE} req/s for ${STEADY_SECONDS} s on a fresh hacheck (warm cache)`)
+    const steadyResult = await steady(dir, upstream)
 
     const base = summarise(scenarios[0]?.name ?? '', samples.get(scenarios[0]?.name ?? '') ?? [])
     const rows: Row[] = scenarios.map((s) => withRatios(summarise(s.name, samples.get(s.name) ?? []), base, s.target))
     const rss = hachecks.map((h) => ({ name: h.name, mb: peakRssMb(h.pid) }))
+    const reference = [baseline, upstream].map((p) => ({ name: p.name, mb: peakRssMb(p.pid) }))
     const report = renderReport({
       machine: machine(),
       settings: { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, pinned: PIN },
       rows,
       burst: burstResult,
+      steady: steadyResult,
       rss,
+      referenceRss: reference,
       elapsedSeconds: (Date.now() - started) / 1000
     })
     process.stdout.write(`${report}\n`)

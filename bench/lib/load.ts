@@ -37,6 +37,8 @@ export interface LoadOptions {
   serverPid?: number
   /** Per-request timeout in seconds. */
   timeout?: number
+  /** Requests per second over all connections; as fast as possible when absent. */
+  rate?: number
 }
 
 /** The `p`-quantile (0-1) of sorted values. */
@@ -57,7 +59,8 @@ export async function runLoad (opts: LoadOptions): Promise<Sample> {
       connections: opts.connections,
       ...(opts.amount === undefined ? { duration: opts.duration ?? 3 } : { amount: opts.amount }),
       timeout: opts.timeout ?? 10,
-      pipelining: 1
+      pipelining: 1,
+      ...(opts.rate === undefined ? {} : { overallRate: opts.rate })
     }, (err: unknown, res: autocannon.Result) => { if (err !== null && err !== undefined) reject(err instanceof Error ? err : new Error(String(err))); else resolve(res) })
     instance.on('response', (_client, _status, _bytes, responseTime) => {
       if (n === times.length) {

@@ -19,6 +19,22 @@ export interface BurstResult {
   non2xx: number
 }
 
+/** What the steady run measured. */
+export interface SteadyResult {
+  /** Requests per second asked for. */
+  rate: number
+  seconds: number
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  /** Server CPU, fraction of one core. */
+  cpu: number
+  /** Peak RSS of that (fresh) process. */
+  rssMb: number
+}
+
 /** Where the numbers were taken. */
 export interface Machine {
   date: string
@@ -34,7 +50,10 @@ export interface Report {
   settings: { rounds: number, duration: number, connections: number, pinned: boolean }
   rows: readonly Row[]
   burst: BurstResult
+  steady: SteadyResult
   rss: ReadonlyArray<{ name: string, mb: number }>
+  /** Peak RSS of the baseline and the upstream, for comparison. */
+  referenceRss: ReadonlyArray<{ name: string, mb: number }>
   elapsedSeconds: number
 }
 
@@ -57,10 +76,11 @@ export function renderReport (r: Report): string {
   const m = r.machine
   const s = r.settings
   const b = r.burst
+  const st = r.steady
   const burstOk = b.probes === 1 && b.errors === 0 && b.non2xx === 0 && b.answered === b.requests
   const peak = Math.max(...r.rss.map((x) => x.mb))
   const allLoadOk = r.rows.every((row) => holds(row) !== false)
-  const noErrors = r.rows.every((row) => row.errors === 0 && row.non2xx === 0) && b.errors === 0 && b.non2xx === 0
+  const noErrors = r.rows.every((row) => row.errors === 0 && row.non2xx === 0) && b.errors === 0 && b.non2xx === 0 && st.errors === 0 && st.non2xx === 0
   return [
     `Run: ${m.date}, Node ${m.node}, ${m.cpu} (${m.cores} cores), Linux ${m.kernel}.`,
     `Load: autocannon, ${s.connections} connections, ${s.rounds} alternating rounds of ${s.duration} s per scenario (medians; errors summed), ` +
@@ -74,7 +94,12 @@ export function renderReport (r: Report): string {
     `| ${b.requests} concurrent, cold key, 200 ms upstream | ${b.requests} | ${b.answered} | ${b.probes} | ${b.p50.toFixed(1)} | ${b.p99.toFixed(1)} | ${b.errors} | ${b.non2xx} | 1 probe, 0 errors | ${yes(burstOk)} |`,
     '',
     `Peak RSS (VmHWM) of the hacheck processes: ${r.rss.map((x) => `${x.name} ${x.mb.toFixed(1)} MB`).join(', ')}; ` +
-      `target < ${RSS_LIMIT_MB} MB: ${yes(peak < RSS_LIMIT_MB)}.`,
+      `target < ${RSS_LIMIT_MB} MB: ${yes(peak < RSS_LIMIT_MB)}. ` +
+      `For comparison, under the same load: ${r.referenceRss.map((x) => `${x.name} ${x.mb.toFixed(1)} MB`).join(', ')}.`,
+    '',
+    `Steady load (${st.rate} req/s, 10 connections, ${st.seconds} s, warm cache, fresh process): ${Math.round(st.rps)} req/s, ` +
+      `p50 ${st.p50.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, errors ${st.errors}, non-2xx ${st.non2xx}, ` +
+      `server CPU ${Math.round(st.cpu * 100)}%, peak RSS ${st.rssMb.toFixed(1)} MB.`,
     '',
     `Targets: load ratios ${yes(allLoadOk)}; burst ${yes(burstOk)}; zero errors ${yes(noErrors)}; memory ${yes(peak < RSS_LIMIT_MB)}.`
   ].join('\n')
