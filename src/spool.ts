@@ -19,9 +19,9 @@
  * Imports no Fastify: the CLI tools share it with the server.
  */
 import { randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
+import { constants, statSync } from 'node:fs'
 import { access, link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
 
@@ -206,26 +206,54 @@ function errCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
 }
 
+/**
+ * False only when `path` certainly does not exist. Most lookups find no file, and this answers
+ * that with one stat that neither throws nor leaves the event loop (a few microseconds), where
+ * a failed asynchronous read costs tens (a thread-pool round trip plus an Error with a stack).
+ * Any other outcome (the file, or an error such as ENOTDIR or EACCES) says "read it": the read
+ * then reports the file or the error, which fails closed.
+ */
+function mayExist (path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined
+  } catch {
+    return true
+  }
+}
+
 /** Options for {@link Spool.open}. */
 export interface SpoolOpenOptions {
   /** Require write access too (the up/down tools, remote spool changes). */
   write?: boolean
   /** Clock in unix seconds; injected by tests. */
   now?: () => number
+  /** Where to report a root that goes missing at run time (the server passes its logger). */
+  log?: SpoolLog
+}
+
+/** What the spool reports about its directory; a pino logger fits. */
+export interface SpoolLog {
+  warn: (msg: string) => void
+  info: (msg: string) => void
 }
 
 /**
- * A spool directory. Holds no state beyond its root and clock: every lookup reads the files,
- * so `hadown` on the command line is seen by the very next check.
+ * A spool directory. Holds no spool state: every lookup reads the files, so `hadown` on the
+ * command line is seen by the very next check. (It remembers only whether it has already
+ * warned that the root is missing.)
  */
 export class Spool {
   readonly root: string
   readonly now: () => number
+  private readonly log: SpoolLog | undefined
+  private rootMissing = false
+  private rootCheckedAt = Number.NEGATIVE_INFINITY
 
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
-  constructor (root: string, now: () => number = () => Date.now() / 1000) {
+  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog) {
     this.root = root
     this.now = now
+    this.log = log
   }
 
   /**
@@ -247,7 +275,7 @@ export class Spool {
     } catch (err) {
       throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
     }
-    return new Spool(root, opts.now)
+    return new Spool(root, opts.now, opts.log)
   }
 
   /**
@@ -259,6 +287,7 @@ export class Spool {
   async status (key: SpoolKey): Promise<SpoolState> {
     const file = spoolFileName(key)
     const path = join(this.root, file)
+    if (!mayExist(path)) return { up: true }
     let text: string
     try {
       text = await readFile(path, 'utf8')
@@ -288,16 +317,42 @@ export class Spool {
    */
   async isUp (service: string, port?: number, host?: string): Promise<SpoolState> {
     const key = normaliseKey({ service, port, host })
+    this.noticeRoot()
     const keys: SpoolKey[] = [{ service: ALL }, { service }]
     if (key.port !== undefined) keys.push(key)
     let draining: SpoolState | undefined
     for (const k of keys) {
+      // Most lookups find no file: settle that with a stat here, sparing the asynchronous
+      // read path (a promise and a turn of the microtask queue per file) the common case.
+      if (!mayExist(`${this.root}${sep}${spoolFileName(k)}`)) continue
       const state = await this.status(k)
       if (state.up) continue
       if (state.entry.state !== 'drain') return state
       draining ??= state
     }
     return draining ?? { up: true }
+  }
+
+  /**
+   * Warns once when the root directory has gone missing, and notes its return. A missing root
+   * holds no down files, as in the reference: the file lookups find none and checks fall
+   * through to the real probe (`hadown` recreates it). That changes no answer, so it needs no
+   * per-check precision: the root is looked at most once a second (a stat per check would
+   * cost a fifth of the spool lookup). Errors other than ENOENT are left to the file lookups.
+   */
+  private noticeRoot (): void {
+    if (this.log === undefined) return
+    const now = this.now()
+    if (now - this.rootCheckedAt < 1) return
+    this.rootCheckedAt = now
+    let present = true
+    try {
+      present = statSync(this.root, { throwIfNoEntry: false }) !== undefined
+    } catch {}
+    if (present !== this.rootMissing) return
+    this.rootMissing = !present
+    if (present) this.log.info(`spool root ${this.root} is back`)
+    else this.log.warn(`spool root ${this.root} is missing: no service counts as down until it is recreated (hadown recreates it)`)
   }
 
   /**

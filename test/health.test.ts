@@ -123,13 +123,15 @@ test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', 
   assert.match(second.message, /waiting for an outbound slot \(max_clients 1\)/)
 })
 
-test('a checker that throws answers 503 (fail closed)', async (t) => {
-  const broken: Checker = { probes: true, pathRequired: false, check: async () => { throw new TypeError('bug') } }
-  const health = new HealthService({ config: makeConfig(), spool: await tempSpool(t), checkers: { broken } })
-  const result = await health.check({
-    protocol: 'broken' as Protocol,
-    target: { service: 's', host: '127.0.0.1', address: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
-    noCache: false
+for (const probes of [true, false]) {
+  test(`a checker that throws answers 503 (fail closed), probes: ${String(probes)}`, async (t) => {
+    const broken: Checker = { probes, pathRequired: false, check: async () => { throw new TypeError('bug') } }
+    const health = new HealthService({ config: makeConfig(), spool: await tempSpool(t), checkers: { broken } })
+    const result = await health.check({
+      protocol: 'broken' as Protocol,
+      target: { service: 's', host: '127.0.0.1', address: '127.0.0.1', port: 1, query: '', queryString: '', headers: {} },
+      noCache: false
+    })
+    assert.deepEqual([result.code, result.message], [503, 'Unhandled exception TypeError: bug'])
   })
-  assert.deepEqual([result.code, result.message], [503, 'Unhandled exception TypeError: bug'])
-})
+}

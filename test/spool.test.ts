@@ -173,6 +173,8 @@ test('writes are atomic: concurrent readers never see a partial file, no temp fi
       const state = await spool.status({ service: 'web' })
       if (!state.up) assert.ok(state.entry.reason === reason || state.entry.reason === 'short', 'partial file seen')
       reads++
+      // A lookup that finds no file completes without I/O (a stat), so yield to let the writer run.
+      await new Promise(setImmediate)
     }
     return reads
   })()
@@ -201,6 +203,35 @@ test('open creates a missing root with mode 0750 and refuses a file', async (t) 
   assert.equal((await stat(root)).mode & 0o777, 0o750)
   await writeFile(join(parent, 'file'), '')
   await assert.rejects(Spool.open(join(parent, 'file')), (err: Error) => hasCode(err, 'HC_ERR_SPOOL_ROOT') && /not a readable directory/.test(err.message))
+})
+
+test('a root removed at run time is reported once, and again only after it came back', async (t) => {
+  const lines: string[] = []
+  const log = { warn: (msg: string) => { lines.push(`warn ${msg}`) }, info: (msg: string) => { lines.push(`info ${msg}`) } }
+  let now = 1000
+  const spool = await Spool.open(await tempDir(t), { write: true, log, now: () => now })
+  assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  await rm(spool.root, { recursive: true })
+  assert.deepEqual(await spool.isUp('web', 80), { up: true }, 'the answer does not wait for the root check')
+  assert.deepEqual(lines, [], 'the root is looked at most once a second')
+  for (let i = 0; i < 5; i++) {
+    now += 1
+    assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  }
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', /^warn spool root .* is missing: no service counts as down until it is recreated/)
+  await spool.down({ service: 'web' }, { reason: 'back' })
+  assert.equal((await spool.isUp('web')).up, false, 'a recreated root is read at once')
+  now += 1
+  await spool.isUp('web')
+  assert.match(lines[1] ?? '', /^info spool root .* is back$/)
+  await rm(spool.root, { recursive: true })
+  now += 1
+  await spool.isUp('web')
+  now += 1
+  await spool.isUp('web')
+  assert.equal(lines.length, 3)
+  assert.match(lines[2] ?? '', /^warn spool root/)
 })
 
 test('down recreates a spool root removed at run time; lookups in a missing root are up', async (t) => {

@@ -131,10 +131,13 @@ test('SIGHUP reopens the log file: after a rename, new lines land in the new fil
   await waitFor(async () => (await readFile(log, 'utf8')).includes('/spool/before/0/') ? true : undefined, 5000, 'first line')
   await rename(log, `${log}.1`)
   h.child.kill('SIGHUP')
+  // A request sent together with the signal may be answered (and logged to the old file) before
+  // the signal is handled: ask only once the new file exists.
+  await waitFor(async () => (await readFile(log, 'utf8')).includes('log file reopened (SIGHUP)') ? true : undefined, 5000, 'the reopened file')
   await get(`http://127.0.0.1:${port}/spool/after/0/`)
   const fresh = await waitFor(async () => {
     const text = await readFile(log, 'utf8')
-    return text.includes('/spool/after/0/') && text.includes('log file reopened (SIGHUP)') ? text : undefined
+    return text.includes('/spool/after/0/') ? text : undefined
   }, 5000, 'lines in the new file')
   assert.ok(!fresh.includes('/spool/before/0/'))
   const rotated = await readFile(`${log}.1`, 'utf8')
