@@ -62,6 +62,9 @@ export class ResultCache<V extends object> {
         max: opts.maxEntries,
         ttl: opts.ttlSeconds * 1000,
         ttlAutopurge: false,
+        // Stale entries are dropped when a lookup finds them: count those here rather than
+        // allocating a status object on every lookup.
+        dispose: (_value, _key, reason) => { if (reason === 'expire') this.counters.expirations++ },
         // An injected clock must be read every time (lru-cache otherwise reuses a reading for 1 ms).
         ...(opts.perf === undefined ? {} : { perf: opts.perf, ttlResolution: 0 })
       })
@@ -78,13 +81,11 @@ export class ResultCache<V extends object> {
   async get (key: string, probe: () => Promise<V>, opts: { noCache?: boolean } = {}): Promise<V> {
     this.counters.gets++
     if (opts.noCache !== true) {
-      const status: LRUCache.Status<string, V> = {}
-      const cached = this.lru?.get(key, { status })
+      const cached = this.lru?.get(key)
       if (cached !== undefined) {
         this.counters.hits++
         return cached
       }
-      if (status.get === 'stale') this.counters.expirations++
       const pending = this.inFlight.get(key)
       if (pending !== undefined) {
         this.counters.hits++

@@ -61,6 +61,9 @@ export interface CheckGuardOptions {
   lookup?: LookupFn
 }
 
+/** Most IP-literal decisions remembered before the memo starts over. */
+const MAX_REMEMBERED = 1024
+
 const systemLookup: LookupFn = async (host) => (await dnsLookup(host, { verbatim: true })).address
 
 function stripZone (address: string): string {
@@ -73,6 +76,7 @@ export class CheckGuard {
   private readonly allowed: AllowList
   private readonly timeoutMs: number
   private readonly lookup: LookupFn
+  private readonly literals = new Map<string, GuardDecision>()
 
   constructor (opts: CheckGuardOptions) {
     this.allowed = new AllowList(opts.networks)
@@ -90,20 +94,40 @@ export class CheckGuard {
   }
 
   /**
+   * The decision for an IP literal, synchronously (the hot path: HAProxy sends addresses), or
+   * `undefined` for a host name, which {@link CheckGuard.check} must resolve. Decisions depend
+   * only on the address and the (frozen) networks, so they are remembered (bounded).
+   */
+  checkLiteral (host: string): GuardDecision | undefined {
+    if (isIP(host) === 0) return undefined
+    let decision = this.literals.get(host)
+    if (decision === undefined) {
+      decision = this.decide(host, host)
+      if (this.literals.size >= MAX_REMEMBERED) this.literals.clear()
+      this.literals.set(host, decision)
+    }
+    return decision
+  }
+
+  /**
    * Resolves `host` (an IP literal is used as is; a name is looked up once) and checks the
    * address against the allow-list. Never rejects: a name that does not resolve in time is a
    * 503 decision (the target is down), a refused address a 403.
    */
   async check (host: string): Promise<GuardDecision> {
-    let address = host
-    if (isIP(host) === 0) {
-      try {
-        address = await this.resolve(host)
-      } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
-        return { allowed: false, status: 503, message: `cannot resolve check target ${host}: ${why}` }
-      }
+    const literal = this.checkLiteral(host)
+    if (literal !== undefined) return literal
+    let address: string
+    try {
+      address = await this.resolve(host)
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+      return { allowed: false, status: 503, message: `cannot resolve check target ${host}: ${why}` }
     }
+    return this.decide(host, address)
+  }
+
+  private decide (host: string, address: string): GuardDecision {
     const bare = stripZone(address)
     if (bare === address && this.allowsAddress(address)) return { allowed: true, address }
     const named = address === host ? host : `${host} (${address})`

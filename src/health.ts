@@ -13,9 +13,9 @@ import pLimit, { type LimitFunction } from 'p-limit'
 import { ResultCache, cacheKey, type CacheStats } from './cache.js'
 import { checkers as defaultCheckers, type Protocol } from './checkers/index.js'
 import { failureStatus, isPassingStatus, seconds } from './checkers/status.js'
-import type { Checker, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
+import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
 import type { Config } from './config.js'
-import { describeDown, type Spool, type SpoolEntry } from './spool.js'
+import { describeDown, type Spool, type SpoolState } from './spool.js'
 import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */
@@ -90,8 +90,8 @@ export class HealthService {
   private readonly checkers: Readonly<Record<string, Checker>>
   private readonly cache: ResultCache<CheckResult>
   private readonly limit: LimitFunction
-  /** Handed to checkers that contact nothing: they have no I/O to abort. */
-  private readonly neverAborted = new AbortController().signal
+  /** Handed to checkers that contact nothing: they have no I/O to abort, so no timer. */
+  private readonly localContext: CheckContext
   private readonly probeListeners: ProbeListener[] = []
   private readonly transitions: TransitionLog | undefined
 
@@ -106,6 +106,7 @@ export class HealthService {
       perf: deps.perf
     })
     this.limit = pLimit(deps.config.max_clients)
+    this.localContext = { timeoutMs: deps.config.healthcheck_timeout * 1000, signal: new AbortController().signal, config: deps.config }
   }
 
   /**
@@ -115,36 +116,54 @@ export class HealthService {
    * result into 404 `Service <svc> in drain state...` with status `L7OKC`.
    */
   async check (req: CheckRequest): Promise<CheckResult> {
-    const result = await this.evaluate(req)
+    const { target } = req
+    // The spool is read synchronously (see spool.ts): no promise for the common spool answer.
+    let gate: SpoolState
+    try {
+      gate = this.spool.isUp(target.service, target.port, target.host)
+    } catch (err) {
+      return this.observed(req, { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, checkStatus: 'L7STS', durationMs: 0 })
+    }
+    if (!gate.up && gate.entry.state !== 'drain') {
+      return this.observed(req, { code: 503, message: describeDown(gate.entry), checkStatus: 'L7STS', durationMs: 0, spool: gate.entry })
+    }
+    const checker = this.checkers[req.protocol]
+    let result: CheckResult
+    if (checker === undefined) {
+      result = { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
+    } else if (!checker.probes) {
+      // A checker that contacts nothing (spool): no timer, no outbound slot; it has no I/O that
+      // could overrun the timeout, and a probe's signal and race would cost more than the check.
+      try {
+        const { code, message, checkStatus } = await checker.check(target, this.localContext)
+        result = { code, message, checkStatus, durationMs: 0 }
+      } catch (err) {
+        result = { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR', durationMs: 0 }
+      }
+    } else {
+      result = await this.cache.get(this.keyOf(req), async () => {
+        const probed = await this.probe(checker, target)
+        for (const listener of this.probeListeners) listener(req.protocol, probed)
+        return probed
+      }, { noCache: req.noCache })
+    }
+    if (gate.up) return this.observed(req, result)
+    // A drain file: a passing probe answers 404 (disable-on-404), a failing one its failure.
+    const draining = gate.entry
+    if (!isPassingStatus(result.checkStatus)) return this.observed(req, { ...result, spool: draining })
+    return this.observed(req, { code: 404, message: describeDown(draining), checkStatus: 'L7OKC', durationMs: result.durationMs, spool: draining })
+  }
+
+  /** Hands a result to the transition log and returns it. */
+  private observed (req: CheckRequest, result: CheckResult): CheckResult {
     this.transitions?.observe(req.protocol, req.target, result)
     return result
   }
 
-  private async evaluate (req: CheckRequest): Promise<CheckResult> {
+  /** The cache key of a probing check (see cache.ts). */
+  private keyOf (req: CheckRequest): string {
     const { target } = req
-    let draining: SpoolEntry | undefined
-    try {
-      const state = await this.spool.isUp(target.service, target.port, target.host)
-      if (!state.up) {
-        if (state.entry.state !== 'drain') return { code: 503, message: describeDown(state.entry), checkStatus: 'L7STS', durationMs: 0, spool: state.entry }
-        draining = state.entry
-      }
-    } catch (err) {
-      return { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, checkStatus: 'L7STS', durationMs: 0 }
-    }
-    const result = await this.run(req)
-    if (draining === undefined) return result
-    if (!isPassingStatus(result.checkStatus)) return { ...result, spool: draining }
-    return { code: 404, message: describeDown(draining), checkStatus: 'L7OKC', durationMs: result.durationMs, spool: draining }
-  }
-
-  /** The protocol's checker, through the cache when it probes. */
-  private async run (req: CheckRequest): Promise<CheckResult> {
-    const { target } = req
-    const checker = this.checkers[req.protocol]
-    if (checker === undefined) return { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
-    if (!checker.probes) return await this.runLocal(checker, target)
-    const key = cacheKey({
+    return cacheKey({
       protocol: req.protocol,
       host: target.host,
       port: target.port,
@@ -152,11 +171,6 @@ export class HealthService {
       queryString: target.queryString,
       service: this.config.service_name_header === null ? undefined : target.service
     })
-    return await this.cache.get(key, async () => {
-      const result = await this.probe(checker, target)
-      for (const listener of this.probeListeners) listener(req.protocol, result)
-      return result
-    }, { noCache: req.noCache })
   }
 
   /** Registers a {@link ProbeListener}. */
@@ -170,20 +184,6 @@ export class HealthService {
       cache: this.cache.stats(),
       outbound_request_queue_size: this.limit.pendingCount,
       outbound_in_flight: this.limit.activeCount
-    }
-  }
-
-  /**
-   * Runs a checker that contacts nothing (`spool`): no timer, no outbound slot. Such a checker
-   * has no I/O that could overrun `healthcheck_timeout`, and the timeout signal and race a probe
-   * needs cost more than the check itself (about 11 us of a spool check's 15). A throw is a 503.
-   */
-  private async runLocal (checker: Checker, target: CheckTarget): Promise<CheckResult> {
-    const ctx = { timeoutMs: this.config.healthcheck_timeout * 1000, signal: this.neverAborted, config: this.config }
-    try {
-      return { ...await checker.check(target, ctx), durationMs: 0 }
-    } catch (err) {
-      return { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR', durationMs: 0 }
     }
   }
 

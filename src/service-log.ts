@@ -1,9 +1,11 @@
 /**
  * Who asked about which service, for `/recent` and `/status/count` (CONTRACT section 4).
  *
- * Bounded: a client can invent service names, so the oldest services are forgotten past
- * `maxServices`, and the oldest client addresses of a service past `maxClientsPerService`.
+ * Bounded: a client can invent service names, so the least recently answered services are
+ * forgotten past `maxServices`, and the first-counted client addresses of a service past
+ * `maxClientsPerService`.
  */
+import { LRUCache } from 'lru-cache'
 
 /** The last answer given for a service, as `/recent` shows it (keys in this order). */
 export interface SeenEntry {
@@ -33,52 +35,76 @@ export interface ServiceLogOptions {
   now?: () => number
 }
 
-/** Map.set that moves the key to the newest position and drops the oldest past `max`. */
-function touch<K, V> (map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key)
-  map.set(key, value)
-  if (map.size > max) map.delete(map.keys().next().value as K)
+/** A copy of an entry without the keys it does not have (the reference's three, for a bare record). */
+function snapshot (seen: SeenEntry): SeenEntry {
+  const copy: SeenEntry = { code: seen.code, remote_ip: seen.remote_ip, ts: seen.ts }
+  if (seen.check_status !== undefined) copy.check_status = seen.check_status
+  if (seen.duration_ms !== undefined) copy.duration_ms = seen.duration_ms
+  return copy
+}
+
+/** What is kept per service. */
+interface ServiceRecord {
+  /** Mutated in place by each answer (one allocation per service, not per request). */
+  seen: SeenEntry
+  clients: Map<string, number>
 }
 
 /** Per-service record of the last answer and of request counts by client address. */
 export class ServiceLog {
-  private readonly seen = new Map<string, SeenEntry>()
-  private readonly counts = new Map<string, Map<string, number>>()
-  private readonly maxServices: number
+  /** Least recently answered services are forgotten first (lru-cache: no Map churn per request). */
+  private readonly services: LRUCache<string, ServiceRecord>
   private readonly maxClients: number
   private readonly now: () => number
 
   constructor (opts: ServiceLogOptions = {}) {
-    this.maxServices = opts.maxServices ?? 10000
+    this.services = new LRUCache({ max: opts.maxServices ?? 10000 })
     this.maxClients = opts.maxClientsPerService ?? 1024
     this.now = opts.now ?? (() => Date.now() / 1000)
   }
 
   /** Records one answered check; `details` adds `check_status` and `duration_ms` to its `/recent` entry. */
   record (service: string, code: number, remoteIp: string, details?: SeenDetails): void {
-    const entry: SeenEntry = { code, remote_ip: remoteIp, ts: this.now() }
-    if (details !== undefined) {
-      entry.check_status = details.checkStatus
-      entry.duration_ms = Math.round(details.durationMs * 10) / 10
+    const ts = this.now()
+    const checkStatus = details?.checkStatus
+    const durationMs = details === undefined ? undefined : Math.round(details.durationMs * 10) / 10
+    let rec = this.services.get(service)
+    if (rec === undefined) {
+      // All keys present from the start (undefined ones are left out of JSON), in /recent's order.
+      rec = { seen: { code, remote_ip: remoteIp, ts, check_status: checkStatus, duration_ms: durationMs }, clients: new Map() }
+      this.services.set(service, rec)
+    } else {
+      const seen = rec.seen
+      seen.code = code
+      seen.remote_ip = remoteIp
+      seen.ts = ts
+      seen.check_status = checkStatus
+      seen.duration_ms = durationMs
     }
-    touch(this.seen, service, entry, this.maxServices)
-    const clients = this.counts.get(service) ?? new Map<string, number>()
-    touch(clients, remoteIp, (clients.get(remoteIp) ?? 0) + 1, this.maxClients)
-    touch(this.counts, service, clients, this.maxServices)
+    const n = rec.clients.get(remoteIp)
+    if (n !== undefined) {
+      rec.clients.set(remoteIp, n + 1)
+      return
+    }
+    // A new client of a service at its limit replaces the one counted first.
+    if (rec.clients.size >= this.maxClients) rec.clients.delete(rec.clients.keys().next().value as string)
+    rec.clients.set(remoteIp, 1)
   }
 
   /** Services answered within the last `thresholdSeconds`, sorted by name, as `/recent` lists them. */
   recent (thresholdSeconds: number): Array<[string, SeenEntry]> {
     const now = this.now()
-    return [...this.seen.entries()]
-      .filter(([, entry]) => now - entry.ts < thresholdSeconds)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const out: Array<[string, SeenEntry]> = []
+    for (const [service, rec] of this.services.entries()) {
+      if (now - rec.seen.ts < thresholdSeconds) out.push([service, snapshot(rec.seen)])
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
   /** `{ service: { clientIp: requests } }`, as `/status/count` shows it. */
   accessCounts (): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {}
-    for (const [service, clients] of this.counts) out[service] = Object.fromEntries(clients)
+    for (const [service, rec] of this.services.entries()) out[service] = Object.fromEntries(rec.clients)
     return out
   }
 }

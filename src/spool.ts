@@ -11,6 +11,10 @@
  * a reference reader never sends traffic to a host we drain. Plain down files are written
  * without the key, byte for byte as the reference writes them.
  *
+ * Lookups are synchronous: a spool is a local directory of files of a few hundred bytes, most
+ * lookups find no file (one stat that does not throw), and a check is answered without a
+ * thread-pool round trip or a promise per file. Writes are asynchronous and fsynced.
+ *
  * Rules kept here and nowhere else: the all → service → service:port lookup order; an expired
  * file counts as absent and is deleted; a file that exists but cannot be read is down (fail
  * closed); names are validated so nothing can escape the root; writes are atomic (temp file,
@@ -19,8 +23,8 @@
  * Imports no Fastify: the CLI tools share it with the server.
  */
 import { randomBytes } from 'node:crypto'
-import { constants, statSync } from 'node:fs'
-import { access, link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { constants, linkSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
@@ -122,10 +126,18 @@ export function normaliseKey (key: SpoolKey): SpoolKey {
  * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
  */
 export function spoolFileName (key: SpoolKey): string {
-  const k = normaliseKey(key)
+  return fileOf(normaliseKey(key))
+}
+
+/** The file name of a key already normalised by {@link normaliseKey}. */
+function fileOf (k: SpoolKey): string {
   if (k.port === undefined) return k.service
   return k.host === undefined ? `${k.service}:${k.port}` : `${k.service}:${k.host}:${k.port}`
 }
+
+/** The answer for "no file says otherwise"; shared, since most lookups end here. */
+const UP: SpoolState = Object.freeze({ up: true })
+const ALL_KEY: SpoolKey = Object.freeze({ service: ALL })
 
 /** The key a file name stands for, or `null` for a file that is not a spool entry (temp files). */
 export function parseSpoolFileName (file: string): SpoolKey | null {
@@ -245,6 +257,8 @@ export interface SpoolLog {
 export class Spool {
   readonly root: string
   readonly now: () => number
+  /** `root` ending in a separator: file paths are `prefix + name` (no path.join per lookup). */
+  private readonly prefix: string
   private readonly log: SpoolLog | undefined
   private rootMissing = false
   private rootCheckedAt = Number.NEGATIVE_INFINITY
@@ -252,6 +266,7 @@ export class Spool {
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
   constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog) {
     this.root = root
+    this.prefix = root.endsWith(sep) ? root : `${root}${sep}`
     this.now = now
     this.log = log
   }
@@ -284,24 +299,29 @@ export class Spool {
    *
    * @throws HC_ERR_SPOOL_NAME for an invalid key.
    */
-  async status (key: SpoolKey): Promise<SpoolState> {
-    const file = spoolFileName(key)
-    const path = join(this.root, file)
-    if (!mayExist(path)) return { up: true }
+  status (key: SpoolKey): SpoolState {
+    const k = normaliseKey(key)
+    return this.read(fileOf(k), k)
+  }
+
+  /** {@link Spool.status} of a normalised key and its file name. */
+  private read (file: string, key: SpoolKey): SpoolState {
+    const path = this.prefix + file
+    if (!mayExist(path)) return UP
     let text: string
     try {
-      text = await readFile(path, 'utf8')
+      text = readFileSync(path, 'utf8')
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return { up: true }
+      if (errCode(err) === 'ENOENT') return UP
       const reason = `cannot read spool file ${file}: ${errCode(err) ?? (err as Error).message}`
-      return { up: false, entry: { key: normaliseKey(key), file, reason, expiration: null, creation: null, state: 'down' } }
+      return { up: false, entry: { key, file, reason, expiration: null, creation: null, state: 'down' } }
     }
     const info = parseSpoolContents(text)
     if (info.expiration !== null && info.expiration < this.now()) {
-      await this.removeIfUnchanged(path, text)
-      return { up: true }
+      removeIfUnchanged(path, text)
+      return UP
     }
-    return { up: false, entry: { key: normaliseKey(key), file, ...info } }
+    return { up: false, entry: { key, file, ...info } }
   }
 
   /**
@@ -315,22 +335,29 @@ export class Spool {
    * @param host - the check target; absent or 127.0.0.1 for this machine.
    * @throws HC_ERR_SPOOL_NAME for an invalid service, port or host.
    */
-  async isUp (service: string, port?: number, host?: string): Promise<SpoolState> {
+  isUp (service: string, port?: number, host?: string): SpoolState {
     const key = normaliseKey({ service, port, host })
     this.noticeRoot()
-    const keys: SpoolKey[] = [{ service: ALL }, { service }]
-    if (key.port !== undefined) keys.push(key)
+    // Written out rather than looped over a list of keys: this runs for every check.
     let draining: SpoolState | undefined
-    for (const k of keys) {
-      // Most lookups find no file: settle that with a stat here, sparing the asynchronous
-      // read path (a promise and a turn of the microtask queue per file) the common case.
-      if (!mayExist(`${this.root}${sep}${spoolFileName(k)}`)) continue
-      const state = await this.status(k)
-      if (state.up) continue
+    let state = this.read(ALL, ALL_KEY)
+    if (!state.up) {
+      if (state.entry.state !== 'drain') return state
+      draining = state
+    }
+    state = this.read(service, key.port === undefined ? key : { service })
+    if (!state.up) {
       if (state.entry.state !== 'drain') return state
       draining ??= state
     }
-    return draining ?? { up: true }
+    if (key.port !== undefined) {
+      state = this.read(fileOf(key), key)
+      if (!state.up) {
+        if (state.entry.state !== 'drain') return state
+        draining ??= state
+      }
+    }
+    return draining ?? UP
   }
 
   /**
@@ -384,7 +411,7 @@ export class Spool {
     const state = opts.state ?? 'down'
     let creation = opts.creation
     if (creation === undefined) {
-      const previous = await this.status(key)
+      const previous = this.status(key)
       creation = !previous.up && previous.entry.reason === opts.reason && previous.entry.state === state && previous.entry.creation !== null
         ? previous.entry.creation
         : this.now()
@@ -408,27 +435,30 @@ export class Spool {
     for (const file of files.sort()) {
       const key = parseSpoolFileName(file)
       if (key === null) continue
-      const state = await this.status(key)
+      const state = this.status(key)
       if (!state.up) entries.push(state.entry)
     }
     return entries
   }
+}
 
-  /**
-   * Deletes an expired file unless someone rewrote it since we read it: move it aside, compare,
-   * and put a changed file back with link() (which never overwrites an even newer one).
-   */
-  private async removeIfUnchanged (path: string, seen: string): Promise<void> {
-    const aside = `${path}~expired~${randomBytes(6).toString('hex')}`
-    try {
-      await rename(path, aside)
-    } catch {
-      return // already gone, or not ours to remove (read-only spool): it still counts as up
-    }
-    try {
-      if (await readFile(aside, 'utf8') !== seen) await link(aside, path).catch(() => {})
-    } finally {
-      await unlink(aside).catch(() => {})
-    }
+/**
+ * Deletes an expired file unless someone rewrote it since we read it (`seen` is what was read):
+ * move it aside, compare, and put a changed file back with link() (which never overwrites an
+ * even newer one). Never throws: a file it cannot remove simply stays.
+ */
+export function removeIfUnchanged (path: string, seen: string): void {
+  const aside = `${path}~expired~${randomBytes(6).toString('hex')}`
+  try {
+    renameSync(path, aside)
+  } catch {
+    return // already gone, or not ours to remove (read-only spool): it still counts as up
+  }
+  try {
+    if (readFileSync(aside, 'utf8') !== seen) linkSync(aside, path)
+  } catch {
+    // the file is gone or could not be put back; the newer writer's rename still stands
+  } finally {
+    try { unlinkSync(aside) } catch {}
   }
 }

@@ -73,13 +73,14 @@ export class TransitionLog {
    * @returns the flip that was logged, or null when the result is on the same side as before.
    */
   observe (protocol: string, target: Pick<CheckTarget, 'service' | 'host' | 'port'>, result: CheckResult): Transition | null {
-    const where = hostPort(target.host, target.port)
-    const key = `${protocol}|${target.service}|${where}`
+    const key = `${protocol}|${target.service}|${target.host}|${target.port}`
     const previous = this.last.get(key) ?? null
+    if (previous === result.checkStatus) return null // the steady state: nothing to write
     this.last.set(key, result.checkStatus)
     const passing = isPassingStatus(result.checkStatus)
     const wasPassing = previous === null || isPassingStatus(previous)
     if (passing === wasPassing) return null
+    const where = hostPort(target.host, target.port)
     const flip: Transition = {
       protocol,
       service: target.service,

@@ -5,10 +5,13 @@
  *
  * Proves: no `all`, `<service>` or `<service>:<port>` down file. Does not contact the service.
  */
-import { up, type Checker } from './types.js'
+import { up, type Checker, type CheckOutcome } from './types.js'
+
+/** Always the same answer: shared, since the spool route is the hottest path there is. */
+const ANSWER: Promise<CheckOutcome> = Promise.resolve(Object.freeze(up('')))
 
 export const spool: Checker = {
-  check: async () => up(''),
+  check: () => ANSWER,
   pathRequired: false,
   probes: false
 }

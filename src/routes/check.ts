@@ -95,7 +95,9 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     const { query, queryString } = splitCheckUrl(request.url)
     let result: CheckResult
     // The guard runs before anything connects; spool-only protocols never connect.
-    const decision = checker.probes ? await checkGuard.check(host) : { allowed: true as const, address: host }
+    const decision = !checker.probes
+      ? { allowed: true as const, address: host }
+      : checkGuard.checkLiteral(host) ?? await checkGuard.check(host)
     if (decision.allowed) {
       const target: CheckTarget = { service, host, address: decision.address, port, query, queryString, headers: request.headers }
       result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
