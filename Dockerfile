@@ -29,5 +29,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # node is PID 1 and handles SIGTERM itself (graceful stop within shutdown_timeout, 15 s by
 # default): run with `docker stop -t 20` / terminationGracePeriodSeconds >= 20.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/hacheck"]
+ENTRYPOINT ["/app/bin/hacheck"]
 CMD ["-c", "config/hacheck.yaml", "-p", "3333"]
