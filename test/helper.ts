@@ -55,10 +55,19 @@ export interface RunResult {
   stderr: string
 }
 
-/** Runs a `bin/` program to completion (no stdin), with extra environment variables. */
-export async function runBin (name: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
+/**
+ * Runs a `bin/` program to completion (no stdin), with extra environment variables, optionally
+ * under a wrapper command (e.g. `['prlimit', '--fsize=4096', '--']`).
+ */
+export async function runBin (
+  name: string,
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  wrapper: readonly string[] = []
+): Promise<RunResult> {
+  const command = [...wrapper, process.execPath, bin(name), ...args]
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin(name), ...args], {
+    const child = spawn(command[0] as string, command.slice(1), {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })

@@ -6,12 +6,12 @@
  * leaves nothing half-written.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { bin, runBin, waitFor, type RunResult } from '../helper.js'
+import { runBin, waitFor, type RunResult } from '../helper.js'
 import { httpUpstream, tcpUpstream } from '../upstreams.js'
 import { startHacheckProcess } from './hacheck-process.js'
 
@@ -76,15 +76,7 @@ async function fill (file: string): Promise<void> {
 
 /** Runs a spool tool under `prlimit --fsize=<bytes>`: writes past that size fail with EFBIG. */
 async function runBinWithFileSizeLimit (name: string, args: string[], bytes: number): Promise<RunResult> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn('prlimit', [`--fsize=${bytes}`, '--', process.execPath, bin(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => { resolve({ code, stdout, stderr }) })
-  })
+  return await runBin(name, args, {}, ['prlimit', `--fsize=${bytes}`, '--'])
 }
 
 test('a full spool disk: hadown fails clearly, exits 1, leaves the previous file and no temp file', async (t) => {
