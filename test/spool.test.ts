@@ -68,31 +68,31 @@ test('down body: each part only when present, numbers as %f', () => {
 
 test('isUp: all, then service, then service:port; the first down file wins', async (t) => {
   const spool = await tempSpool(t)
-  assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  assert.deepEqual(spool.isUp('web', 80), { up: true })
   await spool.down({ service: 'web', port: 80 }, { reason: 'port' })
-  let state = await spool.isUp('web', 80)
+  let state = spool.isUp('web', 80)
   assert.ok(!state.up && state.entry.reason === 'port' && state.entry.key.port === 80)
-  assert.deepEqual(await spool.isUp('web', 81), { up: true })
-  assert.deepEqual(await spool.isUp('web', 0), { up: true }, 'port 0 is the whole service')
+  assert.deepEqual(spool.isUp('web', 81), { up: true })
+  assert.deepEqual(spool.isUp('web', 0), { up: true }, 'port 0 is the whole service')
   await spool.down({ service: 'web' }, { reason: 'service' })
-  state = await spool.isUp('web', 80)
+  state = spool.isUp('web', 80)
   assert.ok(!state.up && state.entry.reason === 'service')
   await spool.down({ service: 'all' }, { reason: 'host' })
-  state = await spool.isUp('web', 80)
+  state = spool.isUp('web', 80)
   assert.ok(!state.up && state.entry.reason === 'host' && state.entry.key.service === 'all')
-  state = await spool.isUp('other')
+  state = spool.isUp('other')
   assert.ok(!state.up && state.entry.reason === 'host')
   await spool.up({ service: 'all' })
   await spool.up({ service: 'web' })
   await spool.up({ service: 'web', port: 80 })
-  assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  assert.deepEqual(spool.isUp('web', 80), { up: true })
 })
 
 test('isUp with a remote host reads svc:host:port, not svc:port', async (t) => {
   const spool = await tempSpool(t)
   await spool.down({ service: 'web', port: 80, host: '10.1.2.3' }, { reason: 'remote' })
-  assert.deepEqual(await spool.isUp('web', 80), { up: true })
-  const state = await spool.isUp('web', 80, '10.1.2.3')
+  assert.deepEqual(spool.isUp('web', 80), { up: true })
+  const state = spool.isUp('web', 80, '10.1.2.3')
   assert.ok(!state.up && state.entry.file === 'web:10.1.2.3:80')
 })
 
@@ -100,9 +100,9 @@ test('an expired file counts as up and is deleted; a future one is down', async 
   let now = 1000
   const spool = await tempSpool(t, () => now)
   await spool.down({ service: 'web' }, { reason: 'brb', expiration: 1500 })
-  assert.equal((await spool.isUp('web')).up, false)
+  assert.equal((spool.isUp('web')).up, false)
   now = 1501
-  assert.deepEqual(await spool.isUp('web'), { up: true })
+  assert.deepEqual(spool.isUp('web'), { up: true })
   assert.deepEqual(await readdir(spool.root), [])
 })
 
@@ -116,7 +116,7 @@ test('an expired file rewritten meanwhile is not deleted', async (t) => {
   const stale = await readFile(path, 'utf8')
   await spool.down({ service: 'web' }, { reason: 'new' })
   removeIfUnchanged(path, stale)
-  const state = await spool.isUp('web')
+  const state = spool.isUp('web')
   assert.ok(!state.up && state.entry.reason === 'new')
   assert.deepEqual(await readdir(spool.root), ['web'])
 })
@@ -137,7 +137,7 @@ test('re-downing with the same reason keeps creation; another reason resets it',
 test('a legacy file is down with its whole content as reason', async (t) => {
   const spool = await tempSpool(t)
   await writeFile(join(spool.root, 'web'), 'pulled by ops')
-  const state = await spool.isUp('web')
+  const state = spool.isUp('web')
   assert.ok(!state.up)
   assert.equal(describeDown(state.entry), 'Service web in down state: pulled by ops')
 })
@@ -145,7 +145,7 @@ test('a legacy file is down with its whole content as reason', async (t) => {
 test('a spool file that exists but cannot be read is down (fail closed)', async (t) => {
   const spool = await tempSpool(t)
   await mkdir(join(spool.root, 'web')) // reading a directory fails with EISDIR
-  const state = await spool.isUp('web')
+  const state = spool.isUp('web')
   assert.ok(!state.up)
   assert.match(state.entry.reason, /cannot read spool file web: EISDIR/)
 })
@@ -170,7 +170,7 @@ test('writes are atomic: concurrent readers never see a partial file, no temp fi
   const reader = (async () => {
     let reads = 0
     while (!flag.stop) {
-      const state = await spool.status({ service: 'web' })
+      const state = spool.status({ service: 'web' })
       if (!state.up) assert.ok(state.entry.reason === reason || state.entry.reason === 'short', 'partial file seen')
       reads++
       // A lookup that finds no file completes without I/O (a stat), so yield to let the writer run.
@@ -191,7 +191,7 @@ test('a failed write leaves the previous file intact and no temp file', async (t
   const broken = new Spool(join(spool.root, 'web'))
   await assert.rejects(broken.down({ service: 'x' }, { reason: 'y' }), (err: Error) => hasCode(err, 'HC_ERR_SPOOL_WRITE'))
   assert.deepEqual(await readdir(spool.root), ['web'])
-  const state = await spool.isUp('web')
+  const state = spool.isUp('web')
   assert.ok(!state.up && state.entry.reason === 'before')
 })
 
@@ -210,26 +210,26 @@ test('a root removed at run time is reported once, and again only after it came 
   const log = { warn: (msg: string) => { lines.push(`warn ${msg}`) }, info: (msg: string) => { lines.push(`info ${msg}`) } }
   let now = 1000
   const spool = await Spool.open(await tempDir(t), { write: true, log, now: () => now })
-  assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  assert.deepEqual(spool.isUp('web', 80), { up: true })
   await rm(spool.root, { recursive: true })
-  assert.deepEqual(await spool.isUp('web', 80), { up: true }, 'the answer does not wait for the root check')
+  assert.deepEqual(spool.isUp('web', 80), { up: true }, 'the answer does not wait for the root check')
   assert.deepEqual(lines, [], 'the root is looked at most once a second')
   for (let i = 0; i < 5; i++) {
     now += 1
-    assert.deepEqual(await spool.isUp('web', 80), { up: true })
+    assert.deepEqual(spool.isUp('web', 80), { up: true })
   }
   assert.equal(lines.length, 1)
   assert.match(lines[0] ?? '', /^warn spool root .* is missing: no service counts as down until it is recreated/)
   await spool.down({ service: 'web' }, { reason: 'back' })
-  assert.equal((await spool.isUp('web')).up, false, 'a recreated root is read at once')
+  assert.equal((spool.isUp('web')).up, false, 'a recreated root is read at once')
   now += 1
-  await spool.isUp('web')
+  spool.isUp('web')
   assert.match(lines[1] ?? '', /^info spool root .* is back$/)
   await rm(spool.root, { recursive: true })
   now += 1
-  await spool.isUp('web')
+  spool.isUp('web')
   now += 1
-  await spool.isUp('web')
+  spool.isUp('web')
   assert.equal(lines.length, 3)
   assert.match(lines[2] ?? '', /^warn spool root/)
 })
@@ -237,8 +237,8 @@ test('a root removed at run time is reported once, and again only after it came 
 test('down recreates a spool root removed at run time; lookups in a missing root are up', async (t) => {
   const spool = await tempSpool(t)
   await rm(spool.root, { recursive: true })
-  assert.deepEqual(await spool.isUp('web', 80), { up: true })
+  assert.deepEqual(spool.isUp('web', 80), { up: true })
   assert.deepEqual(await spool.listDown(), [])
   await spool.down({ service: 'web' }, { reason: 'back' })
-  assert.equal((await spool.isUp('web')).up, false)
+  assert.equal((spool.isUp('web')).up, false)
 })

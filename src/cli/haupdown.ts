@@ -215,7 +215,7 @@ async function actionStatus (args: ToolArgs, io: ToolIO): Promise<number> {
   const weights = new SpoolWeights(spool)
   let code = 0
   for (const key of keysOf(args)) {
-    const state = await spool.status(key)
+    const state = spool.status(key)
     if (state.up) {
       io.stdout(`UP\t${displayName(key)}\n`)
     } else {
