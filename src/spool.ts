@@ -27,56 +27,13 @@ import { constants, linkSync, readFileSync, renameSync, statSync, unlinkSync } f
 import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
-import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
+import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
+import {
+  ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, parseSpoolFileName, spoolFileName,
+  type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
+} from './spool-format.js'
 
-/** The host a spool key means when it names none: checks of this machine. */
-export const LOCAL_HOST = '127.0.0.1'
-/** The file that takes the whole host down. */
-export const ALL = 'all'
-/** Where hacheck keeps its spool unless told otherwise (CONTRACT section 1). */
-export const DEFAULT_SPOOL_ROOT = '/var/spool/hacheck'
-
-const SERVICE_RE = /^[.a-zA-Z0-9_-]+$/
-const HOST_RE = /^[a-zA-Z0-9._:%-]+$/
-
-/** What a spool file names: a service, optionally narrowed to one port (and one host). */
-export interface SpoolKey {
-  service: string
-  /** 1-65535; absent or 0 means the whole service. */
-  port?: number | undefined
-  /** Absent or {@link LOCAL_HOST} means this machine. Only meaningful with a port. */
-  host?: string | undefined
-}
-
-/**
- * (ours) What a spool file asserts. `down`: out of rotation (503), the reference's only state.
- * `drain`: no new traffic, persistent sessions kept (HTTP 404 for `http-check disable-on-404`,
- * agent `drain`). `maint`: out of rotation as an admin action (503, agent `maint`).
- */
-export type SpoolStateName = 'down' | 'drain' | 'maint'
-
-/** Every {@link SpoolStateName}. */
-export const SPOOL_STATES: readonly SpoolStateName[] = ['down', 'drain', 'maint']
-
-/** The contents of a spool file. Times are unix seconds (float). */
-export interface SpoolInfo {
-  reason: string
-  expiration: number | null
-  creation: number | null
-  /** (ours) `down` unless the file says `drain` or `maint`. */
-  state: SpoolStateName
-}
-
-/** A down assertion read from the spool. */
-export interface SpoolEntry extends SpoolInfo {
-  /** The file's key, normalised (port 0 dropped, local host dropped). */
-  key: SpoolKey
-  /** The file name inside the spool root. */
-  file: string
-}
-
-/** The answer of a lookup: up, or down with the entry that says so. */
-export type SpoolState = { up: true } | { up: false, entry: SpoolEntry }
+export * from './spool-format.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {
@@ -88,131 +45,9 @@ export interface DownOptions {
   state?: SpoolStateName | undefined
 }
 
-/** True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`. */
-export function isValidServiceName (name: string): boolean {
-  return SERVICE_RE.test(name) && name !== '.' && name !== '..'
-}
-
-/** True for a host (name, IPv4 or IPv6 address) that can be part of a spool file name. */
-export function isValidHost (host: string): boolean {
-  return HOST_RE.test(host) && host.length <= 255
-}
-
-/**
- * A key in canonical form: port 0 dropped (whole service), host 127.0.0.1 dropped (this machine),
- * host ignored without a port.
- *
- * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
- */
-export function normaliseKey (key: SpoolKey): SpoolKey {
-  if (!isValidServiceName(key.service)) {
-    throw new HC_ERR_SPOOL_NAME(`invalid service name ${JSON.stringify(key.service)}: must match [.a-zA-Z0-9_-]+ and not be . or ..`)
-  }
-  const port = key.port ?? 0
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new HC_ERR_SPOOL_NAME(`invalid port ${String(key.port)}: must be an integer 0-65535`)
-  }
-  if (port === 0) return { service: key.service }
-  const host = key.host === undefined || key.host === '' || key.host === LOCAL_HOST ? undefined : key.host
-  if (host !== undefined && !isValidHost(host)) {
-    throw new HC_ERR_SPOOL_NAME(`invalid host ${JSON.stringify(host)}`)
-  }
-  return host === undefined ? { service: key.service, port } : { service: key.service, port, host }
-}
-
-/**
- * The file name for a key: `svc`, `svc:port` or `svc:host:port`.
- *
- * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
- */
-export function spoolFileName (key: SpoolKey): string {
-  return fileOf(normaliseKey(key))
-}
-
-/** The file name of a key already normalised by {@link normaliseKey}. */
-function fileOf (k: SpoolKey): string {
-  if (k.port === undefined) return k.service
-  return k.host === undefined ? `${k.service}:${k.port}` : `${k.service}:${k.host}:${k.port}`
-}
-
 /** The answer for "no file says otherwise"; shared, since most lookups end here. */
 const UP: SpoolState = Object.freeze({ up: true })
 const ALL_KEY: SpoolKey = Object.freeze({ service: ALL })
-
-/** The key a file name stands for, or `null` for a file that is not a spool entry (temp files). */
-export function parseSpoolFileName (file: string): SpoolKey | null {
-  const first = file.indexOf(':')
-  if (first === -1) return isValidServiceName(file) ? { service: file } : null
-  const last = file.lastIndexOf(':')
-  const service = file.slice(0, first)
-  const portText = file.slice(last + 1)
-  const host = first === last ? undefined : file.slice(first + 1, last)
-  if (!/^[0-9]{1,5}$/.test(portText)) return null
-  try {
-    const key = normaliseKey({ service, port: Number(portText), host })
-    return spoolFileName(key) === file ? key : null
-  } catch {
-    return null
-  }
-}
-
-function finiteOrNull (value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null
-}
-
-function stateOf (value: unknown): SpoolStateName {
-  // An unknown state (a typo, a newer writer) is read as down: fail closed.
-  return value === 'drain' || value === 'maint' ? value : 'down'
-}
-
-/**
- * Parses a spool file's contents. JSON objects give their fields; anything else is a legacy
- * file whose whole content is the reason, with no expiry (so it stays down: fail closed).
- * `state` is `down` unless the object says `drain` or `maint`.
- */
-export function parseSpoolContents (text: string): SpoolInfo {
-  let doc: unknown
-  try {
-    doc = JSON.parse(text)
-  } catch {
-    doc = undefined
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    return { reason: text, expiration: null, creation: null, state: 'down' }
-  }
-  const fields = doc as Record<string, unknown>
-  const reason = typeof fields.reason === 'string'
-    ? fields.reason
-    : fields.reason === undefined || fields.reason === null ? '' : JSON.stringify(fields.reason)
-  return { reason, expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation), state: stateOf(fields.state) }
-}
-
-/**
- * Serialises spool contents as the reference writes them; `state` is added only when it is not
- * `down`, so a plain down file is exactly the reference's.
- */
-export function formatSpoolContents (info: SpoolInfo): string {
-  const base = { reason: info.reason, expiration: info.expiration, creation: info.creation }
-  return JSON.stringify(info.state === 'down' ? base : { ...base, state: info.state })
-}
-
-/** Python's `'%f' % x`: six decimals. */
-export function pyFloat (x: number): string {
-  return x.toFixed(6)
-}
-
-/**
- * The body of a spool answer, as the reference builds it:
- * `Service <name> in <state> state[ since <creation>][ until <expiration>][: <reason>]`, where
- * `<state>` is `down` (the reference's only one), `drain` or `maint`.
- */
-export function describeDown (entry: SpoolEntry): string {
-  let text = `Service ${entry.key.service} in ${entry.state} state`
-  if (entry.creation !== null) text += ` since ${pyFloat(entry.creation)}`
-  if (entry.expiration !== null) text += ` until ${pyFloat(entry.expiration)}`
-  if (entry.reason !== '') text += `: ${entry.reason}`
-  return text
-}
 
 function errCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
