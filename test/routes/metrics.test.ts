@@ -24,6 +24,8 @@ test('GET /metrics is Prometheus text and its counters move with checks', async 
   m = parseMetrics((await app.inject('/metrics')).body)
   assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'spool', code: '200' }), 2)
   assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'spool', code: '503' }), 1)
+  assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'spool', code: '503', check_status: 'L7STS' }), 1, 'labelled with the HAProxy check status')
+  assert.equal(sample(m, 'hacheck_checks_total', { protocol: 'spool', code: '200', check_status: 'L7OK' }), 2)
   assert.equal(sample(m, 'hacheck_spool_down_entries'), 1)
   assert.equal(m.get('hacheck_spool_down_entries')?.type, 'gauge')
   res = await app.inject({ method: 'POST', url: '/spool/web/0/', payload: '' })
