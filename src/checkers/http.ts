@@ -112,4 +112,5 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
   return { check, pathRequired: true, probes: true }
 }
 
+/** The `http` protocol (see the file's description). */
 export const http = httpChecker('http')

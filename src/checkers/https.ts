@@ -5,4 +5,5 @@
  */
 import { httpChecker } from './http.js'
 
+/** The `https` protocol (see the file's description). */
 export const https = httpChecker('https')

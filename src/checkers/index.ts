@@ -10,6 +10,7 @@ import { spool } from './spool.js'
 import { tcp } from './tcp.js'
 import type { Checker } from './types.js'
 
+/** Protocol name → checker: what `/<protocol>/...` serves. */
 export const checkers = {
   http,
   https,

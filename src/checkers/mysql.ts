@@ -27,6 +27,7 @@ interface Handshake {
   connectionId?: number
 }
 
+/** The `mysql` protocol (see the file's description). */
 export const mysql: Checker = {
   pathRequired: false,
   probes: true,

@@ -58,6 +58,7 @@ async function converse (socket: Socket, started: number): Promise<CheckOutcome>
   return down('Peer unexpectedly closed connection', 'L7RSP')
 }
 
+/** The `smtp` protocol (see the file's description). */
 export const smtp: Checker = {
   pathRequired: false,
   probes: true,

@@ -10,6 +10,7 @@ import { up, type Checker, type CheckOutcome } from './types.js'
 /** Always the same answer: shared, since the spool route is the hottest path there is. */
 const ANSWER: Promise<CheckOutcome> = Promise.resolve(Object.freeze(up('')))
 
+/** The `spool` protocol (see the file's description). */
 export const spool: Checker = {
   check: () => ANSWER,
   pathRequired: false,

@@ -10,6 +10,7 @@ import { openSocket } from './socket.js'
 import { describeError, errorCode, failureStatus, seconds } from './status.js'
 import { down, up, type Checker } from './types.js'
 
+/** The `tcp` protocol (see the file's description). */
 export const tcp: Checker = {
   pathRequired: false,
   probes: true,

@@ -16,6 +16,7 @@ import { MAX_WEIGHT, SpoolWeights, isValidWeight, type WeightEntry } from '../sp
 
 /** The actions of `-a/--action` (`weight` is ours). */
 export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list', 'weight'] as const
+/** One of {@link ACTIONS}. */
 export type Action = typeof ACTIONS[number]
 
 /** Where the tools write; injected by tests. */

@@ -27,6 +27,7 @@ export function parseThreshold (value: string | undefined): number {
   return Math.trunc(n)
 }
 
+/** Registers `/status`, `/status/count` and `/recent`. */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
   const { health, serviceLog, startTime, now } = opts
 
