@@ -8,7 +8,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { CheckGuard } from './check-guard.js'
-import { checkers as defaultCheckers, type Checker } from './checkers/index.js'
+import { checkers as defaultCheckers, type CheckerRegistry } from './checkers/index.js'
 import type { Config } from './config.js'
 import { HealthService } from './health.js'
 import { Metrics } from './metrics.js'
@@ -72,7 +72,7 @@ export interface AppDeps {
    * The checker registry: protocols the routes serve and the health service runs. The built-in
    * one by default; tests and embedders may add protocols (e.g. a deliberately slow one).
    */
-  checkers?: Readonly<Record<string, Checker>>
+  checkers?: CheckerRegistry
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */

@@ -7,11 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HC_ERR_SPOOL_WRITE } from './errors.js'
-
-function errCode (err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code
-}
+import { HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
 
 function writeError (target: string, err: unknown): Error {
   return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
@@ -32,7 +28,7 @@ export async function writeFileAtomic (dir: string, file: string, data: string):
   try {
     await writeFileSynced(tmp, data)
   } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw writeError(target, err)
+    if (errnoCode(err) !== 'ENOENT') throw writeError(target, err)
     try {
       await mkdir(dir, { recursive: true, mode: 0o750 })
       await writeFileSynced(tmp, data)

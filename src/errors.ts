@@ -53,6 +53,11 @@ export const HC_ERR_BAD_FIELD = createError<'HC_ERR_BAD_FIELD', 400, [string]>('
 /** `rlimit_nofile` could not be applied; start-up fails rather than run with a lower limit. */
 export const HC_ERR_RLIMIT = createError<'HC_ERR_RLIMIT', [string]>('HC_ERR_RLIMIT', '%s')
 
+/** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
+export function errnoCode (err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
 /** True when `err` is an Error carrying the given `HC_ERR_*` code. */
 export function hasCode (err: unknown, code: string): err is Error & { code: string } {
   return err instanceof Error && (err as Error & { code?: unknown }).code === code

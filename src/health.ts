@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ResultCache, cacheKey, type CacheStats } from './cache.js'
-import { checkers as defaultCheckers, type Protocol } from './checkers/index.js'
+import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from './checkers/index.js'
 import { failureStatus, isPassingStatus, seconds } from './checkers/status.js'
 import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
 import type { Config } from './config.js'
@@ -46,7 +46,7 @@ export interface HealthDeps {
   config: Config
   spool: Spool
   /** The registry; tests may pass their own. */
-  checkers?: Readonly<Record<string, Checker>>
+  checkers?: CheckerRegistry
   /** Clock for the cache TTL, milliseconds; injected by tests. */
   perf?: { now: () => number }
   /** (ours) Logs results that flip between passing and failing; none by default. */
@@ -87,7 +87,7 @@ async function settleWithin<T> (work: Promise<T>, signal: AbortSignal, fallback:
 export class HealthService {
   private readonly config: Config
   private readonly spool: Spool
-  private readonly checkers: Readonly<Record<string, Checker>>
+  private readonly checkers: CheckerRegistry
   private readonly cache: ResultCache<CheckResult>
   private readonly limit: LimitFunction
   /** Handed to checkers that contact nothing: they have no I/O to abort, so no timer. */

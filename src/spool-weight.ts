@@ -19,7 +19,7 @@
 import { readFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
-import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE } from './errors.js'
+import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
 import { ALL, normaliseKey, parseSpoolFileName, spoolFileName, type Spool, type SpoolKey } from './spool.js'
 
 /** The weight directory's name inside the spool root. */
@@ -62,10 +62,6 @@ export function parseWeightContents (text: string, file = 'weight file'): { weig
   return { weight: fields.weight, creation }
 }
 
-function errCode (err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code
-}
-
 /** The weights of one spool. Holds no state beyond the spool's root and clock. */
 export class SpoolWeights {
   readonly dir: string
@@ -88,8 +84,8 @@ export class SpoolWeights {
     try {
       text = await readFile(join(this.dir, file), 'utf8')
     } catch (err) {
-      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null
-      throw new HC_ERR_SPOOL_WEIGHT(`cannot read weight file ${WEIGHT_DIR}/${file}: ${errCode(err) ?? (err as Error).message}`)
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return null
+      throw new HC_ERR_SPOOL_WEIGHT(`cannot read weight file ${WEIGHT_DIR}/${file}: ${errnoCode(err) ?? (err as Error).message}`)
     }
     return { key: normaliseKey(key), file, ...parseWeightContents(text, `${WEIGHT_DIR}/${file}`) }
   }
@@ -119,7 +115,7 @@ export class SpoolWeights {
     try {
       await unlink(join(this.dir, file))
     } catch (err) {
-      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return
       throw new HC_ERR_SPOOL_WRITE(`cannot remove weight file ${join(this.dir, file)}: ${(err as Error).message}`)
     }
   }
@@ -152,7 +148,7 @@ export class SpoolWeights {
     try {
       files = await readdir(this.dir)
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return []
+      if (errnoCode(err) === 'ENOENT') return []
       throw new HC_ERR_SPOOL_WEIGHT(`cannot list ${this.dir}: ${(err as Error).message}`)
     }
     const entries: WeightEntry[] = []

@@ -27,7 +27,7 @@ import { constants, linkSync, readFileSync, renameSync, statSync, unlinkSync } f
 import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
-import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE } from './errors.js'
+import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, parseSpoolFileName, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
@@ -48,10 +48,6 @@ export interface DownOptions {
 /** The answer for "no file says otherwise"; shared, since most lookups end here. */
 const UP: SpoolState = Object.freeze({ up: true })
 const ALL_KEY: SpoolKey = Object.freeze({ service: ALL })
-
-function errCode (err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code
-}
 
 /**
  * False only when `path` certainly does not exist. Most lookups find no file, and this answers
@@ -117,7 +113,7 @@ export class Spool {
     try {
       await mkdir(root, { recursive: true, mode: 0o750 })
     } catch (err) {
-      if (errCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${(err as Error).message}`)
+      if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${(err as Error).message}`)
     }
     try {
       if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
@@ -147,8 +143,8 @@ export class Spool {
     try {
       text = readFileSync(path, 'utf8')
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return UP
-      const reason = `cannot read spool file ${file}: ${errCode(err) ?? (err as Error).message}`
+      if (errnoCode(err) === 'ENOENT') return UP
+      const reason = `cannot read spool file ${file}: ${errnoCode(err) ?? (err as Error).message}`
       return { up: false, entry: { key, file, reason, expiration: null, creation: null, state: 'down' } }
     }
     const info = parseSpoolContents(text)
@@ -227,7 +223,7 @@ export class Spool {
     try {
       await unlink(join(this.root, file))
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return
+      if (errnoCode(err) === 'ENOENT') return
       throw new HC_ERR_SPOOL_WRITE(`cannot remove spool file ${join(this.root, file)}: ${(err as Error).message}`)
     }
   }
@@ -263,7 +259,7 @@ export class Spool {
     try {
       files = await readdir(this.root)
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return []
+      if (errnoCode(err) === 'ENOENT') return []
       throw new HC_ERR_SPOOL_ROOT(`cannot list spool root ${this.root}: ${(err as Error).message}`)
     }
     const entries: SpoolEntry[] = []

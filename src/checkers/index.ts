@@ -20,6 +20,9 @@ export const checkers = {
   spool
 } as const satisfies Record<string, Checker>
 
+/** Protocol name → checker: the shape of {@link checkers}; tests and embedders pass their own. */
+export type CheckerRegistry = Readonly<Record<string, Checker>>
+
 /** A protocol name hacheck serves, e.g. `spool`, `http`. */
 export type Protocol = keyof typeof checkers
 

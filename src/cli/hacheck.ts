@@ -4,7 +4,7 @@
  */
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
-import type { Checker } from '../checkers/index.js'
+import type { CheckerRegistry } from '../checkers/index.js'
 import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../cluster.js'
 import { loadConfig, type Config } from '../config.js'
 import { hasCode, HC_ERR_USAGE } from '../errors.js'
@@ -96,7 +96,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
 /** What tests and embedders may inject into the server command. */
 export interface CliDeps {
   /** The checker registry (tests add a deliberately slow protocol); the built-in one by default. */
-  checkers?: Readonly<Record<string, Checker>>
+  checkers?: CheckerRegistry
 }
 
 /**

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CheckGuard } from '../check-guard.js'
-import { checkers as defaultCheckers, type Checker, type CheckResult, type CheckTarget, type Protocol } from '../checkers/index.js'
+import { checkers as defaultCheckers, type Checker, type CheckerRegistry, type CheckResult, type CheckTarget, type Protocol } from '../checkers/index.js'
 import { HC_ERR_BAD_PORT } from '../errors.js'
 import type { HealthService } from '../health.js'
 import type { Metrics } from '../metrics.js'
@@ -25,9 +25,6 @@ export interface CheckRoutesOptions {
   /** The checker registry the routes serve; the built-in one by default (tests add their own). */
   checkers?: CheckerRegistry
 }
-
-/** Protocol name → checker, as `checkers/index.ts` exports it. */
-export type CheckerRegistry = Readonly<Record<string, Checker>>
 
 interface CheckParams {
   protocol: string
