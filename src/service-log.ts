@@ -6,6 +6,7 @@
  * `maxClientsPerService`.
  */
 import { LRUCache } from 'lru-cache'
+import { tenthsOfMs } from './checkers/status.js'
 
 /** The last answer given for a service, as `/recent` shows it (keys in this order). */
 export interface SeenEntry {
@@ -67,7 +68,7 @@ export class ServiceLog {
   record (service: string, code: number, remoteIp: string, details?: SeenDetails): void {
     const ts = this.now()
     const checkStatus = details?.checkStatus
-    const durationMs = details === undefined ? undefined : Math.round(details.durationMs * 10) / 10
+    const durationMs = details === undefined ? undefined : tenthsOfMs(details.durationMs)
     let rec = this.services.get(service)
     if (rec === undefined) {
       // All keys present from the start (undefined ones are left out of JSON), in /recent's order.

@@ -16,11 +16,11 @@
  * can lower the weight, none can raise another's. A weight file that cannot be read or parsed
  * throws (the agent answers down: fail closed).
  */
-import { readFile, readdir, unlink } from 'node:fs/promises'
+import { readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
-import { ALL, normaliseKey, parseSpoolFileName, spoolFileName, type Spool, type SpoolKey } from './spool.js'
+import { ALL, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey } from './spool.js'
 
 /** The weight directory's name inside the spool root. */
 export const WEIGHT_DIR = '@weight'
@@ -144,17 +144,14 @@ export class SpoolWeights {
    * @throws HC_ERR_SPOOL_WEIGHT for an unreadable file.
    */
   async list (): Promise<WeightEntry[]> {
-    let files: string[]
+    let keys: SpoolKey[]
     try {
-      files = await readdir(this.dir)
+      keys = await readSpoolKeys(this.dir)
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return []
       throw new HC_ERR_SPOOL_WEIGHT(`cannot list ${this.dir}: ${(err as Error).message}`)
     }
     const entries: WeightEntry[] = []
-    for (const file of files.sort()) {
-      const key = parseSpoolFileName(file)
-      if (key === null) continue
+    for (const key of keys) {
       const entry = await this.get(key)
       if (entry !== null) entries.push(entry)
     }

@@ -255,22 +255,42 @@ export class Spool {
 
   /** Every down entry in the spool (including `all`), sorted by file name; a missing root holds none. */
   async listDown (): Promise<SpoolEntry[]> {
-    let files: string[]
+    let keys: SpoolKey[]
     try {
-      files = await readdir(this.root)
+      keys = await readSpoolKeys(this.root)
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return []
       throw new HC_ERR_SPOOL_ROOT(`cannot list spool root ${this.root}: ${(err as Error).message}`)
     }
     const entries: SpoolEntry[] = []
-    for (const file of files.sort()) {
-      const key = parseSpoolFileName(file)
-      if (key === null) continue
+    for (const key of keys) {
       const state = this.status(key)
       if (!state.up) entries.push(state.entry)
     }
     return entries
   }
+}
+
+/**
+ * The keys named by the files of `dir` (a spool root, or its weight directory), sorted by file
+ * name; temp files and anything else that is not a spool name are skipped. A missing directory
+ * holds none.
+ *
+ * @throws the `readdir` error for any other failure.
+ */
+export async function readSpoolKeys (dir: string): Promise<SpoolKey[]> {
+  let files: string[]
+  try {
+    files = await readdir(dir)
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return []
+    throw err
+  }
+  const keys: SpoolKey[] = []
+  for (const file of files.sort()) {
+    const key = parseSpoolFileName(file)
+    if (key !== null) keys.push(key)
+  }
+  return keys
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { CheckResult, CheckTarget } from './checkers/types.js'
-import { isPassingStatus, type CheckStatus } from './checkers/status.js'
+import { isPassingStatus, tenthsOfMs, type CheckStatus } from './checkers/status.js'
 
 /** The one logger method used: pino's `info(obj, msg)`. */
 export interface TransitionLogger {
@@ -89,7 +89,7 @@ export class TransitionLog {
       from: previous,
       to: result.checkStatus,
       code: result.code,
-      duration_ms: Math.round(result.durationMs * 10) / 10,
+      duration_ms: tenthsOfMs(result.durationMs),
       message: oneLine(result.message)
     }
     this.logger?.info(flip, `Health check for ${protocol}/${target.service} at ${where} ${passing ? 'succeeded' : 'failed'}, ` +

@@ -61,6 +61,11 @@ export function seconds (ms: number): string {
   return (ms / 1000).toFixed(2)
 }
 
+/** Milliseconds at 0.1 ms resolution, as headers, `/recent` and logs report probe durations. */
+export function tenthsOfMs (ms: number): number {
+  return Math.round(ms * 10) / 10
+}
+
 /**
  * Python's rendering of an OS error, `[Errno 111] Connection refused`, for errors with a
  * system code; otherwise the error's own message.

@@ -171,7 +171,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   let server: RunningServer
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
-    const spool = await Spool.open(spoolRoot, { log: log.logger })
+    const spool = await Spool.open(spoolRoot, { log: log.ops })
     server = await startServer({
       config,
       spool,

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CheckGuard } from '../check-guard.js'
 import { checkers as defaultCheckers, type Checker, type CheckerRegistry, type CheckResult, type CheckTarget, type Protocol } from '../checkers/index.js'
+import { tenthsOfMs } from '../checkers/status.js'
 import { HC_ERR_BAD_PORT } from '../errors.js'
 import type { HealthService } from '../health.js'
 import type { Metrics } from '../metrics.js'
@@ -108,7 +109,7 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     metrics.observeCheck(protocol, status, result.checkStatus)
     reply.code(status).type(HTML)
       .header(STATUS_HEADER, result.checkStatus)
-      .header(DURATION_HEADER, String(Math.round(result.durationMs * 10) / 10))
+      .header(DURATION_HEADER, String(tenthsOfMs(result.durationMs)))
     return status === 204 ? reply.send() : reply.send(result.message)
   }
 
