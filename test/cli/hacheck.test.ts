@@ -25,7 +25,7 @@ async function startHacheck (t: TestContext, args: string[], ports: number[]): P
 test('acceptance: spool check flips with hadown/haup on a running hacheck', async (t) => {
   const root = await tempDir(t)
   const port = await freePort()
-  const config = join(root, '..', `hacheck-${process.pid}.yaml`)
+  const config = join(await tempDir(t), 'hacheck.yaml') // not in the spool root: its readdir must stay empty
   await writeFile(config, 'cache_time: 1\n')
   await startHacheck(t, ['-c', config, '--spool-root', root], [port])
   const url = `http://127.0.0.1:${port}/spool/web/0/`
