@@ -18,9 +18,9 @@
  */
 import { isPassingStatus } from '../checkers/status.js'
 import type { CheckResult } from '../checkers/types.js'
-import type { HealthService } from '../health.js'
-import { LOCAL_HOST } from '../spool.js'
-import type { SpoolWeights } from '../spool-weight.js'
+import type { HealthService } from '../checks/health.js'
+import { LOCAL_HOST } from '../spool/spool.js'
+import type { SpoolWeights } from '../spool/weight.js'
 import type { AgentCheck } from './checks.js'
 import type { AgentReply, AgentRequest } from './reply.js'
 

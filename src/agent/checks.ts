@@ -4,9 +4,9 @@
  * `tcp/5432`, `mysql/3306`). Services without an entry are answered from the spool alone.
  */
 import { checkers, isProtocol, type Protocol } from '../checkers/index.js'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import { HC_ERR_CONFIG } from '../errors.js'
-import { isValidServiceName } from '../spool.js'
+import { isValidServiceName } from '../spool/spool.js'
 
 /** One configured agent check. */
 export interface AgentCheck {

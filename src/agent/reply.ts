@@ -17,7 +17,7 @@
  * `stopped` ("intentionally stopped", per the manual): it carries the reason into HAProxy's
  * agent description, and the next `ready up` reverts both at once.
  */
-import { isValidServiceName } from '../spool.js'
+import { isValidServiceName } from '../spool/spool.js'
 
 /** Administrative words (HAProxy admin state). */
 export type AdminWord = 'ready' | 'drain' | 'maint'

@@ -3,8 +3,8 @@
  * reports the answer as a {@link CheckOutcome}; "down" is a result, never an exception.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Config } from '../config.js'
-import type { SpoolEntry } from '../spool.js'
+import type { Config } from '../config/index.js'
+import type { SpoolEntry } from '../spool/spool.js'
 import type { CheckStatus } from './status.js'
 
 /** What to check, resolved from the URL and the request headers (see `target.ts`). */

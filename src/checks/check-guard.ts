@@ -12,7 +12,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { AllowList } from './cidr.js'
+import { AllowList } from '../cidr.js'
 
 /** What an address is, for messages and tests. Only the allow-list decides. */
 export type AddressClass =

@@ -11,11 +11,11 @@
 import { performance } from 'node:perf_hooks'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ResultCache, cacheKey, type CacheStats } from './cache.js'
-import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from './checkers/index.js'
-import { failureStatus, isPassingStatus, seconds } from './checkers/status.js'
-import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from './checkers/types.js'
-import type { Config } from './config.js'
-import { describeDown, type Spool, type SpoolState } from './spool.js'
+import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from '../checkers/index.js'
+import { failureStatus, isPassingStatus, seconds } from '../checkers/status.js'
+import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from '../checkers/types.js'
+import type { Config } from '../config/index.js'
+import { describeDown, type Spool, type SpoolState } from '../spool/spool.js'
 import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */

@@ -6,7 +6,7 @@
  * `maxClientsPerService`.
  */
 import { LRUCache } from 'lru-cache'
-import { tenthsOfMs } from './checkers/status.js'
+import { tenthsOfMs } from '../checkers/status.js'
 
 /** The last answer given for a service, as `/recent` shows it (keys in this order). */
 export interface SeenEntry {

@@ -10,8 +10,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { networkInterfaces } from 'node:os'
-import { HC_ERR_BAD_TARGET } from './errors.js'
-import { LOCAL_HOST, isValidHost } from './spool.js'
+import { HC_ERR_BAD_TARGET } from '../errors.js'
+import { LOCAL_HOST, isValidHost } from '../spool/spool.js'
 
 /** A resolved check target address. */
 export interface TargetAddress {

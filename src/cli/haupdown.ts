@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { HC_ERR_USAGE } from '../errors.js'
-import { DEFAULT_SPOOL_ROOT, Spool, normaliseKey, pyFloat, type SpoolEntry, type SpoolKey, type SpoolStateName } from '../spool.js'
-import { MAX_WEIGHT, SpoolWeights, isValidWeight, type WeightEntry } from '../spool-weight.js'
+import { DEFAULT_SPOOL_ROOT, Spool, normaliseKey, pyFloat, type SpoolEntry, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
+import { MAX_WEIGHT, SpoolWeights, isValidWeight, type WeightEntry } from '../spool/weight.js'
 
 /** The actions of `-a/--action` (`weight` is ours). */
 export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list', 'weight'] as const

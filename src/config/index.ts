@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
-import { parseCidr } from './cidr.js'
-import { HC_ERR_CONFIG } from './errors.js'
+import { parseCidr } from '../cidr.js'
+import { HC_ERR_CONFIG } from '../errors.js'
 
 /**
  * A network such as `10.0.0.0/8` or `fc00::/7`; a bare address means that one host (the `cidr`

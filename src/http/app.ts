@@ -7,19 +7,19 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { CheckGuard } from './check-guard.js'
-import { checkers as defaultCheckers, type CheckerRegistry } from './checkers/index.js'
-import type { Config } from './config.js'
-import { HealthService } from './health.js'
-import { Metrics } from './metrics.js'
+import { CheckGuard } from '../checks/check-guard.js'
+import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
+import type { Config } from '../config/index.js'
+import { HealthService } from '../checks/health.js'
+import { Metrics } from '../ops/metrics.js'
 import checkRoutes from './routes/check.js'
 import metricsRoutes from './routes/metrics.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes from './routes/status.js'
-import { ServiceLog } from './service-log.js'
-import type { Spool } from './spool.js'
-import { localAddresses } from './target.js'
-import { TransitionLog } from './transition-log.js'
+import { ServiceLog } from '../checks/service-log.js'
+import type { Spool } from '../spool/spool.js'
+import { localAddresses } from '../checks/target.js'
+import { TransitionLog } from '../checks/transition-log.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so

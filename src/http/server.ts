@@ -6,9 +6,9 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { startAgentServer, type AgentServer } from './agent/server.js'
+import { startAgentServer, type AgentServer } from '../agent/server.js'
 import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
-import type { Config } from './config.js'
+import type { Config } from '../config/index.js'
 
 /** Options for {@link startServer}. */
 export interface ServerOptions extends AppDeps {

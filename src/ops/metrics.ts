@@ -10,9 +10,9 @@
  * Imports no Fastify.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { HealthService } from './health.js'
-import type { Spool } from './spool.js'
-import { VERSION } from './version.js'
+import type { HealthService } from '../checks/health.js'
+import type { Spool } from '../spool/spool.js'
+import { VERSION } from '../version.js'
 
 /** What {@link Metrics} reads at scrape time. */
 export interface MetricsSources {

@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { HC_ERR_RLIMIT } from './errors.js'
+import { HC_ERR_RLIMIT } from '../errors.js'
 
 /** An open-files limit pair; `Infinity` stands for `unlimited`. */
 export interface NofileLimit {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
+import { HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 
 function writeError (target: string, err: unknown): Error {
   return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)

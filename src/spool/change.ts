@@ -5,7 +5,7 @@
  *
  * Imports no Fastify.
  */
-import { HC_ERR_BAD_FIELD } from './errors.js'
+import { HC_ERR_BAD_FIELD } from '../errors.js'
 
 /** A validated change. Times are unix seconds. */
 export type SpoolChange =

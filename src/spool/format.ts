@@ -5,7 +5,7 @@
  *
  * Imports no Fastify.
  */
-import { HC_ERR_SPOOL_NAME } from './errors.js'
+import { HC_ERR_SPOOL_NAME } from '../errors.js'
 
 /** The host a spool key means when it names none: checks of this machine. */
 export const LOCAL_HOST = '127.0.0.1'

@@ -27,13 +27,13 @@ import { constants, linkSync, readFileSync, renameSync, statSync, unlinkSync } f
 import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { writeFileAtomic } from './atomic-file.js'
-import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from './errors.js'
+import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, parseSpoolFileName, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
-} from './spool-format.js'
+} from './format.js'
 
-export * from './spool-format.js'
+export * from './format.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ResultCache, cacheKey } from '../src/cache.js'
+import { ResultCache, cacheKey } from '../../src/checks/cache.js'
 
 function clock (): { now: () => number, advance: (ms: number) => void } {
   let t = 1000

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Protocol } from '../src/checkers/index.js'
-import { up, type Checker, type CheckTarget } from '../src/checkers/types.js'
-import { makeConfig } from '../src/config.js'
-import { HealthService } from '../src/health.js'
-import { buildTestApp, tempSpool } from './helper.js'
-import { httpUpstream } from './upstreams.js'
+import type { Protocol } from '../../src/checkers/index.js'
+import { up, type Checker, type CheckTarget } from '../../src/checkers/types.js'
+import { makeConfig } from '../../src/config/index.js'
+import { HealthService } from '../../src/checks/health.js'
+import { buildTestApp, tempSpool } from '../helper.js'
+import { httpUpstream } from '../upstreams.js'
 
 test('coalescing: 50 concurrent identical requests on a cold key reach the upstream once', async (t) => {
   const up = await httpUpstream(t)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ServiceLog } from '../src/service-log.js'
+import { ServiceLog } from '../../src/checks/service-log.js'
 
 test('recent lists services answered within the threshold, sorted', () => {
   let now = 1000

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
 import pino from 'pino'
-import { makeConfig } from '../src/config.js'
-import { HealthService } from '../src/health.js'
-import { createLogger } from '../src/logger.js'
-import { TransitionLog, type Transition } from '../src/transition-log.js'
-import { buildTestApp, tempSpool } from './helper.js'
-import { httpUpstream } from './upstreams.js'
+import { makeConfig } from '../../src/config/index.js'
+import { HealthService } from '../../src/checks/health.js'
+import { createLogger } from '../../src/ops/logger.js'
+import { TransitionLog, type Transition } from '../../src/checks/transition-log.js'
+import { buildTestApp, tempSpool } from '../helper.js'
+import { httpUpstream } from '../upstreams.js'
 
 function collector (): { lines: Array<{ obj: Transition, msg: string }>, logger: { info: (obj: object, msg: string) => void } } {
   const lines: Array<{ obj: Transition, msg: string }> = []

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildConfig, loadConfig, makeConfig } from '../src/config.js'
-import { hasCode } from '../src/errors.js'
-import { tempDir } from './helper.js'
+import { buildConfig, loadConfig, makeConfig } from '../../src/config/index.js'
+import { hasCode } from '../../src/errors.js'
+import { tempDir } from '../helper.js'
 
 const DEFAULTS = {
   cache_time: 10,

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
-import { makeConfig } from '../src/config.js'
-import { startServer } from '../src/server.js'
-import { tempSpool } from './helper.js'
-import { parsePrometheus, sampleValue } from './prometheus.js'
+import { makeConfig } from '../../src/config/index.js'
+import { startServer } from '../../src/http/server.js'
+import { tempSpool } from '../helper.js'
+import { parsePrometheus, sampleValue } from '../prometheus.js'
 
 async function listen (t: TestContext, overrides: Record<string, unknown> = {}): Promise<number> {
   const server = await startServer({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hasCode } from '../src/errors.js'
-import { parseProcLimits, raiseNofileLimit, readNofileLimit } from '../src/rlimit.js'
+import { hasCode } from '../../src/errors.js'
+import { parseProcLimits, raiseNofileLimit, readNofileLimit } from '../../src/ops/rlimit.js'
 
 const PROC = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds

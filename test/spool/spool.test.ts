@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { hasCode } from '../src/errors.js'
+import { hasCode } from '../../src/errors.js'
 import {
   Spool, describeDown, removeIfUnchanged, formatSpoolContents, isValidServiceName, parseSpoolContents, parseSpoolFileName, spoolFileName
-} from '../src/spool.js'
-import { tempDir, tempSpool } from './helper.js'
+} from '../../src/spool/spool.js'
+import { tempDir, tempSpool } from '../helper.js'
 
 test('file names: all, svc, svc:port, svc:host:port; port 0 and 127.0.0.1 mean none', () => {
   assert.equal(spoolFileName({ service: 'all' }), 'all')

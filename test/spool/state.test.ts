@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { describeDown, formatSpoolContents, parseSpoolContents } from '../src/spool.js'
-import { tempSpool } from './helper.js'
+import { describeDown, formatSpoolContents, parseSpoolContents } from '../../src/spool/spool.js'
+import { tempSpool } from '../helper.js'
 
 test('state: a plain down file is written exactly as the reference writes it (no state key)', async (t) => {
   const spool = await tempSpool(t, () => 1700000000)

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { hasCode } from '../src/errors.js'
-import { SpoolWeights, WEIGHT_DIR, parseWeightContents } from '../src/spool-weight.js'
-import { tempSpool } from './helper.js'
+import { hasCode } from '../../src/errors.js'
+import { SpoolWeights, WEIGHT_DIR, parseWeightContents } from '../../src/spool/weight.js'
+import { tempSpool } from '../helper.js'
 
 test('weights live in @weight/<spool file name>, never in the spool root the reference reads', async (t) => {
   const spool = await tempSpool(t, () => 1700000000)

@@ -16,12 +16,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AllowList } from '../cidr.js'
-import type { Config } from '../config.js'
-import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_REMOTE_SPOOL_DISABLED } from '../errors.js'
-import type { Metrics } from '../metrics.js'
-import { collectFields, parseSpoolChange, type FormSource } from '../spool-change.js'
-import { isValidServiceName, type Spool } from '../spool.js'
+import { AllowList } from '../../cidr.js'
+import type { Config } from '../../config/index.js'
+import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_REMOTE_SPOOL_DISABLED } from '../../errors.js'
+import type { Metrics } from '../../ops/metrics.js'
+import { collectFields, parseSpoolChange, type FormSource } from '../../spool/change.js'
+import { isValidServiceName, type Spool } from '../../spool/spool.js'
 
 /** Largest form body accepted, bytes. */
 export const REMOTE_SPOOL_BODY_LIMIT = 4096

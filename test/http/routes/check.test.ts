@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
-import { buildTestApp } from '../helper.js'
+import { buildTestApp } from '../../helper.js'
 
 const HTML = 'text/html; charset=UTF-8'
 

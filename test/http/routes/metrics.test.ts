@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { checkers } from '../../src/checkers/index.js'
-import { HealthService } from '../../src/health.js'
-import { buildTestApp, countingListener, probeChecker } from '../helper.js'
-import { parsePrometheus as parseMetrics, sampleValue as sample } from '../prometheus.js'
+import { checkers } from '../../../src/checkers/index.js'
+import { HealthService } from '../../../src/checks/health.js'
+import { buildTestApp, countingListener, probeChecker } from '../../helper.js'
+import { parsePrometheus as parseMetrics, sampleValue as sample } from '../../prometheus.js'
 
 test('GET /metrics is Prometheus text and its counters move with checks', async (t) => {
   const { app, spool } = await buildTestApp(t)

@@ -3,9 +3,9 @@ import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
-import { bearerTokenCheck } from '../../src/routes/remote-spool.js'
-import { collectFields, parseSpoolChange } from '../../src/spool-change.js'
-import { buildTestApp } from '../helper.js'
+import { bearerTokenCheck } from '../../../src/http/routes/remote-spool.js'
+import { collectFields, parseSpoolChange } from '../../../src/spool/change.js'
+import { buildTestApp } from '../../helper.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const TOKEN = 'correct-horse-battery-staple'

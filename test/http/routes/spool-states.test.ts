@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildTestApp, freePort } from '../helper.js'
-import { httpUpstream } from '../upstreams.js'
+import { buildTestApp, freePort } from '../../helper.js'
+import { httpUpstream } from '../../upstreams.js'
 
 test('drain answers 404 "in drain state" (for http-check disable-on-404) with status L7OKC', async (t) => {
   const { app, spool } = await buildTestApp(t)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildTestApp } from '../helper.js'
+import { buildTestApp } from '../../helper.js'
 
 const JSON_TYPE = 'application/json; charset=UTF-8'
 
