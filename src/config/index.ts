@@ -1,145 +1,35 @@
 /**
- * Config loader: the YAML keys of Yelp's hacheck (CONTRACT section 2) plus ours, each with its
- * type and default, validated once into a frozen {@link Config}.
+ * Folder config/: the config file, from YAML to a frozen {@link Config}. This file loads and
+ * validates; the keys are declared by role in the section files beside it (`checks.ts`,
+ * `checkers.ts`, `server.ts`, `spool.ts`, `agent.ts`), each with its type and default: the
+ * YAML keys of Yelp's hacheck (CONTRACT section 2) plus ours.
  *
- * Imports no Fastify: the CLI tools share it.
+ * May import only the top-level leaves (`errors.ts`, `cidr.ts`); imports no Fastify: the CLI
+ * tools share it.
  */
 import { readFile } from 'node:fs/promises'
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import type { Static } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { parseCidr } from '../cidr.js'
 import { HC_ERR_CONFIG } from '../errors.js'
+import { agentKeys } from './agent.js'
+import { checkersKeys } from './checkers.js'
+import { checksKeys } from './checks.js'
+import { serverKeys } from './server.js'
+import { spoolKeys } from './spool.js'
 
 /**
- * A network such as `10.0.0.0/8` or `fc00::/7`; a bare address means that one host (the `cidr`
- * format is registered on the validator below).
- */
-const Cidr = Type.String({ format: 'cidr' })
-
-/**
- * Where probes may go by default (ours): loopback, RFC 1918, shared address space (RFC 6598)
- * and IPv6 unique local addresses. Link-local (including cloud metadata at 169.254.169.254)
- * and public addresses are left out.
- */
-export const DEFAULT_CHECK_NETWORKS: readonly string[] = Object.freeze([
-  '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'
-])
-
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
-
-/** A header name as RFC 9110 allows it (a token). */
-const HeaderName = Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })
-
-/**
- * One entry per config key: its schema (with default) and the human wording of the type used
- * in error messages. Keys keep hacheck's spelling.
+ * The whole key table: one section per role, each in its own file. A new section is one file
+ * and one line here.
  */
 const keys = {
-  cache_time: {
-    schema: Type.Number({ minimum: 0, default: 10 }),
-    expected: 'a number of seconds >= 0'
-  },
-  healthcheck_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
-    expected: 'a number of seconds > 0'
-  },
-  max_clients: {
-    schema: Type.Integer({ minimum: 1, default: 10 }),
-    expected: 'an integer >= 1'
-  },
-  service_name_header: {
-    schema: Nullable(HeaderName),
-    default: null,
-    expected: 'a header name or null'
-  },
-  log_path: {
-    schema: Type.String({ minLength: 1, default: 'stderr' }),
-    expected: "'stdout', 'stderr' or a file path"
-  },
-  mysql_username: {
-    schema: Nullable(Type.String()),
-    default: null,
-    expected: 'a string or null (quote it if YAML reads it as a number)'
-  },
-  mysql_password: {
-    schema: Nullable(Type.String()),
-    default: null,
-    expected: 'a string or null (quote it if YAML reads it as a number)'
-  },
-  rlimit_nofile: {
-    schema: Nullable(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('max')])),
-    default: null,
-    expected: "an integer >= 1, 'max' or null"
-  },
-  allow_remote_spool_changes: {
-    schema: Type.Boolean({ default: false }),
-    expected: 'true or false'
-  },
-  http_headers_to_copy: {
-    schema: Type.Array(HeaderName, { default: ['Host'] }),
-    expected: 'a list of header names'
-  },
-  cache_max_entries: {
-    schema: Type.Integer({ minimum: 1, default: 10000 }),
-    expected: 'an integer >= 1'
-  },
-  spool_root: {
-    schema: Nullable(Type.String({ minLength: 1 })),
-    default: null,
-    expected: 'a directory path or null'
-  },
-  remote_spool_token: {
-    schema: Nullable(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7e]+$' })),
-    default: null,
-    expected: 'a string of at least 16 printable characters without spaces, or null'
-  },
-  remote_spool_allowed_cidrs: {
-    schema: Nullable(Type.Array(Cidr)),
-    default: null,
-    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8), or null for any client'
-  },
-  allowed_check_networks: {
-    schema: Type.Array(Cidr),
-    default: DEFAULT_CHECK_NETWORKS,
-    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)'
-  },
-  max_connections: {
-    schema: Type.Integer({ minimum: 1, default: 4096 }),
-    expected: 'an integer >= 1'
-  },
-  keep_alive_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
-    expected: 'a number of seconds > 0'
-  },
-  request_header_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
-    expected: 'a number of seconds > 0'
-  },
-  shutdown_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 15 }),
-    expected: 'a number of seconds > 0'
-  },
-  agent_port: {
-    schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
-    default: null,
-    expected: 'a port 0-65535 or null (no agent-check server)'
-  },
-  agent_bind: {
-    schema: Nullable(Type.String({ minLength: 1 })),
-    default: null,
-    expected: 'an address or null (the -B address)'
-  },
-  agent_checks: {
-    schema: Type.Record(
-      Type.String({ pattern: '^[.a-zA-Z0-9_-]+$' }),
-      Type.String({ pattern: '^[a-z0-9]+/[0-9]{1,5}(/.*)?$' }),
-      { additionalProperties: false }
-    ),
-    default: {},
-    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
-  }
-} satisfies Record<string, { schema: TSchema, expected: string, default?: unknown }>
+  ...checksKeys,
+  ...checkersKeys,
+  ...serverKeys,
+  ...spoolKeys,
+  ...agentKeys
+}
 
 type Keys = typeof keys
 
@@ -245,3 +135,5 @@ function deepFreeze<T> (value: T): T {
   }
   return value
 }
+
+export { DEFAULT_CHECK_NETWORKS } from './checks.js'

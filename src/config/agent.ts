@@ -1,0 +1,26 @@
+/** Keys of the HAProxy agent-check server. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+import { Type } from '@sinclair/typebox'
+import { Nullable, type KeySpec } from './schema.js'
+
+/** The agent section of the config key table. */
+export const agentKeys = {
+  agent_port: {
+    schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    default: null,
+    expected: 'a port 0-65535 or null (no agent-check server)'
+  },
+  agent_bind: {
+    schema: Nullable(Type.String({ minLength: 1 })),
+    default: null,
+    expected: 'an address or null (the -B address)'
+  },
+  agent_checks: {
+    schema: Type.Record(
+      Type.String({ pattern: '^[.a-zA-Z0-9_-]+$' }),
+      Type.String({ pattern: '^[a-z0-9]+/[0-9]{1,5}(/.*)?$' }),
+      { additionalProperties: false }
+    ),
+    default: {},
+    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
+  }
+} satisfies Record<string, KeySpec>

@@ -1,0 +1,46 @@
+/** Keys of one check: cache, timeout, outbound limit, forwarded headers, where probes may go. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+import { Type } from '@sinclair/typebox'
+import { Cidr, HeaderName, Nullable, type KeySpec } from './schema.js'
+
+/**
+ * Where probes may go by default (ours): loopback, RFC 1918, shared address space (RFC 6598)
+ * and IPv6 unique local addresses. Link-local (including cloud metadata at 169.254.169.254)
+ * and public addresses are left out.
+ */
+export const DEFAULT_CHECK_NETWORKS: readonly string[] = Object.freeze([
+  '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'
+])
+
+/** The checks section of the config key table. */
+export const checksKeys = {
+  cache_time: {
+    schema: Type.Number({ minimum: 0, default: 10 }),
+    expected: 'a number of seconds >= 0'
+  },
+  healthcheck_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+    expected: 'a number of seconds > 0'
+  },
+  max_clients: {
+    schema: Type.Integer({ minimum: 1, default: 10 }),
+    expected: 'an integer >= 1'
+  },
+  cache_max_entries: {
+    schema: Type.Integer({ minimum: 1, default: 10000 }),
+    expected: 'an integer >= 1'
+  },
+  service_name_header: {
+    schema: Nullable(HeaderName),
+    default: null,
+    expected: 'a header name or null'
+  },
+  http_headers_to_copy: {
+    schema: Type.Array(HeaderName, { default: ['Host'] }),
+    expected: 'a list of header names'
+  },
+  allowed_check_networks: {
+    schema: Type.Array(Cidr),
+    default: DEFAULT_CHECK_NETWORKS,
+    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)'
+  }
+} satisfies Record<string, KeySpec>

@@ -1,0 +1,26 @@
+/**
+ * The building blocks of config key specs: what every section file (`checks.ts`, `server.ts`,
+ * `spool.ts`, `agent.ts`, ...) uses to declare its keys. Pure declarations; no I/O.
+ */
+import { Type, type TSchema } from '@sinclair/typebox'
+
+/** One config key: its schema (with default) and the human wording of the type for errors. */
+export interface KeySpec {
+  schema: TSchema
+  /** Completes "key 'x' must be ...". */
+  expected: string
+  /** The default when the schema carries none (nullable keys). */
+  default?: unknown
+}
+
+/** `schema` or `null`. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+/**
+ * A network such as `10.0.0.0/8` or `fc00::/7`; a bare address means that one host (the `cidr`
+ * format is registered on the validator in `index.ts`).
+ */
+export const Cidr = Type.String({ format: 'cidr' })
+
+/** A header name as RFC 9110 allows it (a token). */
+export const HeaderName = Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })

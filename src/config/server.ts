@@ -1,0 +1,32 @@
+/** Keys of the server process: logging, open files, connections and their timeouts, stopping. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+import { Type } from '@sinclair/typebox'
+import { Nullable, type KeySpec } from './schema.js'
+
+/** The server section of the config key table. */
+export const serverKeys = {
+  log_path: {
+    schema: Type.String({ minLength: 1, default: 'stderr' }),
+    expected: "'stdout', 'stderr' or a file path"
+  },
+  rlimit_nofile: {
+    schema: Nullable(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('max')])),
+    default: null,
+    expected: "an integer >= 1, 'max' or null"
+  },
+  max_connections: {
+    schema: Type.Integer({ minimum: 1, default: 4096 }),
+    expected: 'an integer >= 1'
+  },
+  keep_alive_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+    expected: 'a number of seconds > 0'
+  },
+  request_header_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+    expected: 'a number of seconds > 0'
+  },
+  shutdown_timeout: {
+    schema: Type.Number({ exclusiveMinimum: 0, default: 15 }),
+    expected: 'a number of seconds > 0'
+  }
+} satisfies Record<string, KeySpec>
