@@ -20,20 +20,25 @@
  * closed); names are validated so nothing can escape the root; writes are atomic (temp file,
  * fsync, rename), so a reader never sees half a file.
  *
- * Imports no Fastify: the CLI tools share it with the server.
+ * Folder spool/ (this is its main file): operator intent. The spool store and everything about
+ * its files: names and contents (`format.ts`), the files themselves (`files.ts`), atomic writes
+ * (`atomic-file.ts`), weights (`weight.ts`), remote changes (`change.ts`). May import only
+ * `ops/`, `config/` and the top-level leaves (`errors.ts`, `cidr.ts`, `version.ts`); never
+ * Fastify: the CLI tools share it with the server.
  */
-import { randomBytes } from 'node:crypto'
-import { constants, linkSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs'
-import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises'
+import { constants, readFileSync, statSync } from 'node:fs'
+import { access, mkdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
-import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
+import { writeFileAtomic } from './atomic-file.js'
+import { mayExist, readSpoolKeys, removeIfUnchanged } from './files.js'
 import {
-  ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, parseSpoolFileName, spoolFileName,
+  ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
 } from './format.js'
 
 export * from './format.js'
+export { readSpoolKeys, removeIfUnchanged } from './files.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {
@@ -48,21 +53,6 @@ export interface DownOptions {
 /** The answer for "no file says otherwise"; shared, since most lookups end here. */
 const UP: SpoolState = Object.freeze({ up: true })
 const ALL_KEY: SpoolKey = Object.freeze({ service: ALL })
-
-/**
- * False only when `path` certainly does not exist. Most lookups find no file, and this answers
- * that with one stat that neither throws nor leaves the event loop (a few microseconds), where
- * a failed asynchronous read costs tens (a thread-pool round trip plus an Error with a stack).
- * Any other outcome (the file, or an error such as ENOTDIR or EACCES) says "read it": the read
- * then reports the file or the error, which fails closed.
- */
-function mayExist (path: string): boolean {
-  try {
-    return statSync(path, { throwIfNoEntry: false }) !== undefined
-  } catch {
-    return true
-  }
-}
 
 /** Options for {@link Spool.open}. */
 export interface SpoolOpenOptions {
@@ -267,49 +257,5 @@ export class Spool {
       if (!state.up) entries.push(state.entry)
     }
     return entries
-  }
-}
-
-/**
- * The keys named by the files of `dir` (a spool root, or its weight directory), sorted by file
- * name; temp files and anything else that is not a spool name are skipped. A missing directory
- * holds none.
- *
- * @throws the `readdir` error for any other failure.
- */
-export async function readSpoolKeys (dir: string): Promise<SpoolKey[]> {
-  let files: string[]
-  try {
-    files = await readdir(dir)
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return []
-    throw err
-  }
-  const keys: SpoolKey[] = []
-  for (const file of files.sort()) {
-    const key = parseSpoolFileName(file)
-    if (key !== null) keys.push(key)
-  }
-  return keys
-}
-
-/**
- * Deletes an expired file unless someone rewrote it since we read it (`seen` is what was read):
- * move it aside, compare, and put a changed file back with link() (which never overwrites an
- * even newer one). Never throws: a file it cannot remove simply stays.
- */
-export function removeIfUnchanged (path: string, seen: string): void {
-  const aside = `${path}~expired~${randomBytes(6).toString('hex')}`
-  try {
-    renameSync(path, aside)
-  } catch {
-    return // already gone, or not ours to remove (read-only spool): it still counts as up
-  }
-  try {
-    if (readFileSync(aside, 'utf8') !== seen) linkSync(aside, path)
-  } catch {
-    // the file is gone or could not be put back; the newer writer's rename still stands
-  } finally {
-    try { unlinkSync(aside) } catch {}
   }
 }

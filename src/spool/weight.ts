@@ -18,8 +18,8 @@
  */
 import { readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from './atomic-file.js'
 import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
+import { writeFileAtomic } from './atomic-file.js'
 import { ALL, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey } from './spool.js'
 
 /** The weight directory's name inside the spool root. */
