@@ -10,9 +10,9 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type AppDeps } from '../src/http/app.js'
 import { down, up, type Checker, type CheckOutcome, type CheckTarget } from '../src/checkers/types.js'
 import { makeConfig, type Config } from '../src/config/index.js'
+import { buildApp, type AppDeps } from '../src/http/app.js'
 import { Spool } from '../src/spool/spool.js'
 
 /** The checkout's root (tests run from dist/test/). */

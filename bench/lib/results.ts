@@ -2,8 +2,8 @@
  * The report: machine, settings, the load table, the burst and memory, each with its target;
  * and its place in bench/RESULTS.md (between markers, so the notes around it stay).
  */
-import { readFile, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
 import { holds, loadTable, type Row } from './report.js'
 

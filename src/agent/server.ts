@@ -7,11 +7,15 @@
  * `maxConnections` are refused by the kernel-level accept limit (HAProxy keeps the previous
  * state when it gets no line). Nothing a client sends can crash the process: every socket has
  * an error handler and every socket is destroyed within `lingerMs` after its reply.
+ *
+ * Folder agent/ (this is its main file): the HAProxy agent-check protocol, request line to
+ * reply line. May import `checks/`, `checkers/`, `spool/`, `ops/`, `config/` and the top-level
+ * leaves; never `http/` or Fastify.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
-import type { Config } from '../config/index.js'
 import type { HealthService } from '../checks/health.js'
+import type { Config } from '../config/index.js'
 import type { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { answerAgent } from './answer.js'

@@ -1,6 +1,11 @@
 /**
  * The checker registry: the one place a protocol is added (one file plus one line here).
  * Routes and the health service look protocols up here and know none by name.
+ *
+ * Folder checkers/ (this is its main file): one file per protocol, each a {@link Checker} that
+ * turns a target into a result ("down" is a result, not an exception), plus their shared
+ * socket and check-status helpers. May import `spool/` (types), `config/` (types), `ops/` and the
+ * top-level leaves; never `checks/`, `http/` or Fastify.
  */
 import { http } from './http.js'
 import { https } from './https.js'

@@ -4,8 +4,8 @@
  * Proves: the MTA accepts a connection, greets with 220 and speaks SMTP well enough to close
  * the session. Does not prove it accepts mail (no EHLO, no MAIL FROM), nor TLS.
  */
-import { performance } from 'node:perf_hooks'
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { openSocket } from './socket.js'
 import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckOutcome } from './types.js'

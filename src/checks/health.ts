@@ -7,15 +7,21 @@
  * does not stop the probe: a passing probe answers 404 `Service <svc> in drain state...`
  * (HAProxy's `http-check disable-on-404` then soft-stops the server, `L7OKC`), a failing one
  * answers its failure, so a broken host that drains still goes down (fail closed).
+ *
+ * Folder checks/ (this is its main file): one check from request to result: this health
+ * service, the result cache (`cache.ts`), target resolution (`target.ts`), the check-target
+ * guard (`check-guard.ts`), the state-change log (`transition-log.ts`) and the per-service
+ * request log behind `/recent` and `/status/count` (`service-log.ts`). May import `checkers/`,
+ * `spool/`, `ops/`, `config/` and the top-level leaves; never `http/`, `agent/` or Fastify.
  */
 import { performance } from 'node:perf_hooks'
 import pLimit, { type LimitFunction } from 'p-limit'
-import { ResultCache, cacheKey, type CacheStats } from './cache.js'
 import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from '../checkers/index.js'
 import { failureStatus, isPassingStatus, seconds } from '../checkers/status.js'
 import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from '../checkers/types.js'
 import type { Config } from '../config/index.js'
 import { describeDown, type Spool, type SpoolState } from '../spool/spool.js'
+import { ResultCache, cacheKey, type CacheStats } from './cache.js'
 import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */

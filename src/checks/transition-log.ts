@@ -11,8 +11,8 @@
  * start-up and passed to the health service; no module-level state.
  */
 import { LRUCache } from 'lru-cache'
-import type { CheckResult, CheckTarget } from '../checkers/types.js'
 import { isPassingStatus, tenthsOfMs, type CheckStatus } from '../checkers/status.js'
+import type { CheckResult, CheckTarget } from '../checkers/types.js'
 
 /** The one logger method used: pino's `info(obj, msg)`. */
 export interface TransitionLogger {

@@ -1,17 +1,22 @@
 /**
  * The `hacheck` server command (CONTRACT section 1):
  * `hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v]`.
+ *
+ * Folder cli/ (this is its main file): the commands behind `bin/`: parse arguments, call the
+ * server (`http/`) or the spool module, print, set the exit code. The top of the import
+ * order: may import any folder; nothing imports it. The spool tools (`haupdown.ts`) import no
+ * Fastify, so they start fast.
  */
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import type { CheckerRegistry } from '../checkers/index.js'
-import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
 import { loadConfig, type Config } from '../config/index.js'
 import { hasCode, HC_ERR_USAGE } from '../errors.js'
+import { startServer, type RunningServer } from '../http/server.js'
+import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
-import { startServer, type RunningServer } from '../http/server.js'
 import { DEFAULT_SPOOL_ROOT, Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 

@@ -4,22 +4,26 @@
  *
  * All state (spool, health service, service log) is built outside and passed in, so several
  * apps (one per listening port) can share it and tests can build as many as they like.
+ *
+ * Folder http/ (this is its main file): the Fastify app, server start-up (`server.ts`, which
+ * also starts the agent-check server beside the apps) and `routes/`. The only folder besides
+ * `cli/` that imports Fastify; may import every folder but `cli/`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { CheckGuard } from '../checks/check-guard.js'
 import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
-import type { Config } from '../config/index.js'
+import { CheckGuard } from '../checks/check-guard.js'
 import { HealthService } from '../checks/health.js'
+import { ServiceLog } from '../checks/service-log.js'
+import { localAddresses } from '../checks/target.js'
+import { TransitionLog } from '../checks/transition-log.js'
+import type { Config } from '../config/index.js'
 import { Metrics } from '../ops/metrics.js'
+import type { Spool } from '../spool/spool.js'
 import checkRoutes from './routes/check.js'
 import metricsRoutes from './routes/metrics.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes from './routes/status.js'
-import { ServiceLog } from '../checks/service-log.js'
-import type { Spool } from '../spool/spool.js'
-import { localAddresses } from '../checks/target.js'
-import { TransitionLog } from '../checks/transition-log.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so

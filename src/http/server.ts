@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { startAgentServer, type AgentServer } from '../agent/server.js'
-import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
 import type { Config } from '../config/index.js'
+import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
 
 /** Options for {@link startServer}. */
 export interface ServerOptions extends AppDeps {

@@ -9,6 +9,10 @@
  * - SIGHUP: reopen the log file (logrotate); never a stop.
  * - A worker whose primary went away (IPC disconnect): graceful stop.
  *
+ * Folder ops/ (this is its main file): processes and observability, beside the checks rather
+ * than in them: workers (`cluster.ts`), stopping and log reopening (here), open-file limits
+ * (`rlimit.ts`), logging (`logger.ts`), Prometheus metrics (`metrics.ts`). May import
+ * `config/` and the top-level leaves; reaches `checks/` and `spool/` by `import type` only.
  * Imports no Fastify.
  */
 import cluster from 'node:cluster'

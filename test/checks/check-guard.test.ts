@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AllowList, parseCidr } from '../../src/cidr.js'
 import { CheckGuard, classifyAddress } from '../../src/checks/check-guard.js'
+import { AllowList, parseCidr } from '../../src/cidr.js'
 import { DEFAULT_CHECK_NETWORKS } from '../../src/config/index.js'
 
 // Addresses outside loopback appear here only as data: nothing in this file connects anywhere.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hasCode } from '../../src/errors.js'
 import { localAddresses, parseServerState, resolveTarget } from '../../src/checks/target.js'
+import { hasCode } from '../../src/errors.js'
 
 const LOCAL = new Set(['127.0.0.1', '::1', '10.9.8.7'])
 const STATE = 'UP 2/3; address=srv1; port=1234; name=bck/srv2; node=lb1; weight=1/2; scur=13/22; qcur=0'

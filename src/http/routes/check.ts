@@ -5,15 +5,15 @@
  */
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CheckGuard } from '../../checks/check-guard.js'
 import { checkers as defaultCheckers, type Checker, type CheckerRegistry, type CheckResult, type CheckTarget, type Protocol } from '../../checkers/index.js'
 import { tenthsOfMs } from '../../checkers/status.js'
-import { HC_ERR_BAD_PORT } from '../../errors.js'
+import type { CheckGuard } from '../../checks/check-guard.js'
 import type { HealthService } from '../../checks/health.js'
-import type { Metrics } from '../../ops/metrics.js'
 import type { ServiceLog } from '../../checks/service-log.js'
-import { isValidServiceName } from '../../spool/spool.js'
 import { resolveTarget } from '../../checks/target.js'
+import { HC_ERR_BAD_PORT } from '../../errors.js'
+import type { Metrics } from '../../ops/metrics.js'
+import { isValidServiceName } from '../../spool/spool.js'
 
 /** What the check routes need, built once per server. */
 export interface CheckRoutesOptions {

@@ -3,9 +3,9 @@
  * `/status`, `/status/count`, `/recent?threshold=<seconds>`.
  */
 import type { FastifyInstance } from 'fastify'
-import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
+import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { checkers } from '../../../src/checkers/index.js'
 import { up } from '../../../src/checkers/types.js'
 import { CheckGuard } from '../../../src/checks/check-guard.js'
-import { checkers } from '../../../src/checkers/index.js'
 import { buildTestApp, countingListener, probeChecker } from '../../helper.js'
 
 const withProbe = { ...checkers, probe: probeChecker() }
