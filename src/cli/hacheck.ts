@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../config/index.js'
 import { hasCode, HC_ERR_USAGE } from '../errors.js'
 import { startServer, type RunningServer } from '../http/server.js'
 import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
+import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
@@ -174,6 +175,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   }
 
   let server: RunningServer
+  boundHeapGrowth() // see ops/heap.ts: bounded state, bounded heap
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
     const spool = await Spool.open(spoolRoot, { log: log.ops })
