@@ -24,6 +24,7 @@ import { Metrics } from '../ops/metrics.js'
 import type { Spool } from '../spool/spool.js'
 import checkRoutes from './routes/check.js'
 import groupRoutes from './routes/group.js'
+import { httpStatusAnswer } from './routes/http-status.js'
 import metricsRoutes from './routes/metrics.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes from './routes/status.js'
@@ -174,7 +175,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
-  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now })
+  const httpStatus = config.http_status_root === null ? undefined : httpStatusAnswer({ root: config.http_status_root, spool: rt.spool })
+  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus })
   await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers
