@@ -3,11 +3,10 @@
  * sourced by a real /bin/sh, as an init script does, checked through the http_status route.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildTestApp, ROOT, runBin, tempDir } from '../helper.js'
+import { buildTestApp, ROOT, runBin, runCommand, tempDir, type RunResult } from '../helper.js'
 
 async function exists (path: string): Promise<boolean> {
   return await lstat(path).then(() => true, () => false)
@@ -68,19 +67,10 @@ test('haactivate: bad names and ports are usage errors (exit 2); a symlink is ne
   assert.equal(await readFile(outside, 'utf8'), 'keep me', 'never what it points to')
 })
 
-/** Runs `script` in /bin/sh with the functions file sourced; resolves with status and output. */
-async function sh (script: string, env: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', `. "${join(ROOT, 'config', 'http_status.functions')}"\n${script}`], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => { resolve({ code, stdout, stderr }) })
+/** Runs `script` in /bin/sh with the functions file sourced, as an init script would. */
+async function sh (script: string, env: Record<string, string>): Promise<RunResult> {
+  return await runCommand('/bin/sh', ['-c', `. "${join(ROOT, 'config', 'http_status.functions')}"\n${script}`], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }
   })
 }
 
