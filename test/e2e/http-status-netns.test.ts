@@ -10,6 +10,7 @@ import { execFile, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { bin, tempDir, waitFor } from '../helper.js'
 
@@ -82,11 +83,13 @@ test('http_status: a VIP on lo inside a network namespace is local; moved away i
 
   // Failover: the VIP leaves this real server; within a second the answer follows.
   await run('ip', ['-n', ns, 'addr', 'del', `${vip}/32`, 'dev', 'lo'])
+  const movedAt = performance.now()
   const gone = await waitFor(async () => {
     const answer = await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`)
     return answer.startsWith('404') ? answer : undefined
   }, 3000, 'the VIP to stop counting as local')
   assert.equal(gone, `404 Not Found - VIP ${vip} is not an address of this host`)
+  t.diagnostic(`VIP moved away: 404 after ${((performance.now() - movedAt) / 1000).toFixed(2)} s`)
   await run('ip', ['-n', ns, 'addr', 'add', `${vip}/32`, 'dev', 'lo'])
   await waitFor(async () => (await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`)).startsWith('200') ? true : undefined, 3000, 'the VIP to count again')
 

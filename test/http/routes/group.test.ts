@@ -95,7 +95,7 @@ test('group: Accept: application/json gives the members as JSON', async (t) => {
 })
 
 test('group: 200 concurrent requests on a cold group share one run: each member probed once', async (t) => {
-  const { app, tcp, web, dir } = await stack(t, { slowMs: 100, overrides: { cache_time: 0 } })
+  const { app, tcp, web, dir } = await stack(t, { slowMs: 500, overrides: { cache_time: 0 } })
   const answers = await Promise.all(Array.from({ length: 200 }, async () =>
     await app.inject({ url: '/group/web-stack/0/', headers: { accept: 'application/json' } })))
   assert.ok(answers.every((r) => r.statusCode === 200), answers.map((r) => r.statusCode).join(','))
