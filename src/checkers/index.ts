@@ -10,6 +10,7 @@
 import { http } from './http.js'
 import { https } from './https.js'
 import { mysql } from './mysql.js'
+import { script } from './script.js'
 import { smtp } from './smtp.js'
 import { spool } from './spool.js'
 import { tcp } from './tcp.js'
@@ -22,6 +23,7 @@ export const checkers = {
   tcp,
   mysql,
   smtp,
+  script,
   spool
 } as const satisfies Record<string, Checker>
 

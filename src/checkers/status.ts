@@ -23,12 +23,15 @@ export type CheckStatus =
   | 'L7RSP' // layer 7 invalid response: protocol error
   | 'L7STS' // layer 7 response error, e.g. HTTP 5xx
   | 'SOCKERR' // socket error on our side (no descriptor, no local address)
+  | 'PROCOK' // external check (script) passed: exit 0
+  | 'PROCERR' // external check (script) failed: non-zero exit, killed, or could not run
+  | 'PROCTOUT' // external check (script) timed out
 
 /** The statuses HAProxy counts as a passed check (`L7OKC`: conditionally, e.g. a 404 with disable-on-404). */
-const PASSING: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['L4OK', 'L6OK', 'L7OK', 'L7OKC'])
+const PASSING: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['L4OK', 'L6OK', 'L7OK', 'L7OKC', 'PROCOK'])
 
 /**
- * True for a status HAProxy counts as a passed check: `L4OK`, `L6OK`, `L7OK`, `L7OKC`.
+ * True for a status HAProxy counts as a passed check: `L4OK`, `L6OK`, `L7OK`, `L7OKC`, `PROCOK`.
  * (HAProxy: `HCHK_STATUS_*` with `CHK_RES_PASSED`/`CHK_RES_CONDPASS` in src/check.c.)
  */
 export function isPassingStatus (status: CheckStatus): boolean {

@@ -83,6 +83,18 @@ export interface Checker {
    * the TTL cache and the outbound limit; `spool` does not probe and is read every time.
    */
   readonly probes: boolean
+  /**
+   * (ours) The service name names what the probe runs on this machine (`script`: a configured
+   * command) and nothing is contacted over the network: port 0 is accepted (the port is handed
+   * to the probe), the check-target guard does not apply, and the service name joins the cache
+   * key. Absent means false.
+   */
+  readonly namedByService?: boolean
+  /**
+   * (ours) The probe's time bound in milliseconds when it is not `healthcheck_timeout`
+   * (`script`: the script's own `timeout`). Absent means `healthcheck_timeout`.
+   */
+  readonly timeoutMs?: (target: CheckTarget, config: Config) => number
 }
 
 /** A passing outcome (code 200). */

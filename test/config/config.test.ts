@@ -30,7 +30,12 @@ const DEFAULTS = {
   // ours (agent-check)
   agent_port: null,
   agent_bind: null,
-  agent_checks: {}
+  agent_checks: {},
+  // ours (groups, scripts, http_status)
+  groups: {},
+  group_failure_code: 503,
+  scripts: {},
+  http_status_root: null
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
