@@ -83,6 +83,14 @@ export interface Checker {
    * the TTL cache and the outbound limit; `spool` does not probe and is read every time.
    */
   readonly probes: boolean
+  /**
+   * (ours) For protocols whose query means something (a role such as `primary`, a gRPC
+   * service name): why this query and query string are not a check of this protocol, or
+   * `undefined` when they are. The route answers 404 with the reason, and `agent_checks`
+   * refuses such an entry at start-up. Absent: the query is not checked (the reference's
+   * protocols ignore it).
+   */
+  readonly rejectsQuery?: (query: string, queryString: string) => string | undefined
 }
 
 /** A passing outcome (code 200). */
