@@ -10,6 +10,7 @@
 import { http } from './http.js'
 import { https } from './https.js'
 import { mysql } from './mysql.js'
+import { postgres } from './postgres.js'
 import { smtp } from './smtp.js'
 import { spool } from './spool.js'
 import { tcp } from './tcp.js'
@@ -21,6 +22,7 @@ export const checkers = {
   https,
   tcp,
   mysql,
+  postgres,
   smtp,
   spool
 } as const satisfies Record<string, Checker>
