@@ -11,6 +11,7 @@ import { http } from './http.js'
 import { https } from './https.js'
 import { mysql } from './mysql.js'
 import { postgres } from './postgres.js'
+import { redis } from './redis.js'
 import { smtp } from './smtp.js'
 import { spool } from './spool.js'
 import { tcp } from './tcp.js'
@@ -23,6 +24,7 @@ export const checkers = {
   tcp,
   mysql,
   postgres,
+  redis,
   smtp,
   spool
 } as const satisfies Record<string, Checker>
