@@ -7,6 +7,8 @@
  * socket and check-status helpers. May import `spool/` (types), `config/` (types), `ops/` and the
  * top-level leaves; never `checks/`, `http/` or Fastify.
  */
+import { grpc } from './grpc.js'
+import { grpcs } from './grpcs.js'
 import { http } from './http.js'
 import { https } from './https.js'
 import { mysql } from './mysql.js'
@@ -25,6 +27,8 @@ export const checkers = {
   mysql,
   postgres,
   redis,
+  grpc,
+  grpcs,
   smtp,
   spool
 } as const satisfies Record<string, Checker>
