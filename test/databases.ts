@@ -158,7 +158,8 @@ export interface MariadbServer {
 
 /**
  * Starts a MariaDB primary and a replica of it (own temp datadirs, free ports, binary logs,
- * GTID replication as root), and waits until the replica's threads run.
+ * GTID replication as root, `read_only` ON on the replica), and waits until the replica's
+ * threads run.
  */
 export async function startMariadbPair (t: TestContext): Promise<{ primary: MariadbServer, replica: MariadbServer }> {
   const dir = await tempDir(t, 'hacheck-mariadb-')
@@ -189,6 +190,7 @@ export async function startMariadbPair (t: TestContext): Promise<{ primary: Mari
   const conn = await replica.root()
   await conn.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`)
   await conn.query('START SLAVE')
+  await conn.query('SET GLOBAL read_only = ON') // as replicas are run: only replication writes
   await waitFor(async () => {
     const [rows] = await conn.query('SHOW SLAVE STATUS')
     const row = (rows as Array<Record<string, unknown>>)[0]

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { postgres, replicaRole } from '../../src/checkers/postgres.js'
 import { startPgStandby, startPostgres, type PgServer } from '../databases.js'
 import { buildTestApp, runChecker, waitFor } from '../helper.js'
+import { assertSecretKept } from '../secrets.js'
 import { countingProxy } from '../tcp-proxy.js'
 
 // The local PostgreSQL on 127.0.0.1:5432 (trust) answers the login and primary checks. The
@@ -149,6 +150,21 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
     await primary.sql(`GRANT pg_monitor TO ${scram}`)
     await waitFor(async () => (await runChecker(postgres, standby.port, { postgres_username: scram, postgres_password: password }, { query: 'replica' })).code === 200 ? true : undefined,
       10000, '/replica to pass once pg_monitor is granted')
+  })
+
+  await t.test('the password is in no answer, no log line (-v) and not in /recent', async (t) => {
+    const user = uniq()
+    const secret = `secret-${uniq()}`
+    await primary.sql(`CREATE ROLE ${user} LOGIN PASSWORD '${secret}'`)
+    t.after(async () => { await primary.sql(`DROP ROLE IF EXISTS ${user}`).catch(() => {}) })
+    await waitFor(async () => (await standby.sql(`SELECT 1 FROM pg_roles WHERE rolname = '${user}'`)).length === 1 ? true : undefined, 10000, 'the role on the standby')
+    const codes = await assertSecretKept(t, { postgres_username: user, postgres_password: secret }, secret, [
+      `/postgres/db/${primary.port}/`, `/postgres/db/${standby.port}/primary`, `/postgres/db/${LOCAL}/`,
+      // Then the password is sent (as a SCRAM proof) and refused.
+      async () => { await primary.sql(`ALTER ROLE ${user} PASSWORD 'something-else'`) },
+      `/postgres/db/${primary.port}/`
+    ])
+    assert.deepEqual(codes, [200, 503, 503, 503], 'login; wrong role; a user the local server does not know; a refused password')
   })
 
   await t.test('pg_ctl promote flips the standby\'s answers', async () => {
