@@ -18,14 +18,20 @@ const FALL = 2
 /** README's promise: a new primary is UP within inter × fall + 1 s. */
 const FAILOVER_MS = INTER_MS * FALL + 1000
 
-/** A backend of two servers checked through hacheck with `path` (the port in it is replaced by send-state). */
+/**
+ * A backend of two servers checked through hacheck with `path` (the port in it is replaced by
+ * send-state), shaped as README's: write backends (`/primary`, `/master`) close the sessions of
+ * a server marked down.
+ */
 function backend (name: string, path: string, hacheckPort: number, ports: [number, number]): string {
+  const write = /\/(primary|master)$/.test(path)
   return [
     `backend ${name}`,
     '  mode tcp',
+    ...(write ? [] : ['  balance leastconn']),
     `  option httpchk GET ${path}`,
     '  http-check send-state',
-    `  default-server check port ${hacheckPort} inter ${INTER_MS} fall ${FALL} rise ${FALL}`,
+    `  default-server check port ${hacheckPort} inter ${INTER_MS} fall ${FALL} rise ${FALL}${write ? ' on-marked-down shutdown-sessions' : ''}`,
     `  server a 127.0.0.1:${ports[0]}`,
     `  server b 127.0.0.1:${ports[1]}`
   ].join('\n')
