@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type * as Grpc from '@grpc/grpc-js'
 import { decodeHealthCheckResponse, encodeHealthCheckRequest, HEALTH_CHECK_METHOD, SERVING, servingStatusName } from './grpc-health.js'
-import { describeError, failureStatus, seconds, type Phase } from './status.js'
+import { describeError, failureStatus, quoted, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
 /** A gRPC service name: `package.Service` (letters, digits, `_`, `.`, `-`); empty for the whole server. */
@@ -70,7 +70,7 @@ interface Track {
 
 /** Why a query is not a gRPC health check (the route's 404), or undefined. */
 export function rejectGrpcQuery (query: string, queryString: string): string | undefined {
-  if (!SERVICE_RE.test(query)) return `not a gRPC service name: ${JSON.stringify(query.slice(0, 64))}`
+  if (!SERVICE_RE.test(query)) return `not a gRPC service name: ${quoted(query)}`
   if (queryString !== '') return 'gRPC health checks take no query string'
   return undefined
 }

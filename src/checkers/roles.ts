@@ -7,6 +7,7 @@
  * Modelled on Patroni's REST endpoints (`GET /primary`, `GET /replica?lag=...`), which
  * HAProxy setups already route by: 200 when the node has the role, 503 otherwise.
  */
+import { quoted } from './status.js'
 import { down, up, type CheckOutcome } from './types.js'
 
 /** A lag bound a role check may take: seconds behind, or bytes of WAL behind (PostgreSQL). */
@@ -51,7 +52,7 @@ const BYTES_RE = /^[0-9]{1,16}$/
 export function parseRoleQuery (spec: RoleSpec, query: string, queryString: string): RoleQuery | { error: string } {
   const names = spec.roles.join(', ')
   if (query !== '' && !spec.roles.includes(query)) {
-    return { error: `unknown ${spec.protocol} role ${JSON.stringify(query.slice(0, 64))} (expected ${names}, or nothing for a login check)` }
+    return { error: `unknown ${spec.protocol} role ${quoted(query)} (expected ${names}, or nothing for a login check)` }
   }
   const role = query === '' ? null : query
   const bounds: Record<LagParam, number | null> = { max_lag_seconds: null, max_lag_bytes: null }
@@ -62,14 +63,14 @@ export function parseRoleQuery (spec: RoleSpec, query: string, queryString: stri
     const key = eq === -1 ? pair : pair.slice(0, eq)
     const value = eq === -1 ? '' : pair.slice(eq + 1)
     if (!(spec.lagParams as readonly string[]).includes(key)) {
-      return { error: `unknown parameter ${JSON.stringify(key.slice(0, 64))} for ${spec.protocol} (expected ${spec.lagParams.join(' or ')})` }
+      return { error: `unknown parameter ${quoted(key)} for ${spec.protocol} (expected ${spec.lagParams.join(' or ')})` }
     }
     const param = key as LagParam
     if (role !== spec.lagRole) return { error: `${param} applies to /${spec.lagRole} only` }
     if (bounds[param] !== null) return { error: `${param} given twice` }
     const number = Number(value)
     if (!(param === 'max_lag_seconds' ? SECONDS_RE : BYTES_RE).test(value) || number > MAX_BOUND) {
-      return { error: `${param} must be a number of ${param === 'max_lag_seconds' ? 'seconds' : 'bytes (an integer)'}, got ${JSON.stringify(value.slice(0, 32))}` }
+      return { error: `${param} must be a number of ${param === 'max_lag_seconds' ? 'seconds' : 'bytes (an integer)'}, got ${quoted(value)}` }
     }
     bounds[param] = number
   }

@@ -90,3 +90,11 @@ export function errorCode (err: unknown): string | undefined {
   }
   return undefined
 }
+
+/**
+ * A client-supplied value quoted for a message (404 bodies are `text/html`): at most 64
+ * characters, anything outside a URL's plain characters shown as `?`, so no markup is echoed.
+ */
+export function quoted (text: string): string {
+  return JSON.stringify(text.slice(0, 64).replace(/[^A-Za-z0-9._~%/:=+-]/g, '?'))
+}

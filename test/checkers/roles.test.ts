@@ -67,3 +67,11 @@ test('roles: an agent_checks entry with an unknown role stops start-up', () => {
   assert.throws(() => parseAgentCheck('db', 'postgres/5432/standby'), (err: unknown) =>
     hasCode(err, 'HC_ERR_CONFIG') && err.message.includes('unknown postgres role "standby"'))
 })
+
+test('roles: a query echoed in a 404 carries no markup', async (t) => {
+  const parsed = parseRoleQuery(PG, '<script>alert(1)</script>', '')
+  assert.deepEqual(parsed, { error: 'unknown postgres role "?script?alert?1??/script?" (expected primary, replica, or nothing for a login check)' })
+  const { app } = await buildTestApp(t, { postgres_username: 'hacheck' })
+  const lag = await app.inject('/postgres/db/5432/replica?max_lag_seconds="><img')
+  assert.deepEqual([lag.statusCode, lag.body], [404, 'Not Found: max_lag_seconds must be a number of seconds, got "??img"'])
+})
