@@ -73,5 +73,6 @@ test('roles: a query echoed in a 404 carries no markup', async (t) => {
   assert.deepEqual(parsed, { error: 'unknown postgres role "?script?alert?1??/script?" (expected primary, replica, or nothing for a login check)' })
   const { app } = await buildTestApp(t, { postgres_username: 'hacheck' })
   const lag = await app.inject('/postgres/db/5432/replica?max_lag_seconds="><img')
-  assert.deepEqual([lag.statusCode, lag.body], [404, 'Not Found: max_lag_seconds must be a number of seconds, got "??img"'])
+  assert.deepEqual([lag.statusCode, lag.body], [404, 'Not Found: max_lag_seconds must be a number of seconds, got "%22%3E%3Cimg"'])
+  assert.deepEqual(parseRoleQuery(PG, 'replica', 'max_lag_seconds="><img'), { error: 'max_lag_seconds must be a number of seconds, got "???img"' })
 })
