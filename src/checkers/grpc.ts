@@ -23,13 +23,11 @@ import { performance } from 'node:perf_hooks'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type * as Grpc from '@grpc/grpc-js'
 import { decodeHealthCheckResponse, encodeHealthCheckRequest, HEALTH_CHECK_METHOD, SERVING, servingStatusName } from './grpc-health.js'
-import { describeError, failureStatus, quoted, seconds, type Phase } from './status.js'
+import { clip, describeError, failureStatus, quoted, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
 /** A gRPC service name: `package.Service` (letters, digits, `_`, `.`, `-`); empty for the whole server. */
 const SERVICE_RE = /^[A-Za-z0-9_.-]{0,200}$/
-/** Longest server text (status details) passed into an answer. */
-const MAX_MESSAGE = 300
 
 /**
  * Channel options of a probe: its own subchannel (never a pooled connection), no proxy, no
@@ -73,10 +71,6 @@ export function rejectGrpcQuery (query: string, queryString: string): string | u
   if (!SERVICE_RE.test(query)) return `not a gRPC service name: ${quoted(query)}`
   if (queryString !== '') return 'gRPC health checks take no query string'
   return undefined
-}
-
-function clip (text: string): string {
-  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text
 }
 
 /** grpc-js status details without its timestamps and empty notes. */

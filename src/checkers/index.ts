@@ -4,7 +4,7 @@
  *
  * Folder checkers/ (this is its main file): one file per protocol, each a {@link Checker} that
  * turns a target into a result ("down" is a result, not an exception), plus their shared
- * socket and check-status helpers. May import `spool/` (types), `config/` (types), `ops/` and the
+ * socket, check-status and role-query (`roles.ts`) helpers. May import `spool/` (types), `config/` (types), `ops/` and the
  * top-level leaves; never `checks/`, `http/` or Fastify.
  */
 import { grpc } from './grpc.js'

@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks'
 import type { Client as PgClient } from 'pg'
 import { parseRoleQuery, roleQueryRejecter, roleVerdict, type FoundRole, type RoleQuery, type RoleSpec } from './roles.js'
 import { capReads, TooMuchDataError } from './socket.js'
-import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
+import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
 /** The role queries of `postgres` (Patroni's names). */
@@ -41,8 +41,6 @@ export const POSTGRES_ROLES: RoleSpec = {
 
 /** Most bytes a probe reads: a login and one row take a few hundred. */
 const MAX_READ_BYTES = 64 * 1024
-/** Longest server message passed into an answer. */
-const MAX_MESSAGE = 300
 
 const PRIMARY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery'
 
@@ -69,10 +67,6 @@ class LoginRefused extends Error {}
 function isServerError (err: unknown): err is Error & { severity: string, code: string } {
   const e = err as { severity?: unknown, code?: unknown } | null
   return typeof e?.severity === 'string' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)
-}
-
-function clip (text: string): string {
-  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text
 }
 
 /** What a replica row says about the server. */

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks'
 import type { Redis as RedisClient, RedisOptions } from 'ioredis'
 import { parseRoleQuery, roleQueryRejecter, roleVerdict, type FoundRole, type RoleSpec } from './roles.js'
 import { capReads, TooMuchDataError } from './socket.js'
-import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
+import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
 /** The role queries of `redis` (Redis's own names for them). */
@@ -35,12 +35,6 @@ export const REDIS_ROLES: RoleSpec = {
 
 /** Most bytes a probe reads: `INFO replication` is a few hundred bytes plus ~80 per replica. */
 const MAX_READ_BYTES = 256 * 1024
-/** Longest server message passed into an answer. */
-const MAX_MESSAGE = 300
-
-function clip (text: string): string {
-  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text
-}
 
 /** `INFO` text (`key:value` lines, `# Section` headers) as a map. */
 export function parseInfo (text: string): Map<string, string> {
