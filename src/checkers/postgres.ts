@@ -143,8 +143,9 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
     },
     ssl: false,
     stream: () => socket,
-    application_name: 'hacheck',
-    statement_timeout: ctx.timeoutMs
+    // No other startup parameters (statement_timeout, ...): PgBouncer refuses ones it does not
+    // know, and the probe's own time limit closes the connection anyway.
+    application_name: 'hacheck'
   })
   const params = new Map<string, string>()
   client.connection.on('authenticationCleartextPassword', () => { cleartext = true })
