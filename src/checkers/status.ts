@@ -93,3 +93,19 @@ export function errorCode (err: unknown): string | undefined {
   }
   return undefined
 }
+
+/**
+ * A client-supplied value quoted for a message (404 bodies are `text/html`): at most 64
+ * characters, anything outside a URL's plain characters shown as `?`, so no markup is echoed.
+ */
+export function quoted (text: string): string {
+  return JSON.stringify(text.slice(0, 64).replace(/[^A-Za-z0-9._~%/:=+-]/g, '?'))
+}
+
+/** Longest server text (an error message, status details) passed into an answer. */
+export const MAX_SERVER_TEXT = 300
+
+/** `text` cut to {@link MAX_SERVER_TEXT} characters (`...` marks a cut). */
+export function clip (text: string): string {
+  return text.length > MAX_SERVER_TEXT ? `${text.slice(0, MAX_SERVER_TEXT)}...` : text
+}

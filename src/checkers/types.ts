@@ -95,6 +95,14 @@ export interface Checker {
    * (`script`: the script's own `timeout`). Absent means `healthcheck_timeout`.
    */
   readonly timeoutMs?: (target: CheckTarget, config: Config) => number
+  /**
+   * (ours) For protocols whose query means something (a role such as `primary`, a gRPC
+   * service name): why this query and query string are not a check of this protocol, or
+   * `undefined` when they are. The route answers 404 with the reason, and `agent_checks`
+   * refuses such an entry at start-up. Absent: the query is not checked (the reference's
+   * protocols ignore it).
+   */
+  readonly rejectsQuery?: (query: string, queryString: string) => string | undefined
 }
 
 /** A passing outcome (code 200). */

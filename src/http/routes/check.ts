@@ -93,6 +93,9 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     if (port === 0 && connects) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
     const { service } = request.params
     const { query, queryString } = splitCheckUrl(request.url)
+    // (ours) A query the protocol gives a meaning to (a role, a gRPC service) must be one it knows.
+    const rejected = checker.rejectsQuery?.(query, queryString)
+    if (rejected !== undefined) return reply.code(404).type(HTML).send(`Not Found: ${rejected}`)
     let result: CheckResult
     // The guard runs before anything connects; spool-only protocols and scripts never connect.
     const decision = !connects
