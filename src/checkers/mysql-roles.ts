@@ -16,7 +16,8 @@ export const MYSQL_ROLES: RoleSpec = {
   protocol: 'mysql',
   roles: ['primary', 'replica'],
   lagRole: 'replica',
-  lagParams: ['max_lag_seconds']
+  lagParams: ['max_lag_seconds'],
+  otherQueries: 'login'
 }
 
 /** MySQL's ER_PARSE_ERROR: the server does not know `SHOW REPLICA STATUS`. */

@@ -36,7 +36,8 @@ export const POSTGRES_ROLES: RoleSpec = {
   protocol: 'postgres',
   roles: ['primary', 'replica'],
   lagRole: 'replica',
-  lagParams: ['max_lag_seconds', 'max_lag_bytes']
+  lagParams: ['max_lag_seconds', 'max_lag_bytes'],
+  otherQueries: 'reject'
 }
 
 /** Most bytes a probe reads: a login and one row take a few hundred. */

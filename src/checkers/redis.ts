@@ -30,7 +30,8 @@ export const REDIS_ROLES: RoleSpec = {
   protocol: 'redis',
   roles: ['master', 'replica'],
   lagRole: 'replica',
-  lagParams: ['max_lag_seconds']
+  lagParams: ['max_lag_seconds'],
+  otherQueries: 'reject'
 }
 
 /** Most bytes a probe reads: `INFO replication` is a few hundred bytes plus ~80 per replica. */

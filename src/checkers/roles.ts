@@ -23,6 +23,13 @@ export interface RoleSpec {
   readonly lagRole: string
   /** The lag bounds this protocol measures. */
   readonly lagParams: readonly LagParam[]
+  /**
+   * What a query that names none of `roles` means: `reject` (404; the new protocols, where a
+   * typo must fail loudly) or `login` (the plain login check, whatever the query and query
+   * string: `mysql`, because Yelp's hacheck ignores them and a drop-in must keep answering
+   * the URLs balancers already use).
+   */
+  readonly otherQueries: 'reject' | 'login'
 }
 
 /** A parsed role query. */
@@ -35,6 +42,9 @@ export interface RoleQuery {
   readonly maxLagBytes: number | null
 }
 
+/** The plain login check. */
+const LOGIN: RoleQuery = Object.freeze({ role: null, maxLagSeconds: null, maxLagBytes: null })
+
 /** Longest query string a role check reads; longer ones are refused rather than parsed. */
 const MAX_QUERY_STRING = 256
 /** Largest lag bound accepted: about 31 years in seconds, 1 PiB in bytes. */
@@ -44,13 +54,14 @@ const BYTES_RE = /^[0-9]{1,16}$/
 
 /**
  * Parses the query (a role or nothing) and the query string (lag bounds, only on the lag
- * role). Strict on purpose: a typo in a routing rule must fail loudly (404), not quietly
- * check something else.
+ * role). Strict on purpose, but for `otherQueries: 'login'`: a typo in a routing rule must
+ * fail loudly (404), not quietly check something else.
  *
  * @returns the parsed query, or a reason it is not one of this protocol's role checks.
  */
 export function parseRoleQuery (spec: RoleSpec, query: string, queryString: string): RoleQuery | { error: string } {
   const names = spec.roles.join(', ')
+  if (spec.otherQueries === 'login' && !spec.roles.includes(query)) return LOGIN
   if (query !== '' && !spec.roles.includes(query)) {
     return { error: `unknown ${spec.protocol} role ${quoted(query)} (expected ${names}, or nothing for a login check)` }
   }

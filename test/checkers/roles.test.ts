@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parseAgentCheck } from '../../src/agent/checks.js'
+import { checkers } from '../../src/checkers/index.js'
 import { parseRoleQuery, roleVerdict, type RoleSpec } from '../../src/checkers/roles.js'
 import { hasCode } from '../../src/errors.js'
 import { buildTestApp, countingListener } from '../helper.js'
 
-const PG: RoleSpec = { protocol: 'postgres', roles: ['primary', 'replica'], lagRole: 'replica', lagParams: ['max_lag_seconds', 'max_lag_bytes'] }
+const PG: RoleSpec = { protocol: 'postgres', roles: ['primary', 'replica'], lagRole: 'replica', lagParams: ['max_lag_seconds', 'max_lag_bytes'], otherQueries: 'reject' }
 
 test('roles: the query names a role; the query string bounds the lag of the lag role only', () => {
   assert.deepEqual(parseRoleQuery(PG, '', ''), { role: null, maxLagSeconds: null, maxLagBytes: null })
@@ -46,7 +47,6 @@ test('roles: a role that does not exist is a 404 at the route, before anything i
   const { app } = await buildTestApp(t, { postgres_username: 'hacheck', mysql_username: 'hacheck' })
   const cases: Array<[string, string]> = [
     [`/postgres/db/${listener.port}/leader`, 'Not Found: unknown postgres role "leader" (expected primary, replica, or nothing for a login check)'],
-    [`/mysql/db/${listener.port}/master`, 'Not Found: unknown mysql role "master" (expected primary, replica, or nothing for a login check)'],
     [`/redis/cache/${listener.port}/primary`, 'Not Found: unknown redis role "primary" (expected master, replica, or nothing for a login check)'],
     [`/postgres/db/${listener.port}/primary?max_lag_seconds=1`, 'Not Found: max_lag_seconds applies to /replica only'],
     [`/redis/cache/${listener.port}/replica?max_lag_bytes=1`, 'Not Found: unknown parameter "max_lag_bytes" for redis (expected max_lag_seconds)'],
@@ -56,8 +56,11 @@ test('roles: a role that does not exist is a 404 at the route, before anything i
     const res = await app.inject(url)
     assert.deepEqual([res.statusCode, res.body], [404, body], url)
   }
-  // The reference's protocols still ignore the query.
+  // The reference's protocols still ignore the query; mysql too, unless it names a role.
   assert.equal((await app.inject(`/tcp/db/${listener.port}/anything`)).statusCode, 200)
+  assert.equal(checkers.mysql.rejectsQuery?.('master', ''), undefined)
+  assert.equal(checkers.mysql.rejectsQuery?.('anything', 'x=1'), undefined)
+  assert.equal(checkers.mysql.rejectsQuery?.('', 'x=1'), undefined)
   assert.equal(listener.connections(), 1, 'only the tcp check connected')
 })
 
