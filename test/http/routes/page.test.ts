@@ -2,12 +2,15 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import Fastify from 'fastify'
 import { ServiceLog } from '../../../src/checks/service-log.js'
+import { makeConfig } from '../../../src/config/index.js'
+import { createRuntime } from '../../../src/http/app.js'
 import { loadPageAssets, pageWeight } from '../../../src/http/page/assets.js'
 import { MAX_ROWS, type PageSnapshot } from '../../../src/http/page/snapshot.js'
-import { PAGE_SECURITY_HEADERS } from '../../../src/http/routes/page.js'
+import pageRoutes, { PAGE_SECURITY_HEADERS } from '../../../src/http/routes/page.js'
 import { SpoolWeights } from '../../../src/spool/weight.js'
-import { buildTestApp, freePort, ROOT } from '../../helper.js'
+import { buildTestApp, freePort, ROOT, tempSpool } from '../../helper.js'
 import { httpUpstream } from '../../upstreams.js'
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -174,4 +177,23 @@ test('/page/events: a snapshot at once, then a fresh one within 2 s of a spool c
   await app.close()
   assert.ok(Date.now() - started < 2000, 'an open page does not hold the stop')
   assert.equal((await reader.read().catch(() => ({ done: true }))).done, true)
+})
+
+test('/page/events: past the stream limit a 503 (the page then polls /page/data); HEAD opens no stream', async (t) => {
+  const config = makeConfig()
+  const runtime = createRuntime(config, { spool: await tempSpool(t) })
+  const app = Fastify()
+  await app.register(pageRoutes, { config, ...runtime, maxStreams: 1 })
+  t.after(async () => { await app.close() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const head = await fetch(`http://127.0.0.1:${port}/page/events`, { method: 'HEAD' })
+  assert.deepEqual([head.status, head.headers.get('content-type')], [200, 'text/event-stream; charset=utf-8'])
+  const controller = new AbortController()
+  const first = await fetch(`http://127.0.0.1:${port}/page/events`, { signal: controller.signal })
+  assert.equal(first.status, 200)
+  const second = await fetch(`http://127.0.0.1:${port}/page/events`)
+  assert.deepEqual([second.status, second.headers.get('retry-after'), await second.text()], [503, '5', 'too many open status pages'])
+  assert.equal((await fetch(`http://127.0.0.1:${port}/page/data`)).status, 200)
+  controller.abort()
 })
