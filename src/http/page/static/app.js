@@ -119,12 +119,17 @@ function sparkline (latency) {
   const n = pts.length
   const values = pts.filter((p) => p != null)
   const max = Math.max(1, ...values)
-  const x = (i) => (n <= 1 ? 0 : (i * 120) / (n - 1)).toFixed(1)
-  const y = (v) => (22 - (v / max) * 20).toFixed(1)
+  const x = (i) => (n <= 1 ? 60 : 2 + (i * 116) / (n - 1)).toFixed(1)
+  const y = (v) => (21 - (v / max) * 18).toFixed(1)
   let run = []
   const flush = () => {
-    if (run.length === 1) run.push(`${(Number(run[0].split(',')[0]) + 1).toFixed(1)},${run[0].split(',')[1]}`)
-    if (run.length > 1) {
+    if (run.length === 1) {
+      // A lone sample (probes are sparse on a fresh host): a dot, since a line needs two.
+      const [cx, cy] = run[0].split(',')
+      const dot = document.createElementNS(SVG, 'circle')
+      dot.setAttribute('class', 'pt'); dot.setAttribute('cx', cx); dot.setAttribute('cy', cy); dot.setAttribute('r', '1.6')
+      svg.append(dot)
+    } else if (run.length > 1) {
       const line = document.createElementNS(SVG, 'polyline')
       line.setAttribute('points', run.join(' '))
       svg.append(line)
@@ -135,7 +140,7 @@ function sparkline (latency) {
   flush()
   for (const i of latency.failed) {
     const dot = document.createElementNS(SVG, 'circle')
-    dot.setAttribute('cx', x(i)); dot.setAttribute('cy', '21'); dot.setAttribute('r', '2')
+    dot.setAttribute('class', 'fail'); dot.setAttribute('cx', x(i)); dot.setAttribute('cy', '22'); dot.setAttribute('r', '1.8')
     svg.append(dot)
   }
   const last = [...pts].reverse().find((p) => p != null)
