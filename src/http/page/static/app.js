@@ -247,8 +247,14 @@ function renderServices (services, actionsOn) {
 
 /* ---- transitions, host, banner ---- */
 
+let transitionsKey = ''
+
 function renderTransitions (list) {
   $('no-transitions').hidden = list.length > 0
+  // Rebuilt only when a flip was added, so text selected in the table survives the updates.
+  const key = list.length === 0 ? '' : `${list.length}|${list[0].ts}|${list[list.length - 1].ts}`
+  if (key === transitionsKey) return
+  transitionsKey = key
   const trs = list.map((t) => el('tr', { class: t.result },
     el('td', { text: timeFmt.format(new Date(t.ts * 1000)), title: absolute(t.ts) }),
     el('td', { class: 'name', text: `${t.protocol}/${t.service}` }),
@@ -277,7 +283,14 @@ function renderHost (host) {
   ]
   if (host.fleet !== undefined) items.push(['Fleet', describe(host.fleet)])
   if (host.spool_error) items.push(['Spool error', host.spool_error])
-  $('host').replaceChildren(...items.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, class: k === 'Spool error' ? 'bad' : '' })]))
+  const dl = $('host')
+  const labels = [...dl.querySelectorAll('dt')].map((dt) => dt.textContent)
+  if (labels.join('|') === items.map(([k]) => k).join('|')) {
+    // Same lines as before: update the values in place (keeps a selection).
+    dl.querySelectorAll('dd').forEach((dd, i) => setText(dd, items[i][1]))
+  } else {
+    dl.replaceChildren(...items.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, class: k === 'Spool error' ? 'bad' : '' })]))
+  }
   setText($('host-name'), host.hostname)
   setText($('version'), host.version)
   document.title = `${host.hostname} · hacheck`
