@@ -197,3 +197,15 @@ test('/page/events: past the stream limit a 503 (the page then polls /page/data)
   assert.equal((await fetch(`http://127.0.0.1:${port}/page/data`)).status, 200)
   controller.abort()
 })
+
+test('/page/data: the fleet connection state appears when a fleet backend provides it', async (t) => {
+  const config = makeConfig()
+  const runtime = createRuntime(config, { spool: await tempSpool(t) })
+  const app = Fastify()
+  await app.register(pageRoutes, { config, ...runtime, fleet: () => ({ state: 'connected', endpoints: ['127.0.0.1:2379'] }) })
+  t.after(async () => { await app.close() })
+  assert.deepEqual((JSON.parse((await app.inject('/page/data')).body) as PageSnapshot).host.fleet, { state: 'connected', endpoints: ['127.0.0.1:2379'] })
+  const { app: plain } = await buildTestApp(t)
+  const host = (JSON.parse((await plain.inject('/page/data')).body) as PageSnapshot).host
+  assert.equal('fleet' in host, false, 'no fleet configured: no fleet line')
+})
