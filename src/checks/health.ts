@@ -43,9 +43,10 @@ export interface HealthStats {
 
 /**
  * Called after every probe that actually ran (never for cached answers, probes joined while in
- * flight, or spool answers), e.g. to feed the probe duration histogram.
+ * flight, or spool answers), e.g. to feed the probe duration histogram. `target` is the check
+ * that ran the probe (one probe may answer several services through the cache).
  */
-export type ProbeListener = (protocol: string, result: CheckResult) => void
+export type ProbeListener = (protocol: string, result: CheckResult, target: CheckTarget) => void
 
 /** What the health service is built from. */
 export interface HealthDeps {
@@ -169,7 +170,7 @@ export class HealthService {
     }
     return await this.cache.get(this.keyOf(req, checker), async () => {
       const probed = await this.probe(checker, target)
-      for (const listener of this.probeListeners) listener(req.protocol, probed)
+      for (const listener of this.probeListeners) listener(req.protocol, probed, target)
       return probed
     }, { noCache: req.noCache })
   }
