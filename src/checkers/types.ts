@@ -84,6 +84,26 @@ export interface Checker {
    */
   readonly probes: boolean
   /**
+   * (ours) The service name names what the probe runs on this machine (`script`: a configured
+   * command) and nothing is contacted over the network: port 0 is accepted (the port is handed
+   * to the probe), the check-target guard does not apply, and the service name joins the cache
+   * key. Absent means false.
+   */
+  readonly namedByService?: boolean
+  /**
+   * (ours) The probe's time bound in milliseconds when it is not `healthcheck_timeout`
+   * (`script`: the script's own `timeout`). Absent means `healthcheck_timeout`.
+   */
+  readonly timeoutMs?: (target: CheckTarget, config: Config) => number
+  /**
+   * (ours) For protocols whose query means something (a role such as `primary`, a gRPC
+   * service name): why this query and query string are not a check of this protocol, or
+   * `undefined` when they are. The route answers 404 with the reason, and `agent_checks`
+   * refuses such an entry at start-up. Absent: the query is not checked (the reference's
+   * protocols ignore it).
+   */
+  readonly rejectsQuery?: (query: string, queryString: string) => string | undefined
+  /**
    * The request headers the probe forwards to the target, by lower-case name, as it sends them
    * (`http_headers_to_copy`, `service_name_header`). They can change the answer, so they join
    * the cache key: one client's headers must never change what other clients are told.

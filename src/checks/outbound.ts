@@ -7,9 +7,10 @@
  * hacheck with checks of distinct URLs queues behind itself: a balancer on another address
  * waits for one slot to free, however long the flooder's queue is.
  *
- * Waiting for a slot and probing are bounded apart, each by `healthcheck_timeout`, as the
- * reference's HTTP client bounds its queue and then its request: a probe always has its whole
- * timeout, so a failure it reports is the service's. A check that gets no slot in time is not
+ * Waiting for a slot and probing are bounded apart, each by `healthcheck_timeout` (or the
+ * checker's own bound, e.g. a script's `timeout`), as the reference's HTTP client bounds its
+ * queue and then its request: a probe always has its whole timeout, so a failure it reports is
+ * the service's. A check that gets no slot in time is not
  * probed at all and says so: 503 `SOCKERR` (HAProxy's status for a check its own side could
  * not run), `Not checked: no outbound slot free...`, counted in `outbound_slot_timeouts` (shown
  * in `/status` and metrics) and never cached. So one client that fills the queue with probes
@@ -148,7 +149,7 @@ export class OutboundLimit {
    * @returns the result; `durationMs` is the probe's own time (or the wait, when not probed).
    */
   async probe (checker: Checker, target: CheckTarget, client = ''): Promise<CheckResult> {
-    const { timeoutMs } = this
+    const timeoutMs = checker.timeoutMs?.(target, this.config) ?? this.timeoutMs
     const asked = performance.now()
     let started: number | undefined
     let outcome: CheckOutcome
