@@ -30,7 +30,7 @@ export interface SeenDetails {
 
 /** Options for {@link ServiceLog}. */
 export interface ServiceLogOptions {
-  /** Most services remembered; default 10000. */
+  /** Most services remembered; default {@link DEFAULT_MAX_SERVICES}. */
   maxServices?: number
   /** Most client addresses counted per service; default 1024. */
   maxClientsPerService?: number
@@ -41,10 +41,17 @@ export interface ServiceLogOptions {
 }
 
 /**
- * Default bound on (service, client) pairs: a hundred balancers asking about a hundred services
- * each fit; `/status/count` at the bound is about 400 KB and a few milliseconds of work.
+ * Default bound on services remembered: far more than one host serves, and `/recent` at the
+ * bound is about 230 KB and a few milliseconds of event loop (`bench/monitoring.ts`).
  */
-export const DEFAULT_MAX_COUNTS = 10000
+export const DEFAULT_MAX_SERVICES = 2048
+
+/**
+ * Default bound on (service, client) pairs: forty balancers asking about a hundred services
+ * each fit; `/status/count` at the bound is about 130 KB and a few milliseconds of event loop
+ * (`bench/monitoring.ts`).
+ */
+export const DEFAULT_MAX_COUNTS = 4096
 
 /** What `/status/count` shows: the counts, and what they leave out. */
 export interface AccessCounts {
@@ -84,7 +91,7 @@ export class ServiceLog {
 
   constructor (opts: ServiceLogOptions = {}) {
     this.services = new LRUCache({
-      max: opts.maxServices ?? 10000,
+      max: opts.maxServices ?? DEFAULT_MAX_SERVICES,
       dispose: (rec) => { this.counted -= rec.clients.size }
     })
     this.maxClients = opts.maxClientsPerService ?? 1024
@@ -138,6 +145,20 @@ export class ServiceLog {
   }
 
   /**
+   * `JSON.stringify(recent(thresholdSeconds))`, without copying each entry first (the copies are
+   * only needed by callers that keep the entries): the answer of `/recent` at the bounds is
+   * then a few milliseconds of work and little garbage.
+   */
+  recentJson (thresholdSeconds: number): string {
+    const now = this.now()
+    const rows: Array<[string, SeenEntry]> = []
+    for (const [service, rec] of this.services.entries()) {
+      if (now - rec.seen.ts < thresholdSeconds) rows.push([service, rec.seen])
+    }
+    return JSON.stringify(rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  }
+
+  /**
    * The request counts by service and client, as `/status/count` shows them, and what they
    * leave out. Built with `Object.fromEntries`, so a service named `__proto__` is a key like
    * any other.
@@ -145,5 +166,25 @@ export class ServiceLog {
   accessCounts (): AccessCounts {
     const counts = Object.fromEntries([...this.services.entries()].map(([service, rec]) => [service, Object.fromEntries(rec.clients)]))
     return { counts, uncounted: this.uncounted, maxCounts: this.maxCounts }
+  }
+
+  /**
+   * `JSON.stringify(accessCounts().counts)`, written directly: one object per service with its
+   * own client addresses as keys would give V8 a hidden class each, which at the bounds costs
+   * tens of milliseconds of event loop; this costs a few.
+   */
+  accessCountsJson (): string {
+    const parts: string[] = []
+    for (const [service, rec] of this.services.entries()) {
+      const clients: string[] = []
+      for (const [client, n] of rec.clients) clients.push(`${JSON.stringify(client)}:${n}`)
+      parts.push(`${JSON.stringify(service)}:{${clients.join(',')}}`)
+    }
+    return `{${parts.join(',')}}`
+  }
+
+  /** Requests not counted because `maxCounts` pairs already were, and that bound. */
+  get uncountedRequests (): { uncounted: number, maxCounts: number } {
+    return { uncounted: this.uncounted, maxCounts: this.maxCounts }
   }
 }

@@ -29,7 +29,7 @@ test('/status/count starts empty', async (t) => {
   const { app } = await buildTestApp(t)
   const res = await app.inject('/status/count')
   assert.equal(res.headers['content-type'], JSON_TYPE)
-  assert.deepEqual(res.json(), { service_access_counts: {}, uncounted_requests: 0, max_counted_pairs: 10000 })
+  assert.deepEqual(res.json(), { service_access_counts: {}, uncounted_requests: 0, max_counted_pairs: 4096 })
 })
 
 test('/recent: threshold defaults to 600 and filters by age', async (t) => {
