@@ -16,6 +16,7 @@ import { HC_ERR_CONFIG } from '../errors.js'
 import { agentKeys } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
+import { fleetKeys } from './fleet.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
 
@@ -28,7 +29,8 @@ const keys = {
   ...checkersKeys,
   ...serverKeys,
   ...spoolKeys,
-  ...agentKeys
+  ...agentKeys,
+  ...fleetKeys
 }
 
 type Keys = typeof keys
