@@ -56,12 +56,22 @@ export interface FleetOptions {
 export interface Fleet {
   readonly view: FleetMirror
   readonly settings: FleetSettings
-  /** Resolves true once the view has been read from etcd and is watched, false if `timeoutMs` passes first. */
+  /**
+   * Resolves true once the view has been read from etcd and is watched; false when the first
+   * attempt failed, or `timeoutMs` passed first.
+   */
   firstSync: (timeoutMs: number) => Promise<boolean>
   status: () => FleetStatus
   /** Stops watching, writes the snapshot, closes the client. */
   close: () => Promise<void>
 }
+
+/**
+ * How long the server waits at start for the first read before it listens: with etcd up it
+ * takes milliseconds, and a fleet down is then answered from the first check on; with etcd
+ * refusing connections the wait ends at the first failure; only a silent etcd costs this.
+ */
+export const FIRST_SYNC_WAIT_MS = 2000
 
 const SNAPSHOT_DELAY_MS = 1000
 const CANCEL_TIMEOUT_MS = 1000
@@ -84,6 +94,17 @@ async function within<T> (work: Promise<T>, ms: number, what: string): Promise<T
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * Checks the fleet keys of a config as {@link startFleet} would (settings across keys, TLS
+ * files readable) without connecting; nothing to check without a fleet.
+ *
+ * @throws HC_ERR_CONFIG naming the key.
+ */
+export async function checkFleetConfig (config: FleetConfig): Promise<void> {
+  const settings = fleetSettings(config)
+  if (settings !== null) await readFleetCredentials(settings)
 }
 
 /**
@@ -135,8 +156,8 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
     }
   }
 
-  let synced: () => void = () => {}
-  const firstSynced = new Promise<void>((resolve) => { synced = resolve })
+  let firstAttempt: (ok: boolean) => void = () => {}
+  const firstSynced = new Promise<boolean>((resolve) => { firstAttempt = resolve })
   let lostSince: number | null = null // set while etcd is away, for the recovery line
   let everConnected = false
 
@@ -162,7 +183,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
     })))
     await within(connected, 5000, 'watch')
     view.setConnected(true)
-    synced()
+    firstAttempt(true)
     if (lostSince !== null || !everConnected) {
       opts.log.info({ revision, entries: view.status().entries, ...(lostSince === null ? {} : { away_seconds: Math.round((now() - lostSince) * 10) / 10 }) },
         everConnected ? 'fleet: etcd is back; the fleet view is current again' : 'fleet: watching etcd; the fleet view is current')
@@ -175,6 +196,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
 
   function lost (err: unknown): void {
     view.setConnected(false)
+    firstAttempt(false)
     if (stop.signal.aborted) return
     if (lostSince === null) {
       lostSince = now()
@@ -214,7 +236,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
     view,
     settings,
     status: () => view.status(),
-    firstSync: async (timeoutMs) => await within(firstSynced.then(() => true), timeoutMs, 'first sync').catch(() => false),
+    firstSync: async (timeoutMs) => await within(firstSynced, timeoutMs, 'first sync').catch(() => false),
     close: async () => {
       stop.abort()
       await within(running, 3000, 'fleet watcher stop').catch(() => {})

@@ -30,7 +30,16 @@ const DEFAULTS = {
   // ours (agent-check)
   agent_port: null,
   agent_bind: null,
-  agent_checks: {}
+  agent_checks: {},
+  // ours (fleet)
+  fleet_etcd_endpoints: null,
+  fleet_prefix: '/hacheck/',
+  fleet_host_name: null,
+  fleet_etcd_username: null,
+  fleet_etcd_password: null,
+  fleet_etcd_ca_file: null,
+  fleet_etcd_cert_file: null,
+  fleet_etcd_key_file: null
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
