@@ -4,8 +4,8 @@
  * A member can be killed and started again on the same ports and data (a restart), and the
  * cluster's leader is found through etcd's HTTP gateway (`/v3/maintenance/status`).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { access } from 'node:fs/promises'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { access, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { freePort, tempDir, waitFor } from './helper.js'
@@ -30,7 +30,7 @@ export interface EtcdMember {
   output: () => string
 }
 
-/** TLS settings for a member (files from `test/tls.ts`). */
+/** TLS settings for a member (files from {@link testCertificates}). */
 export interface EtcdTls {
   cert: string
   key: string
@@ -152,4 +152,30 @@ export async function etcdLeader (members: readonly EtcdMember[]): Promise<EtcdM
     }
     return leader === undefined ? undefined : ids.get(leader)
   }, 10000, 'an etcd leader')
+}
+
+/** PEM files of a test CA and the certificates it signed (paths). */
+export interface TestCertificates {
+  ca: string
+  /** For etcd: CN and subjectAltName 127.0.0.1. */
+  serverCert: string
+  serverKey: string
+  /** For clients (hacheck, the tools). */
+  clientCert: string
+  clientKey: string
+}
+
+/** A CA, a server and a client certificate made at test time with openssl (EC P-256, one day). */
+export async function testCertificates (t: TestContext): Promise<TestCertificates> {
+  const dir = await tempDir(t, 'hacheck-etcd-tls-')
+  const p = (name: string): string => join(dir, name)
+  const ssl = (...args: string[]): void => { execFileSync('openssl', args, { stdio: 'ignore' }) }
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  ssl('req', '-x509', ...newKey, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '1', '-subj', '/CN=hacheck-test-ca')
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'], ['client', 'extendedKeyUsage=clientAuth\n']] as const) {
+    await writeFile(p(`${name}.ext`), ext)
+    ssl('req', ...newKey, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'hacheck'}`)
+    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '1', '-extfile', p(`${name}.ext`))
+  }
+  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') }
 }

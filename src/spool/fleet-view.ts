@@ -30,6 +30,8 @@ export interface FleetStatus {
   revision: number | null
   /** Unix seconds when the view was last known current (now while connected); null: never synced. */
   syncedAt: number | null
+  /** Seconds since then (0 while connected); null: never synced. */
+  lastSyncAgeSeconds: number | null
   /** Keys held (spool entries and weights, fleet-wide and this host's). */
   entries: number
   /** This host's name in `<prefix>hosts/<host>/`. */
@@ -129,10 +131,13 @@ export class FleetMirror implements FleetView {
   }
 
   status (): FleetStatus {
+    const now = this.now()
+    const syncedAt = this.connected ? now : this.syncedAt
     return {
       connected: this.connected,
       revision: this.revision,
-      syncedAt: this.connected ? this.now() : this.syncedAt,
+      syncedAt,
+      lastSyncAgeSeconds: syncedAt === null ? null : Math.max(0, now - syncedAt),
       entries: this.held.size,
       host: this.host,
       prefix: this.prefix

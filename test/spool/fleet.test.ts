@@ -4,13 +4,14 @@
  * snapshot that survives a restart, and hostile keys and values.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
 import { makeConfig } from '../../src/config/index.js'
 import { startFleet, type Fleet, type FleetLog } from '../../src/spool/fleet.js'
 import { Spool } from '../../src/spool/spool.js'
 import { SpoolWeights } from '../../src/spool/weight.js'
-import { startEtcd, type EtcdMember } from '../etcd.js'
+import { startEtcd, testCertificates, type EtcdMember } from '../etcd.js'
 import { freePort, tempDir, waitFor } from '../helper.js'
 
 interface Line { level: string, fields: Record<string, unknown>, message: string }
@@ -129,7 +130,7 @@ test('fleet: an unreachable endpoint list: checks are never failed by the contro
   const { fleet, spool } = await fleetOn(t, [`http://127.0.0.1:${port}`], await tempDir(t), log)
   assert.equal(await fleet.firstSync(3000), false)
   assert.equal(spool.isUp('web').up, true)
-  assert.deepEqual({ ...fleet.status(), syncedAt: null }, { connected: false, revision: null, syncedAt: null, entries: 0, host: 'web01', prefix: '/hacheck/' })
+  assert.deepEqual(fleet.status(), { connected: false, revision: null, syncedAt: null, lastSyncAgeSeconds: null, entries: 0, host: 'web01', prefix: '/hacheck/' })
 })
 
 test('fleet: hostile keys and values: down (fail closed) or ignored, one warning each, nothing crashes', async (t) => {
@@ -160,4 +161,25 @@ test('fleet: hostile keys and values: down (fail closed) or ignored, one warning
   await etcd.start()
   await waitFor(async () => log.count(/etcd is back/) === 1 ? true : undefined, 5000, 'the resync')
   assert.equal(log.lines.filter((l) => l.level === 'warn' && /fleet (key|value|weight)|invalid fleet/.test(l.message)).length, 6)
+})
+
+test('fleet: TLS with a client certificate, files named in the config; a wrong CA never connects', async (t) => {
+  const certs = await testCertificates(t)
+  const etcd = await startEtcd(t, { tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca } })
+  const tls = { fleet_etcd_ca_file: certs.ca, fleet_etcd_cert_file: certs.clientCert, fleet_etcd_key_file: certs.clientKey }
+  const kv = new Etcd3({ hosts: etcd.clientUrl, credentials: { rootCertificate: await readFile(certs.ca), certChain: await readFile(certs.clientCert), privateKey: await readFile(certs.clientKey) } })
+  t.after(() => { kv.close() })
+  await waitFor(async () => { await kv.put('/hacheck/spool/web').value(down('over tls')); return true }, 10000, 'etcd over TLS')
+  const root = await tempDir(t)
+  const fleet = await startFleet({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls }), log: recordingLog(), spoolRoot: root })
+  t.after(async () => { await fleet.close() })
+  assert.equal(await fleet.firstSync(5000), true)
+  assert.equal(reasonOf(new Spool(root, undefined, undefined, fleet.view), 'web'), 'fleet:over tls')
+
+  const other = await testCertificates(t)
+  const log = recordingLog()
+  const wrong = await startFleet({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls, fleet_etcd_ca_file: other.ca }), log })
+  t.after(async () => { await wrong.close() })
+  assert.equal(await wrong.firstSync(5000), false)
+  assert.equal(log.count(/cannot reach etcd/), 1)
 })

@@ -35,12 +35,12 @@ export function parseThreshold (value: string | undefined): number {
  * reflects, seconds since it was last known current (0 while connected, null before the first
  * read), the keys held, and this host's name and prefix.
  */
-export function fleetStatus (fleet: Pick<FleetView, 'status'>, now: () => number): Record<string, unknown> {
+export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, unknown> {
   const st = fleet.status()
   return {
     connected: st.connected,
     revision: st.revision,
-    seconds_since_last_sync: st.syncedAt === null ? null : Math.max(0, Math.round((now() - st.syncedAt) * 1000) / 1000),
+    seconds_since_last_sync: st.lastSyncAgeSeconds === null ? null : Math.round(st.lastSyncAgeSeconds * 1000) / 1000,
     entries: st.entries,
     host: st.host,
     prefix: st.prefix
@@ -57,7 +57,7 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
       cache: stats.cache,
       uptime: now() - startTime,
       outbound_request_queue_size: stats.outbound_request_queue_size,
-      ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet, now) })
+      ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet) })
     })
   })
 
