@@ -179,3 +179,25 @@ export async function testCertificates (t: TestContext): Promise<TestCertificate
   }
   return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') }
 }
+
+async function memberStatus (m: EtcdMember): Promise<{ id: string, leader: string }> {
+  const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) })
+  const body = await res.json() as { header?: { member_id?: string }, leader?: string }
+  return { id: body.header?.member_id ?? '', leader: body.leader ?? '' }
+}
+
+/** Open watch streams on a member (`etcd_debugging_mvcc_watch_stream_total` of its /metrics). */
+export async function etcdWatchStreams (m: EtcdMember): Promise<number> {
+  const text = await (await fetch(`${m.clientUrl}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
+  return Number(/^etcd_debugging_mvcc_watch_stream_total (\S+)$/m.exec(text)?.[1] ?? 0)
+}
+
+/** Makes `target` the leader (etcd's MoveLeader, asked of the current leader) and waits for it. */
+export async function etcdMoveLeader (members: readonly EtcdMember[], target: EtcdMember): Promise<void> {
+  const leader = await etcdLeader(members)
+  if (leader === target) return
+  const { id } = await memberStatus(target)
+  const res = await fetch(`${leader.clientUrl}/v3/maintenance/transfer-leadership`, { method: 'POST', body: JSON.stringify({ targetID: id }), signal: AbortSignal.timeout(5000) })
+  if (!res.ok) throw new Error(`transfer-leadership answered ${res.status}: ${await res.text()}`)
+  await waitFor(async () => (await etcdLeader(members)) === target ? true : undefined, 5000, `${target.name} to lead`)
+}
