@@ -11,7 +11,7 @@
  * meanwhile loses nothing either.
  *
  * Logged once each: the loss of etcd (or its absence at start) at warn, the recovery at info.
- * The view is written to the spool root after changes (`fleet-snapshot.ts`) and read back at
+ * The view is written to the spool root after each change (`fleet-snapshot.ts`) and read back at
  * start, so a restart while etcd is away keeps the fleet's downs.
  */
 import type { Etcd3, Watcher } from 'etcd3'
@@ -73,14 +73,16 @@ export interface Fleet {
  */
 export const FIRST_SYNC_WAIT_MS = 2000
 
-const SNAPSHOT_DELAY_MS = 1000
+const SNAPSHOT_INTERVAL_MS = 1000
 const CANCEL_TIMEOUT_MS = 1000
 
-function delay (ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves after `ms`, or at once when `signal` aborts; `unref`: does not keep the process up. */
+async function delay (ms: number, signal: AbortSignal, unref = false): Promise<void> {
+  await new Promise<void>((resolve) => {
     if (signal.aborted) { resolve(); return }
     const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
     const timer = setTimeout(done, ms)
+    if (unref) timer.unref()
     signal.addEventListener('abort', done, { once: true })
   })
 }
@@ -135,11 +137,12 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
     }
   }
 
-  // The snapshot: written at most once a second after changes; a failure is warned about once.
-  let snapshotTimer: NodeJS.Timeout | undefined
+  // The snapshot: written at once after a change (a crash a moment later keeps it), then at
+  // most once a second while changes keep coming; a failure is warned about once.
+  let dirty = false
+  let flushing: Promise<void> | undefined
   let snapshotWarned = false
   const writeSnapshot = async (): Promise<void> => {
-    snapshotTimer = undefined
     if (spoolRoot === undefined) return
     try {
       await saveSnapshot(spoolRoot, { prefix: settings.prefix, host: settings.host, ...view.dump() })
@@ -149,11 +152,18 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
       snapshotWarned = true
     }
   }
-  const changed = (): void => {
-    if (spoolRoot !== undefined && snapshotTimer === undefined && !stop.signal.aborted) {
-      snapshotTimer = setTimeout(() => { writeSnapshot().catch(() => {}) }, SNAPSHOT_DELAY_MS)
-      snapshotTimer.unref()
+  const flush = async (): Promise<void> => {
+    while (dirty) {
+      dirty = false
+      await writeSnapshot()
+      await delay(SNAPSHOT_INTERVAL_MS, stop.signal, true)
     }
+    flushing = undefined
+  }
+  const changed = (): void => {
+    if (spoolRoot === undefined) return
+    dirty = true
+    flushing ??= flush()
   }
 
   let firstAttempt: (ok: boolean) => void = () => {}
@@ -240,8 +250,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
     close: async () => {
       stop.abort()
       await within(running, 3000, 'fleet watcher stop').catch(() => {})
-      clearTimeout(snapshotTimer)
-      if (snapshotTimer !== undefined) await writeSnapshot()
+      await flushing
     }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Three hacheck "hosts" on a three-member etcd cluster, through the failures the fleet must
  * ride out: the leader killed (a new `hadown --fleet` still reaches every host within 2 s),
- * every member stopped (the last state is kept, a down stays down, an up stays up, the local
- * spool still works), and one host cut off while the fleet changes (it converges once it can
+ * every member stopped (the last state is kept, a down stays down, an up stays up, also across
+ * a restart of hacheck, and the local spool still works), and one host cut off while the fleet changes (it converges once it can
  * reach etcd again, without a restart). Each step prints how long it took.
  */
 import assert from 'node:assert/strict'
@@ -56,6 +56,11 @@ test('a three-member etcd cluster: leader killed, every member stopped, one host
   t.diagnostic(`every member stopped: every host saw it within ${(await allConnected(false)).toFixed(0)} ms`)
   await converge(hosts, 'web', all(503), performance.now())
   await converge(hosts, 'api', all(200), performance.now())
+  // A restart while etcd is away keeps the last fleet state (the @fleet snapshot).
+  await web01.proc.kill('SIGKILL')
+  await web01.proc.restart()
+  await converge(hosts, 'web', all(503), performance.now()).catch((err) => { throw new Error(`${(err as Error).message}\n${web01.proc.stderr()}`) })
+  assert.match(web01.proc.stderr(), /last fleet state read from the spool root's @fleet snapshot/)
   assert.equal((await runBin('hadown', ['--spool-root', web02.proc.spoolRoot, '-r', 'local while etcd is away', 'db'])).code, 0)
   await converge(hosts, 'db', (h) => h === web02 ? 503 : 200, performance.now())
   assert.equal((await runBin('haup', ['--spool-root', web02.proc.spoolRoot, 'db'])).code, 0)
