@@ -59,6 +59,10 @@ export const fleetKeys = {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
     expected: 'a readable PEM file (the client certificate\'s private key), or null'
+  },
+  fleet_reconnect_max_seconds: {
+    schema: Type.Number({ minimum: 1, maximum: 600, default: 5 }),
+    expected: 'seconds 1-600 (the longest back-off between attempts to reach etcd)'
   }
 } satisfies Record<string, KeySpec>
 
@@ -72,6 +76,7 @@ export interface FleetConfig {
   fleet_etcd_ca_file: string | null
   fleet_etcd_cert_file: string | null
   fleet_etcd_key_file: string | null
+  fleet_reconnect_max_seconds: number
 }
 
 /** The fleet settings after the checks across keys; TLS files are paths, not yet read. */

@@ -5,8 +5,9 @@
  * watch the same prefixes from R + 1 (etcd replays anything that changed in between, so no
  * change is missed), and apply each change as it comes. When the watch breaks (the member died,
  * lost its leader, or a keepalive went unanswered) or a read fails, the cycle ends: the view
- * keeps its last state, and a new cycle starts after a back-off (250 ms doubling to 5 s, with
- * jitter so a fleet does not reconnect in step), on a fresh client that picks any endpoint.
+ * keeps its last state, and a new cycle starts after a back-off (250 ms doubling to
+ * `fleet_reconnect_max_seconds`, default 5 s, with jitter so a fleet does not reconnect in
+ * step), on a fresh client that picks any endpoint.
  * A resync after a reconnect reads everything again, so a watch history etcd has compacted
  * meanwhile loses nothing either.
  *
@@ -34,8 +35,8 @@ export interface FleetBackoff {
   maxMs: number
 }
 
-/** The default back-off: 250 ms doubling to 5 s. */
-export const DEFAULT_FLEET_BACKOFF: FleetBackoff = { initialMs: 250, maxMs: 5000 }
+/** The first back-off; it doubles up to `fleet_reconnect_max_seconds`. */
+export const FIRST_BACKOFF_MS = 250
 
 /** Options for {@link startFleet}. */
 export interface FleetOptions {
@@ -45,6 +46,7 @@ export interface FleetOptions {
   spoolRoot?: string
   /** Clock in unix seconds. */
   now?: () => number
+  /** Default: {@link FIRST_BACKOFF_MS} doubling to `fleet_reconnect_max_seconds`. */
   backoff?: FleetBackoff
   /** Called after each change applied from the watch (the bench times propagation with it). */
   onChange?: (type: 'put' | 'delete', key: string) => void
@@ -123,7 +125,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
   for (const warning of settings.warnings) opts.log.warn({}, warning)
   const credentials = await readFleetCredentials(settings)
   const now = opts.now ?? (() => Date.now() / 1000)
-  const backoff = opts.backoff ?? DEFAULT_FLEET_BACKOFF
+  const backoff = opts.backoff ?? { initialMs: FIRST_BACKOFF_MS, maxMs: opts.config.fleet_reconnect_max_seconds * 1000 }
   const view = new FleetMirror({ prefix: settings.prefix, host: settings.host, now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
   const prefixes = watchPrefixes(settings.prefix, settings.host)
   const stop = new AbortController()

@@ -39,7 +39,8 @@ const DEFAULTS = {
   fleet_etcd_password: null,
   fleet_etcd_ca_file: null,
   fleet_etcd_cert_file: null,
-  fleet_etcd_key_file: null
+  fleet_etcd_key_file: null,
+  fleet_reconnect_max_seconds: 5
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {
