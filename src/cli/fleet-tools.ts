@@ -116,12 +116,15 @@ async function daemonLine (port: number): Promise<string> {
 }
 
 async function status (args: ToolArgs, store: FleetStore, targets: FleetTarget[], explicit: boolean, deps: FleetToolDeps): Promise<number> {
+  // Everything is read from etcd before anything is printed: an unreachable etcd prints nothing.
+  const keys = keysOf(args)
+  const reads = await Promise.all(keys.map(async (key) => await Promise.all(targets.map(async (target) => ({ target, ...await store.status(target, [key]) })))))
+  const daemon = explicit ? null : await daemonLine(args.daemonPort)
   let code = explicit ? 0 : await deps.local()
   const now = Date.now() / 1000
-  for (const key of keysOf(args)) {
+  keys.forEach((key, i) => {
     let set = false
-    for (const target of targets) {
-      const { spool, weight } = await store.status(target, [key])
+    for (const { target, spool, weight } of reads[i] ?? []) {
       for (const read of spool) {
         if (read.value.expiration !== null && read.value.expiration < now) continue
         deps.stdout(`${fleetLine({ key, file: read.file, ...read.value }, sourceOf(target))}\n`)
@@ -134,15 +137,16 @@ async function status (args: ToolArgs, store: FleetStore, targets: FleetTarget[]
       }
     }
     if (explicit && !set) deps.stdout(`UP\t${displayName(key)}\t${targets.map(sourceOf).join(',')}\n`)
-  }
-  if (!explicit) deps.stdout(`${await daemonLine(args.daemonPort)}\n`)
+  })
+  if (daemon !== null) deps.stdout(`${daemon}\n`)
   return code
 }
 
 async function statusDowned (args: ToolArgs, store: FleetStore, targets: Array<FleetTarget | { scope: 'hosts' }>, explicit: boolean, deps: FleetToolDeps): Promise<number> {
+  const kvs = await store.listSpool(targets)
   if (!explicit) await deps.local()
   const now = Date.now() / 1000
-  for (const kv of await store.listSpool(targets)) {
+  for (const kv of kvs) {
     const name = parseFleetKey(store.settings.prefix, kv.key)
     if (name === null || name.kind !== 'spool') continue
     const value = parseFleetSpoolValue(kv.value).value
