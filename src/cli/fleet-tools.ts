@@ -124,13 +124,16 @@ async function status (args: ToolArgs, store: FleetStore, targets: FleetTarget[]
   const now = Date.now() / 1000
   keys.forEach((key, i) => {
     let set = false
-    for (const { target, spool, weight } of reads[i] ?? []) {
+    // State lines first (fleet-wide, then the host's), then weight lines, as hastatus prints a file's.
+    for (const { target, spool } of reads[i] ?? []) {
       for (const read of spool) {
         if (read.value.expiration !== null && read.value.expiration < now) continue
         deps.stdout(`${fleetLine({ key, file: read.file, ...read.value }, sourceOf(target))}\n`)
         set = true
         code = 1
       }
+    }
+    for (const { target, weight } of reads[i] ?? []) {
       for (const read of weight) {
         deps.stdout(`WEIGHT\t${read.value === null ? 'invalid' : read.value.weight}\t${displayName(key)}\t${sourceOf(target)}\t${read.value?.setBy ?? ''}\n`)
         if (read.value === null) code = 1

@@ -100,8 +100,8 @@ test('--fleet-host: one host\'s key, from anywhere; hastatus and hashowdowned sh
   assert.match(lines[0] ?? '', /^DOWN\tinf\tapi\tlocal one$/, 'the local line first, unchanged')
   assert.equal(lines[1], 'UP\tdb')
   assert.match(lines[2] ?? '', /^DOWN\tinf\tapi\teverywhere\tfleet\talice@/)
-  assert.match(lines[3] ?? '', /^WEIGHT\t40\tapi\tfleet\talice@/)
-  assert.match(lines[4] ?? '', /^MAINT\tinf\tapi\tmine\thost:web01\talice@/)
+  assert.match(lines[3] ?? '', /^MAINT\tinf\tapi\tmine\thost:web01\talice@/)
+  assert.match(lines[4] ?? '', /^WEIGHT\t40\tapi\tfleet\talice@/)
   assert.match(lines[5] ?? '', /^FLEET\tunknown\tno hacheck answering/)
 
   const other = await run('hastatus', '--fleet-host', 'web02', 'web', 'db')
