@@ -9,10 +9,9 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Etcd3, Range } from 'etcd3'
-import { main } from '../../src/cli/haupdown.js'
-import type { Action } from '../../src/cli/tool-args.js'
 import { startEtcd, type EtcdMember } from '../etcd.js'
 import { freePort, runBin, tempDir, waitFor, type RunResult } from '../helper.js'
+import { runTool } from './run-tool.js'
 
 interface Tools {
   /** Runs a tool in this process (its `main`, as `bin/` runs it): fast enough to run many. */
@@ -24,17 +23,8 @@ interface Tools {
   kv: Etcd3
 }
 
-const ACTIONS: Record<string, Action> = { haup: 'up', hadown: 'down', hastatus: 'status', hashowdowned: 'status_downed', haweight: 'weight' }
-
 async function inProcess (name: string, argv: string[]): Promise<RunResult> {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(name, argv, ACTIONS[name] ?? 'status', {
-    stdout: (text) => { stdout += text },
-    stderr: (text) => { stderr += text },
-    env: { ...process.env, SUDO_USER: 'alice' }
-  })
-  return { code, stdout, stderr }
+  return await runTool(name, argv, { SUDO_USER: 'alice' })
 }
 
 async function tools (t: TestContext, etcd: EtcdMember | null, config: Record<string, unknown> = {}): Promise<Tools> {
