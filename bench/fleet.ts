@@ -10,7 +10,8 @@
  *    returning to each watcher applying the change (p50, p99, max; target p99 < 1 s), and
  *    etcd's CPU and memory.
  *
- * Environment: FLEET_WATCHERS (1000), FLEET_ROUNDS propagation rounds (10), BENCH_ROUNDS (5),
+ * Environment: FLEET_WATCHERS (1000), FLEET_ROUNDS propagation rounds (10), FLEET_ROUTE=0 to
+ * skip part 1 (for propagation runs at other sizes), BENCH_ROUNDS (5),
  * BENCH_DURATION (3), BENCH_CONNECTIONS (100), BENCH_PIN=0, BENCH_WRITE=0 (leave RESULTS.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -22,17 +23,16 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Etcd3 } from 'etcd3'
+import { envInt } from './lib/env.js'
 import { startEtcdMember, rssMb, type EtcdProcess } from './lib/etcd.js'
 import { quantile, runLoad, type Sample } from './lib/load.js'
 import { canPin, cpuSeconds, freePort, peakRssMb, pinSelf, startProcess, stopProcess, type ServerProcess } from './lib/procs.js'
-import { holds, loadTable, summarise, withRatios } from './lib/report.js'
+import { holds, loadTable, median, summarise, withRatios } from './lib/report.js'
 import { machine, writeResults } from './lib/results.js'
+import { FleetMirror } from '../src/spool/fleet-view.js'
+import { Spool } from '../src/spool/spool.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const envInt = (name: string, fallback: number): number => {
-  const n = Number(process.env[name])
-  return Number.isFinite(n) && n > 0 ? n : fallback
-}
 const WATCHERS = envInt('FLEET_WATCHERS', 1000)
 const PROPAGATIONS = envInt('FLEET_ROUNDS', 10)
 const ROUNDS = envInt('BENCH_ROUNDS', 5)
@@ -54,6 +54,37 @@ async function startHacheck (name: string, dir: string, config: Record<string, u
     port,
     readyPath: '/status'
   })
+}
+
+/**
+ * Part 1b: the lookup itself, in this process: CPU time of `Spool.isUp` for a service with no
+ * entry (what the spool route does), without a fleet and with a view of 220 keys. Measured in
+ * CPU time (process.cpuUsage), alternating, median of rounds: it holds on a busy machine, where
+ * the route's req/s do not.
+ */
+function lookupCost (dir: string): string {
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'bench01' })
+  view.replace(Array.from({ length: 220 }, (_x, i) => ({
+    key: i < 200 ? `/hacheck/spool/other${i}` : `/hacheck/weight/other${i - 200}`,
+    value: Buffer.from(i < 200 ? '{"reason":"bench","state":"down"}' : '{"weight":50}'),
+    modRevision: i + 1
+  })), 300)
+  view.setConnected(true)
+  const spools = { without: new Spool(join(dir, 'lookup')), with: new Spool(join(dir, 'lookup'), undefined, undefined, view) }
+  const N = 200000
+  const ns: Record<'without' | 'with', number[]> = { without: [], with: [] }
+  for (let round = 0; round <= 7; round++) {
+    for (const which of ['without', 'with'] as const) {
+      const spool = spools[which]
+      const before = process.cpuUsage()
+      for (let i = 0; i < N; i++) if (!spool.isUp('svc', 0).up) throw new Error('svc is down')
+      const used = process.cpuUsage(before)
+      if (round > 0) ns[which].push((used.user + used.system) * 1000 / N)
+    }
+  }
+  const a = median(ns.without)
+  const b = median(ns.with)
+  return `The lookup alone (\`Spool.isUp\` for a service without entries, in-process CPU time, median of 7 alternating rounds of ${N.toLocaleString('en-US')}): ${(a / 1000).toFixed(2)} us without a fleet, ${(b / 1000).toFixed(2)} us with 220 keys in the view (${(b - a).toFixed(0)} ns more per check).`
 }
 
 /** Part 1: the spool route with and without a fleet, alternating rounds. */
@@ -189,7 +220,7 @@ async function main (): Promise<void> {
   const etcd = await startEtcdMember(dir)
   try {
     log(`part 1: the spool route with and without a fleet, ${ROUNDS} alternating rounds × ${DURATION} s, ${CONNECTIONS} connections`)
-    const route = await spoolRoute(dir, etcd)
+    const route = process.env.FLEET_ROUTE === '0' ? '(part 1 skipped: FLEET_ROUTE=0)' : `${await spoolRoute(dir, etcd)}\n\n${lookupCost(dir)}`
     log(`part 2: propagation to ${WATCHERS} watchers, ${PROPAGATIONS} rounds`)
     const prop = await propagation(dir, etcd)
     const m = machine()
