@@ -8,7 +8,8 @@
  *   spool, as without `-c`.
  * - `hastatus -c FILE SVC...`: the local lines, unchanged, then the fleet's entries for this
  *   host (fleet-wide and its own) with their source, then a `FLEET` line saying whether the
- *   daemon's fleet view is current. `hashowdowned -c FILE`: the local down files, then the
+ *   daemon's fleet view is current (also when etcd cannot be reached: then without the fleet
+ *   entries, and exit 1). `hashowdowned -c FILE`: the local down files, then the
  *   fleet's entries that apply here; `--fleet`: every fleet-wide and every host's entry.
  *
  * Fleet lines are the local ones plus two tab-separated fields: the source (`fleet` or
@@ -116,10 +117,17 @@ async function daemonLine (port: number): Promise<string> {
 }
 
 async function status (args: ToolArgs, store: FleetStore, targets: FleetTarget[], explicit: boolean, deps: FleetToolDeps): Promise<number> {
-  // Everything is read from etcd before anything is printed: an unreachable etcd prints nothing.
+  // Read etcd before printing. When it cannot be reached, the local lines and the daemon's FLEET
+  // line (how stale its view is) are still printed, then the error (exit 1).
   const keys = keysOf(args)
-  const reads = await Promise.all(keys.map(async (key) => await Promise.all(targets.map(async (target) => ({ target, ...await store.status(target, [key]) })))))
-  const daemon = explicit ? null : await daemonLine(args.daemonPort)
+  let reads: Array<Array<{ target: FleetTarget } & Awaited<ReturnType<FleetStore['status']>>>> = []
+  let failure: unknown
+  try {
+    reads = await Promise.all(keys.map(async (key) => await Promise.all(targets.map(async (target) => ({ target, ...await store.status(target, [key]) })))))
+  } catch (err) {
+    if (explicit) throw err
+    failure = err
+  }
   let code = explicit ? 0 : await deps.local()
   const now = Date.now() / 1000
   keys.forEach((key, i) => {
@@ -141,7 +149,8 @@ async function status (args: ToolArgs, store: FleetStore, targets: FleetTarget[]
     }
     if (explicit && !set) deps.stdout(`UP\t${displayName(key)}\t${targets.map(sourceOf).join(',')}\n`)
   })
-  if (daemon !== null) deps.stdout(`${daemon}\n`)
+  if (!explicit) deps.stdout(`${await daemonLine(args.daemonPort)}\n`)
+  if (failure !== undefined) throw failure
   return code
 }
 

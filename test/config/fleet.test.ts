@@ -3,10 +3,13 @@
  * against the disk (TLS files readable), before anything connects.
  */
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { fleetSettings } from '../../src/config/fleet.js'
 import { makeConfig } from '../../src/config/index.js'
 import { checkFleetConfig } from '../../src/spool/fleet.js'
+import { runBin, tempDir } from '../helper.js'
 
 test('fleet config: each key is checked, naming the key', () => {
   const bad: Array<[string, unknown]> = [
@@ -55,4 +58,13 @@ test('fleet config: TLS files must be readable, named in the error', async () =>
   await assert.rejects(checkFleetConfig(makeConfig({ fleet_etcd_endpoints: ['https://127.0.0.1:2379'], fleet_etcd_ca_file: '/nonexistent/ca.pem' })),
     (err: Error) => (err as { code?: string }).code === 'HC_ERR_CONFIG' && /fleet_etcd_ca_file \/nonexistent\/ca.pem cannot be read/.test(err.message))
   await checkFleetConfig(makeConfig())
+})
+
+test('hacheck: a fleet config that does not hold stops start-up with exit 2, naming the key', async (t) => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'hacheck.yaml')
+  await writeFile(file, JSON.stringify({ fleet_etcd_endpoints: ['https://127.0.0.1:2379'], fleet_etcd_cert_file: join(dir, 'missing.pem'), fleet_etcd_key_file: join(dir, 'missing.key') }))
+  const r = await runBin('hacheck', ['-c', file, '--spool-root', join(dir, 'spool'), '-B', '127.0.0.1', '-p', '0'])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /fleet_etcd_cert_file .*missing\.pem cannot be read/)
 })
