@@ -225,10 +225,11 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
   async function run (): Promise<void> {
     let attempt = 0
     while (!stop.signal.aborted) {
-      const client = await openEtcd(settings, { credentials, grpcOptions: opts.grpcOptions })
       const watchers: Watcher[] = []
+      let client: Etcd3 | undefined
       let reason: unknown
       try {
+        client = await openEtcd(settings, { credentials, grpcOptions: opts.grpcOptions })
         reason = await cycle(client, watchers)
         attempt = 0
       } catch (err) {
@@ -236,7 +237,7 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
       }
       lost(reason)
       await within(Promise.all(watchers.map(async (w) => { await w.cancel() })), CANCEL_TIMEOUT_MS, 'cancel').catch(() => {})
-      client.close()
+      client?.close()
       if (stop.signal.aborted) break
       const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt++, 20))
       await delay(ms / 2 + Math.random() * ms / 2, stop.signal)
