@@ -16,6 +16,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The status page's files: read at start-up from the source folder (tsc copies no non-TS file).
+COPY src/http/page/static ./src/http/page/static
 COPY bin ./bin
 COPY config ./config
 # The spool root belongs to the unprivileged user so remote spool changes can write it.

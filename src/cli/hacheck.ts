@@ -10,6 +10,7 @@
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import type { CheckerRegistry } from '../checkers/index.js'
+import { parseGroups } from '../checks/group-members.js'
 import { loadConfig, type Config } from '../config/index.js'
 import { hasCode, HC_ERR_USAGE } from '../errors.js'
 import { startServer, type RunningServer } from '../http/server.js'
@@ -179,6 +180,8 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     for (const warning of loaded.warnings) log.logger.warn(warning)
     try {
       await applyLimits(config, args.ports.length, log)
+      // A group member that does not parse is a config error (exit 2), found once, not per worker.
+      parseGroups(config, deps.checkers)
       // Checked here too, so a bad spool root fails once with a clear message, not per worker.
       await Spool.open(spoolRoot)
       if (config.fleet_etcd_endpoints !== null) await (await import('../spool/fleet.js')).checkFleetConfig(config)

@@ -17,6 +17,7 @@ import { agentKeys } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
 import { fleetKeys } from './fleet.js'
+import { groupsKeys } from './groups.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
 
@@ -30,7 +31,8 @@ const keys = {
   ...serverKeys,
   ...spoolKeys,
   ...agentKeys,
-  ...fleetKeys
+  ...fleetKeys,
+  ...groupsKeys
 }
 
 type Keys = typeof keys

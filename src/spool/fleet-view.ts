@@ -52,8 +52,10 @@ export interface FleetView {
    * @throws HC_ERR_SPOOL_WEIGHT when a weight value cannot be parsed (fail closed).
    */
   weight: (file: string) => WeightEntry | null
-  /** Every spool entry held (expired ones too), sorted by source then name. */
+  /** Every spool entry held (expired ones too): this host's, then the fleet-wide ones, each by name. */
   entries: () => SpoolEntry[]
+  /** Every weight held that parses: this host's, then the fleet-wide ones, each by name. */
+  weightEntries: () => WeightEntry[]
   status: () => FleetStatus
 }
 
@@ -125,9 +127,21 @@ export class FleetMirror implements FleetView {
   entries (): SpoolEntry[] {
     const out: SpoolEntry[] = []
     for (const map of [this.spool.host, this.spool.fleet]) {
-      for (const state of map.values()) if (!state.up) out.push(state.entry)
+      const part: SpoolEntry[] = []
+      for (const state of map.values()) if (!state.up) part.push(state.entry)
+      out.push(...part.sort((a, b) => a.file.localeCompare(b.file)))
     }
-    return out.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '') || a.file.localeCompare(b.file))
+    return out
+  }
+
+  weightEntries (): WeightEntry[] {
+    const out: WeightEntry[] = []
+    for (const map of [this.weights.host, this.weights.fleet]) {
+      const part: WeightEntry[] = []
+      for (const slot of map.values()) if (!('bad' in slot)) part.push(slot)
+      out.push(...part.sort((a, b) => a.file.localeCompare(b.file)))
+    }
+    return out
   }
 
   status (): FleetStatus {

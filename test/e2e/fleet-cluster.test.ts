@@ -10,16 +10,19 @@ import { performance } from 'node:perf_hooks'
 import { test } from 'node:test'
 import { etcdLeader, etcdMoveLeader, etcdWatchStreams, startEtcdCluster } from '../etcd.js'
 import { runBin, waitFor } from '../helper.js'
-import { converge, cuttableProxy, fleetStatusOf, startFleetHosts, toolConfig, type FleetHost } from './fleet.js'
+import { countingProxy } from '../tcp-proxy.js'
+import { converge, fleetStatusOf, startFleetHosts, toolConfig, type FleetHost } from './fleet.js'
 
 test('a three-member etcd cluster: leader killed, every member stopped, one host cut off and back', async (t) => {
   const members = await startEtcdCluster(t, { members: 3 })
   const endpoints = members.map((m) => m.clientUrl)
   // web03 reaches etcd through proxies the test can cut.
-  const proxies = await Promise.all(members.map(async (m) => await cuttableProxy(t, Number(new URL(m.clientUrl).port))))
+  const proxies = await Promise.all(members.map(async (m) => await countingProxy(t, Number(new URL(m.clientUrl).port))))
+  // Retries at most a second apart (default 5 s), so the reconnections below take less time.
+  const fast = { fleet_reconnect_max_seconds: 1 }
   const [web01, web02, web03] = [
-    ...await startFleetHosts(t, endpoints, ['web01', 'web02']),
-    ...await startFleetHosts(t, proxies.map((p) => `http://127.0.0.1:${p.port}`), ['web03'])
+    ...await startFleetHosts(t, endpoints, ['web01', 'web02'], fast),
+    ...await startFleetHosts(t, proxies.map((p) => `http://127.0.0.1:${p.port}`), ['web03'], fast)
   ] as [FleetHost, FleetHost, FleetHost]
   const hosts = [web01, web02, web03]
   const config = await toolConfig(t, endpoints)

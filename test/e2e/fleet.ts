@@ -1,10 +1,8 @@
 /**
  * Helpers for the fleet end-to-end tests: hacheck "hosts" (built `bin/hacheck` processes on
- * one fleet), their answers, convergence with a time bound, a config file for the tools, and a
- * TCP proxy that can cut one host off etcd.
+ * one fleet), their answers, convergence with a time bound, and a config file for the tools.
  */
 import { writeFile } from 'node:fs/promises'
-import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { TestContext } from 'node:test'
@@ -54,39 +52,6 @@ export async function toolConfig (t: TestContext, endpoints: string[]): Promise<
   const file = join(await tempDir(t), 'tools.yaml')
   await writeFile(file, JSON.stringify({ fleet_etcd_endpoints: endpoints }))
   return file
-}
-
-/** A loopback TCP proxy to a port that can cut every connection and refuse new ones. */
-export interface CuttableProxy {
-  readonly port: number
-  /** Destroys every open connection; new ones are closed on arrival until {@link CuttableProxy.restore}. */
-  cut: () => void
-  restore: () => void
-}
-
-/** Starts a {@link CuttableProxy} to 127.0.0.1:`targetPort`, closed after the test. */
-export async function cuttableProxy (t: TestContext, targetPort: number): Promise<CuttableProxy> {
-  const sockets = new Set<Socket>()
-  let blocked = false
-  const server = createServer((client) => {
-    client.on('error', () => {})
-    if (blocked) { client.destroy(); return }
-    const upstream = createConnection({ host: '127.0.0.1', port: targetPort })
-    upstream.on('error', () => { client.destroy() })
-    client.on('close', () => { upstream.destroy(); sockets.delete(client); sockets.delete(upstream) })
-    upstream.on('close', () => { client.destroy() })
-    sockets.add(client)
-    sockets.add(upstream)
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => { for (const s of sockets) s.destroy(); server.close() })
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut: () => { blocked = true; for (const s of sockets) s.destroy() },
-    restore: () => { blocked = false }
-  }
 }
 
 /** `/status`'s fleet member of a host. */

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
+import type { HttpStatusAnswer } from './http-status.js'
 import type { FleetView } from '../../spool/fleet-view.js'
 
 /** What the status routes need. */
@@ -15,6 +16,8 @@ export interface StatusRoutesOptions {
   /** Process start, unix seconds. */
   startTime: number
   now: () => number
+  /** (ours) With `http_status_root` set: answers `/status?SERVICE=...` as http_status (see `http-status.ts`). */
+  httpStatus?: HttpStatusAnswer | undefined
   /** (ours) The fleet view, when a fleet is configured: `/status` then shows its state. */
   fleet?: Pick<FleetView, 'status'> | undefined
 }
@@ -51,7 +54,9 @@ export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, u
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
   const { health, serviceLog, startTime, now, fleet } = opts
 
-  app.get('/status', async (_request, reply) => {
+  app.get('/status', async (request, reply) => {
+    const asHttpStatus = opts.httpStatus?.(request, reply)
+    if (asHttpStatus !== undefined) return asHttpStatus
     const stats = health.stats()
     return reply.type(JSON_TYPE).send({
       cache: stats.cache,

@@ -1,9 +1,10 @@
 /**
- * The fleet's state in `/status` and `/metrics`, only when a fleet is configured; the check
- * routes answer from the fleet view (in memory, no etcd needed here).
+ * The fleet's state in `/status`, `/metrics` and the status page, only when a fleet is
+ * configured; the check routes answer from the fleet view (in memory, no etcd needed here).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { PageSnapshot } from '../../../src/http/page/snapshot.js'
 import { FleetMirror } from '../../../src/spool/fleet-view.js'
 import { Spool } from '../../../src/spool/spool.js'
 import { buildTestApp, tempDir } from '../../helper.js'
@@ -48,4 +49,26 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
   metrics = parsePrometheus((await app.inject('/metrics')).body)
   assert.equal(sampleValue(metrics, 'hacheck_fleet_connected'), 0)
   assert.ok(Math.abs(sampleValue(metrics, 'hacheck_fleet_last_sync_seconds') - 90) < 1)
+})
+
+test('/page/data: fleet entries and weights with their source, and the fleet line', async (t) => {
+  const now = 1_800_000_000
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => now })
+  const spool = new Spool(await tempDir(t), () => now, undefined, view)
+  const { app } = await buildTestApp(t, {}, { spool, now: () => now })
+  view.replace([
+    { key: '/hacheck/spool/web', value: Buffer.from('{"reason":"deploy","set_by":"alice@ops01"}'), modRevision: 3 },
+    { key: '/hacheck/hosts/web01/spool/web', value: Buffer.from('{"reason":"disk","state":"drain"}'), modRevision: 4 },
+    { key: '/hacheck/spool/old', value: Buffer.from(`{"reason":"gone","expiration":${now - 1}}`), modRevision: 5 },
+    { key: '/hacheck/weight/web', value: Buffer.from('{"weight":30}'), modRevision: 6 }
+  ], 10)
+  view.setConnected(true)
+  await spool.down({ service: 'web' }, { reason: 'local', state: 'drain' })
+  const snap = JSON.parse((await app.inject('/page/data')).body) as PageSnapshot
+  const web = snap.services.find((s) => s.name === 'web')
+  assert.deepEqual(web?.spool.map((e) => `${e.source}:${e.state}:${e.reason}`), ['local:drain:local', 'host:drain:disk', 'fleet:down:deploy'], 'in lookup order')
+  assert.equal(web?.state, 'down')
+  assert.deepEqual(web?.weight, { percent: 30, file: 'web' })
+  assert.equal(snap.services.some((s) => s.name === 'old'), false, 'an expired entry is absent')
+  assert.deepEqual(snap.host.fleet, { connected: true, revision: 10, seconds_since_last_sync: 0, entries: 4, host: 'web01', prefix: '/hacheck/' })
 })
