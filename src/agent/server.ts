@@ -26,7 +26,7 @@ import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentReque
 export interface AgentServerOptions {
   config: Pick<Config, 'agent_checks'>
   health: Pick<HealthService, 'check'>
-  spool: Pick<Spool, 'root' | 'now'>
+  spool: Pick<Spool, 'root' | 'now' | 'fleet'>
   /** TCP port; 0 picks a free one (tests). */
   port: number
   /** Address to bind, IPv4 or IPv6. */

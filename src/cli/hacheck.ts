@@ -18,6 +18,7 @@ import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cl
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
+import type { Fleet } from '../spool/fleet.js'
 import { DEFAULT_SPOOL_ROOT, Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 
@@ -126,6 +127,21 @@ async function applyLimits (config: Config, ports: number, log: HacheckLogger): 
 }
 
 /**
+ * (ours) Starts the fleet watcher when `fleet_etcd_endpoints` is set, and waits (briefly, see
+ * `FIRST_SYNC_WAIT_MS`) for its first read. The fleet module, and through it etcd3 and gRPC,
+ * is loaded only then: a fleet-less hacheck pays nothing for it.
+ *
+ * @throws HC_ERR_CONFIG for fleet keys that do not fit together or an unreadable TLS file.
+ */
+async function startConfiguredFleet (config: Config, spoolRoot: string, log: HacheckLogger): Promise<Fleet | undefined> {
+  if (config.fleet_etcd_endpoints === null) return undefined
+  const { startFleet, FIRST_SYNC_WAIT_MS } = await import('../spool/fleet.js')
+  const fleet = await startFleet({ config, log: log.ops, spoolRoot })
+  await fleet.firstSync(FIRST_SYNC_WAIT_MS)
+  return fleet
+}
+
+/**
  * Runs the server command: returns once listening (or with an exit code on failure).
  * Exit codes: 0 ok, 1 start-up failure (spool root, listen, rlimit_nofile), 2 usage or config error.
  */
@@ -168,6 +184,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       parseGroups(config, deps.checkers)
       // Checked here too, so a bad spool root fails once with a clear message, not per worker.
       await Spool.open(spoolRoot)
+      if (config.fleet_etcd_endpoints !== null) await (await import('../spool/fleet.js')).checkFleetConfig(config)
     } catch (err) {
       return fail(err)
     }
@@ -177,9 +194,11 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   }
 
   let server: RunningServer
+  let fleet: Fleet | undefined
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
-    const spool = await Spool.open(spoolRoot, { log: log.ops })
+    fleet = await startConfiguredFleet(config, spoolRoot, log)
+    const spool = await Spool.open(spoolRoot, { log: log.ops, fleet: fleet?.view })
     server = await startServer({
       config,
       spool,
@@ -193,9 +212,11 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       renderMetrics
     })
   } catch (err) {
+    await fleet?.close()
     return fail(err)
   }
-  installGracefulStop(server.close, { log, graceMs })
+  const close = fleet === undefined ? server.close : async () => { await server.close(); await fleet?.close() }
+  installGracefulStop(close, { log, graceMs })
   const ports = server.addresses.map((a) => a.port)
   if (cluster.isWorker) {
     shareRegistry(server.runtime.metrics.registry)

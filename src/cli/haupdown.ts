@@ -10,8 +10,10 @@
  */
 import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
+import { hasCode } from '../errors.js'
 import { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
+import { runFleetTool, toolFleet } from './fleet-tools.js'
 import { USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine, pyJson, weightLine } from './tool-output.js'
 
@@ -46,15 +48,20 @@ async function actionUp (args: ToolArgs): Promise<number> {
   return 0
 }
 
-async function actionDown (args: ToolArgs, io: ToolIO): Promise<number> {
-  let reason = args.reason
-  if (reason === undefined) {
-    reason = defaultReason(io.env)
-    if (await isNonHuman(reason, io.env.HACHECK_NONHUMANS_FILE ?? NONHUMANS_FILE)) {
-      io.stderr(`${NONHUMAN_MESSAGE}\n`)
-      return 1
-    }
+/** The reason for a down: `-r`, else the default; null (after saying why) for a nonhuman without `-r`. */
+async function reasonFor (args: ToolArgs, io: ToolIO): Promise<string | null> {
+  if (args.reason !== undefined) return args.reason
+  const reason = defaultReason(io.env)
+  if (await isNonHuman(reason, io.env.HACHECK_NONHUMANS_FILE ?? NONHUMANS_FILE)) {
+    io.stderr(`${NONHUMAN_MESSAGE}\n`)
+    return null
   }
+  return reason
+}
+
+async function actionDown (args: ToolArgs, io: ToolIO): Promise<number> {
+  const reason = await reasonFor(args, io)
+  if (reason === null) return 1
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration, state: args.state })
   return 0
@@ -112,7 +119,7 @@ const handlers: Record<Action, (args: ToolArgs, io: ToolIO) => Promise<number>> 
 
 /**
  * Runs a tool. Exit codes: 0 ok; 1 a service is down, draining or in maint (status), a
- * nonhuman without `-r`, or a spool/daemon error; 2 usage error.
+ * nonhuman without `-r`, or a spool/daemon/etcd error; 2 usage or config error.
  *
  * @param prog - the name to show in usage lines (`hadown`, ...).
  */
@@ -127,10 +134,15 @@ export async function main (prog: string, argv: readonly string[], defaultAction
   }
   if (args.help) { io.stdout(`${usage}\n`); return 0 }
   try {
-    return await handlers[args.action](args, io)
+    // (ours) With -c naming a config with a fleet, see fleet-tools.ts.
+    const fleet = await toolFleet(args)
+    const local = async (): Promise<number> => await handlers[args.action](args, io)
+    if (fleet !== null) return await runFleetTool(args, fleet, { stdout: io.stdout, env: io.env, reasonFor: async () => await reasonFor(args, io), local })
+    return await local()
   } catch (err) {
-    io.stderr(`${prog}: ${(err as Error).message}\n`)
-    return 1
+    const usageError = hasCode(err, 'HC_ERR_USAGE')
+    io.stderr(`${prog}: ${(err as Error).message}\n${usageError ? `${usage}\n` : ''}`)
+    return usageError || hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
 }
 

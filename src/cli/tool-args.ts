@@ -3,6 +3,7 @@
  * Pure: reads no file and prints nothing.
  */
 import { parseArgs } from 'node:util'
+import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_SPOOL_ROOT, normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
 import { MAX_WEIGHT, isValidWeight } from '../spool/weight.js'
@@ -29,10 +30,16 @@ export interface ToolArgs {
   weight?: number
   /** (ours) For `weight`: remove the weight instead of setting one. */
   clear: boolean
+  /** (ours) `-c, --config-file`: the server's YAML, for the fleet's etcd endpoints. */
+  configFile?: string
+  /** (ours) `--fleet`: act on the fleet-wide etcd keys instead of the local spool. */
+  fleet: boolean
+  /** (ours) `--fleet-host HOST`: act on one host's etcd keys instead of the local spool. */
+  fleetHost?: string
 }
 
 /** The usage line; `%s` is the program name. */
-export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [--spool-root DIR] [-r REASON] [-e UNIX_TS] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
+export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [--spool-root DIR] [-c FILE [--fleet|--fleet-host HOST]] [-r REASON] [-e UNIX_TS] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
 
 function numberArg (flag: string, value: string | undefined, test: (n: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined
@@ -76,7 +83,10 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
         help: { type: 'boolean', short: 'h', default: false },
         drain: { type: 'boolean', default: false },
         maint: { type: 'boolean', default: false },
-        clear: { type: 'boolean', default: false }
+        clear: { type: 'boolean', default: false },
+        'config-file': { type: 'string', short: 'c' },
+        fleet: { type: 'boolean', default: false },
+        'fleet-host': { type: 'string' }
       }
     })
   } catch (err) {
@@ -98,12 +108,16 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
     daemonPort: numberArg('--port', v.port, (n) => isPort(n) && n > 0, 'a port 1-65535') ?? 3333,
     help: v.help,
     state: v.drain ? 'drain' : v.maint ? 'maint' : 'down',
-    clear: v.clear
+    clear: v.clear,
+    configFile: v['config-file'],
+    fleet: v.fleet,
+    fleetHost: v['fleet-host']
   }
   if (args.help) return args
   if (v.drain && v.maint) throw new HC_ERR_USAGE('--drain and --maint exclude each other')
   if ((v.drain || v.maint) && action !== 'down') throw new HC_ERR_USAGE(`--${args.state} only applies to down`)
   if (v.clear && action !== 'weight') throw new HC_ERR_USAGE('--clear only applies to weight')
+  checkFleetArgs(args)
   if (action === 'weight' && !v.clear) args.weight = weightArg(args.services.pop())
   if (args.serviceHost !== undefined && args.servicePort === undefined) {
     throw new HC_ERR_USAGE('--service-host requires --service-port')
@@ -117,6 +131,15 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
     throw new HC_ERR_USAGE((err as Error).message)
   }
   return args
+}
+
+/** (ours) `--fleet` and `--fleet-host`: one or the other, a valid host name, not with `list`. */
+function checkFleetArgs (args: ToolArgs): void {
+  if (args.fleet && args.fleetHost !== undefined) throw new HC_ERR_USAGE('--fleet and --fleet-host exclude each other')
+  if (args.fleetHost !== undefined && !new RegExp(FLEET_HOST_PATTERN).test(args.fleetHost)) {
+    throw new HC_ERR_USAGE(`--fleet-host must be a host name ([a-zA-Z0-9._-]), got ${JSON.stringify(args.fleetHost.slice(0, 64))}`)
+  }
+  if ((args.fleet || args.fleetHost !== undefined) && args.action === 'list') throw new HC_ERR_USAGE('--fleet and --fleet-host do not apply to list')
 }
 
 /** The spool keys the arguments name, canonical; throws HC_ERR_SPOOL_NAME for a bad name. */

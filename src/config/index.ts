@@ -16,6 +16,7 @@ import { HC_ERR_CONFIG } from '../errors.js'
 import { agentKeys } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
+import { fleetKeys } from './fleet.js'
 import { groupsKeys } from './groups.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
@@ -30,6 +31,7 @@ const keys = {
   ...serverKeys,
   ...spoolKeys,
   ...agentKeys,
+  ...fleetKeys,
   ...groupsKeys
 }
 

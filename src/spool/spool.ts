@@ -31,6 +31,7 @@ import { access, mkdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
+import type { FleetView } from './fleet-view.js'
 import { mayExist, readSpoolKeys, removeIfUnchanged } from './files.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
@@ -62,6 +63,8 @@ export interface SpoolOpenOptions {
   now?: () => number
   /** Where to report a root that goes missing at run time (the server passes its logger). */
   log?: SpoolLog
+  /** (ours) The fleet view, consulted beside each file of a lookup (see `fleet-view.ts`). */
+  fleet?: FleetView
 }
 
 /** What the spool reports about its directory; a pino logger fits. */
@@ -83,13 +86,16 @@ export class Spool {
   private readonly log: SpoolLog | undefined
   private rootMissing = false
   private rootCheckedAt = Number.NEGATIVE_INFINITY
+  /** (ours) The fleet's entries, in memory; undefined without a fleet. */
+  readonly fleet: FleetView | undefined
 
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
-  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog) {
+  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog, fleet?: FleetView) {
     this.root = root
     this.prefix = root.endsWith(sep) ? root : `${root}${sep}`
     this.now = now
     this.log = log
+    this.fleet = fleet
   }
 
   /**
@@ -111,7 +117,7 @@ export class Spool {
     } catch (err) {
       throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
     }
-    return new Spool(root, opts.now, opts.log)
+    return new Spool(root, opts.now, opts.log, opts.fleet)
   }
 
   /**
@@ -146,11 +152,22 @@ export class Spool {
   }
 
   /**
+   * (ours) One step of a lookup: the file, then (with a fleet) this host's and the fleet-wide
+   * entry for the same name, from memory. A local `down` or `maint` file ends the step alone.
+   */
+  private step (file: string, key: SpoolKey): SpoolState {
+    const local = this.read(file, key)
+    if (this.fleet === undefined || (!local.up && local.entry.state !== 'drain')) return local
+    return this.fleet.merge(local, file)
+  }
+
+  /**
    * Whether a service may take traffic, as the checks ask it: `all`, then `<service>`, then
    * (with a port other than 0) `<service>:<port>` or `<service>:<host>:<port>`. The first
    * `down` or `maint` file wins and ends the lookup, as in the reference; a `drain` file is
    * kept and returned only when no narrower file is `down` or `maint` (the stronger state wins,
-   * ties go to the broader file).
+   * ties go to the broader file). (ours) With a fleet, each step also consults this host's and
+   * the fleet-wide entry after the file (see {@link Spool.step}).
    *
    * @param port - 0 or absent for the whole service.
    * @param host - the check target; absent or 127.0.0.1 for this machine.
@@ -161,18 +178,18 @@ export class Spool {
     this.noticeRoot()
     // Written out rather than looped over a list of keys: this runs for every check.
     let draining: SpoolState | undefined
-    let state = this.read(ALL, ALL_KEY)
+    let state = this.step(ALL, ALL_KEY)
     if (!state.up) {
       if (state.entry.state !== 'drain') return state
       draining = state
     }
-    state = this.read(service, key.port === undefined ? key : { service })
+    state = this.step(service, key.port === undefined ? key : { service })
     if (!state.up) {
       if (state.entry.state !== 'drain') return state
       draining ??= state
     }
     if (key.port !== undefined) {
-      state = this.read(fileOf(key), key)
+      state = this.step(fileOf(key), key)
       if (!state.up) {
         if (state.entry.state !== 'drain') return state
         draining ??= state
