@@ -16,6 +16,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The status page's files: read at start-up from the source folder (tsc copies no non-TS file).
+COPY src/http/page/static ./src/http/page/static
 COPY bin ./bin
 # The production-safe example (no mysql credentials; set them in your own file): mount yours
 # over it. HACHECK_CONFIG makes the server and the spool tools (`docker exec <c> hadown web`)

@@ -32,6 +32,9 @@ export const HC_ERR_BAD_THRESHOLD = createError<'HC_ERR_BAD_THRESHOLD', 400, [st
 /** A check target (from request headers) that is not a host name or address. */
 export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>('HC_ERR_BAD_TARGET', '%s', 400)
 
+/** (ours) An http_status query (`/status?SERVICE=...&PORT=...&VIP=...`) that is malformed; the message says how. */
+export const HC_ERR_BAD_QUERY = createError<'HC_ERR_BAD_QUERY', 400, [string]>('HC_ERR_BAD_QUERY', '%s', 400)
+
 /** Wrong command-line usage; CLIs print the message plus a usage line and exit 2. */
 export const HC_ERR_USAGE = createError<'HC_ERR_USAGE', [string]>('HC_ERR_USAGE', '%s')
 

@@ -66,9 +66,15 @@ export async function runBin (
   wrapper: readonly string[] = []
 ): Promise<RunResult> {
   const command = [...wrapper, process.execPath, bin(name), ...args]
+  return await runCommand(command[0] as string, command.slice(1), { env: { ...process.env, ...env } })
+}
+
+/** Runs a program to completion (no stdin) with the given environment (default: this one) and directory. */
+export async function runCommand (file: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv, cwd?: string } = {}): Promise<RunResult> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(command[0] as string, command.slice(1), {
-      env: { ...process.env, ...env },
+    const child = spawn(file, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let stdout = ''

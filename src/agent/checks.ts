@@ -22,8 +22,8 @@ export interface AgentCheck {
 /**
  * Parses one `agent_checks` value.
  *
- * @throws HC_ERR_CONFIG naming the service for an unknown protocol, a bad port, or a missing
- *   `/` after the port where the protocol needs one.
+ * @throws HC_ERR_CONFIG naming the service for an unknown protocol, a bad port, a missing `/`
+ *   after the port where the protocol needs one, or a query the protocol rejects (an unknown role).
  */
 export function parseAgentCheck (service: string, spec: string): AgentCheck {
   const fail = (why: string): never => {
@@ -39,7 +39,11 @@ export function parseAgentCheck (service: string, spec: string): AgentCheck {
   if (port > 65535 || (port === 0 && checker.probes)) return fail(`port must be 1-65535${checker.probes ? '' : ' (0 for the whole service)'}`)
   if (checker.pathRequired && slash === undefined) return fail(`${protocol} needs a / after the port`)
   const q = rest.indexOf('?')
-  return { protocol, port, query: q === -1 ? rest : rest.slice(0, q), queryString: q === -1 ? '' : rest.slice(q + 1) }
+  const query = q === -1 ? rest : rest.slice(0, q)
+  const queryString = q === -1 ? '' : rest.slice(q + 1)
+  const rejected = checker.rejectsQuery?.(query, queryString)
+  if (rejected !== undefined) return fail(rejected)
+  return { protocol, port, query, queryString }
 }
 
 /**

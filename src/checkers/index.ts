@@ -4,12 +4,17 @@
  *
  * Folder checkers/ (this is its main file): one file per protocol, each a {@link Checker} that
  * turns a target into a result ("down" is a result, not an exception), plus their shared
- * socket and check-status helpers. May import `spool/` (types), `config/` (types), `ops/` and the
+ * socket, check-status and role-query (`roles.ts`) helpers. May import `spool/` (types), `config/` (types), `ops/` and the
  * top-level leaves; never `checks/`, `http/` or Fastify.
  */
+import { grpc } from './grpc.js'
+import { grpcs } from './grpcs.js'
 import { http } from './http.js'
 import { https } from './https.js'
 import { mysql } from './mysql.js'
+import { script } from './script.js'
+import { postgres } from './postgres.js'
+import { redis } from './redis.js'
 import { smtp } from './smtp.js'
 import { spool } from './spool.js'
 import { tcp } from './tcp.js'
@@ -21,7 +26,12 @@ export const checkers = {
   https,
   tcp,
   mysql,
+  postgres,
+  redis,
+  grpc,
+  grpcs,
   smtp,
+  script,
   spool
 } as const satisfies Record<string, Checker>
 

@@ -9,11 +9,21 @@
  *
  * Messages as the reference (CONTRACT section 3); unlike the reference, a closed port or a
  * silent server answers within `healthcheck_timeout`.
+ *
+ * (ours) `/mysql/<svc>/<port>/primary` and `/replica` (`?max_lag_seconds=N`) also ask the
+ * logged-in server its role before quitting: see `mysql-roles.ts`. Any other query is a 404.
  */
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Connection } from 'mysql2'
+import { MYSQL_ROLES, mysqlRole } from './mysql-roles.js'
+import { parseRoleQuery, roleQueryRejecter, roleVerdict } from './roles.js'
+import { capReads, TooMuchDataError } from './socket.js'
 import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckOutcome } from './types.js'
+
+/** Most bytes a probe reads: a handshake and one status row take a few kilobytes. */
+const MAX_READ_BYTES = 1024 * 1024
 
 interface MysqlError extends Error {
   code?: string
@@ -31,7 +41,10 @@ interface Handshake {
 export const mysql: Checker = {
   pathRequired: false,
   probes: true,
+  rejectsQuery: roleQueryRejecter(MYSQL_ROLES),
   check: async (target, ctx) => {
+    const query = parseRoleQuery(MYSQL_ROLES, target.query, target.queryString)
+    if ('error' in query) return down(query.error, 'L7STS', 404)
     const user = ctx.config.mysql_username
     if (user === null) return down('No MySQL username/pasword in config file', 'L7STS', 500) // (sic), as the reference
     // Loaded on the first mysql check: most hosts never make one, and mysql2 adds about 7 MB
@@ -57,12 +70,22 @@ export const mysql: Checker = {
           connectTimeout: ctx.timeoutMs
         })
         // TCP is up: from here a timeout is the server's silence, not the network's.
-        ;(conn as Connection & { stream?: NodeJS.EventEmitter }).stream?.once('connect', () => { phase = 'protocol' })
+        const stream = (conn as Connection & { stream?: NodeJS.EventEmitter }).stream
+        stream?.once('connect', () => { phase = 'protocol' })
+        if (stream !== undefined && 'destroy' in stream) capReads(stream as Socket, MAX_READ_BYTES)
         conn.once('connect', (handshake: Handshake) => {
-          ctx.signal.removeEventListener('abort', onAbort)
-          conn?.end(() => {})
-          const id = handshake.connectionId === undefined ? '' : ` (connection id ${handshake.connectionId})`
-          resolve(up(`MySQL connect response: ${handshake.serverVersion ?? 'OK'}${id}`))
+          const logged = conn as Connection
+          const done = (outcome: CheckOutcome): void => {
+            ctx.signal.removeEventListener('abort', onAbort)
+            logged.end(() => {})
+            resolve(outcome)
+          }
+          if (query.role === null) {
+            const id = handshake.connectionId === undefined ? '' : ` (connection id ${handshake.connectionId})`
+            done(up(`MySQL connect response: ${handshake.serverVersion ?? 'OK'}${id}`))
+            return
+          }
+          mysqlRole(logged, query).then((found) => { done(roleVerdict(query, found)) }, (err: MysqlError) => { done(failure(err, phase, started)) })
         })
         conn.once('error', (err: MysqlError) => {
           ctx.signal.removeEventListener('abort', onAbort)
@@ -83,6 +106,7 @@ function failure (err: MysqlError, phase: Phase, started: number): CheckOutcome 
     // The server answered with an error packet (access denied, too many connections, ...).
     return down(`MySQL sez (${err.errno}, ${JSON.stringify(err.sqlMessage)})`, 'L7STS', 500)
   }
+  if (err instanceof TooMuchDataError) return down(`Not a MySQL answer: ${err.message}`, 'L7RSP', 503)
   const code = errorCode(err)
   if (code === 'ETIMEDOUT') return down(`Connection timed out after ${took}s`, failureStatus(phase, true), 503)
   return down(`Unhandled exception ${describeError(err)}`, failureStatus(phase, false, code), 503)

@@ -23,12 +23,15 @@ export type CheckStatus =
   | 'L7RSP' // layer 7 invalid response: protocol error
   | 'L7STS' // layer 7 response error, e.g. HTTP 5xx
   | 'SOCKERR' // socket error on our side (no descriptor, no local address)
+  | 'PROCOK' // external check (script) passed: exit 0
+  | 'PROCERR' // external check (script) failed: non-zero exit, killed, or could not run
+  | 'PROCTOUT' // external check (script) timed out
 
 /** The statuses HAProxy counts as a passed check (`L7OKC`: conditionally, e.g. a 404 with disable-on-404). */
-const PASSING: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['L4OK', 'L6OK', 'L7OK', 'L7OKC'])
+const PASSING: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['L4OK', 'L6OK', 'L7OK', 'L7OKC', 'PROCOK'])
 
 /**
- * True for a status HAProxy counts as a passed check: `L4OK`, `L6OK`, `L7OK`, `L7OKC`.
+ * True for a status HAProxy counts as a passed check: `L4OK`, `L6OK`, `L7OK`, `L7OKC`, `PROCOK`.
  * (HAProxy: `HCHK_STATUS_*` with `CHK_RES_PASSED`/`CHK_RES_CONDPASS` in src/check.c.)
  */
 export function isPassingStatus (status: CheckStatus): boolean {
@@ -89,4 +92,20 @@ export function errorCode (err: unknown): string | undefined {
     e = e.cause as typeof e
   }
   return undefined
+}
+
+/**
+ * A client-supplied value quoted for a message (404 bodies are `text/html`): at most 64
+ * characters, anything outside a URL's plain characters shown as `?`, so no markup is echoed.
+ */
+export function quoted (text: string): string {
+  return JSON.stringify(text.slice(0, 64).replace(/[^A-Za-z0-9._~%/:=+-]/g, '?'))
+}
+
+/** Longest server text (an error message, status details) passed into an answer. */
+export const MAX_SERVER_TEXT = 300
+
+/** `text` cut to {@link MAX_SERVER_TEXT} characters (`...` marks a cut). */
+export function clip (text: string): string {
+  return text.length > MAX_SERVER_TEXT ? `${text.slice(0, MAX_SERVER_TEXT)}...` : text
 }

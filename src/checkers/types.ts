@@ -83,6 +83,26 @@ export interface Checker {
    * the TTL cache and the outbound limit; `spool` does not probe and is read every time.
    */
   readonly probes: boolean
+  /**
+   * (ours) The service name names what the probe runs on this machine (`script`: a configured
+   * command) and nothing is contacted over the network: port 0 is accepted (the port is handed
+   * to the probe), the check-target guard does not apply, and the service name joins the cache
+   * key. Absent means false.
+   */
+  readonly namedByService?: boolean
+  /**
+   * (ours) The probe's time bound in milliseconds when it is not `healthcheck_timeout`
+   * (`script`: the script's own `timeout`). Absent means `healthcheck_timeout`.
+   */
+  readonly timeoutMs?: (target: CheckTarget, config: Config) => number
+  /**
+   * (ours) For protocols whose query means something (a role such as `primary`, a gRPC
+   * service name): why this query and query string are not a check of this protocol, or
+   * `undefined` when they are. The route answers 404 with the reason, and `agent_checks`
+   * refuses such an entry at start-up. Absent: the query is not checked (the reference's
+   * protocols ignore it).
+   */
+  readonly rejectsQuery?: (query: string, queryString: string) => string | undefined
 }
 
 /** A passing outcome (code 200). */

@@ -43,9 +43,10 @@ export interface HealthStats {
 
 /**
  * Called after every probe that actually ran (never for cached answers, probes joined while in
- * flight, or spool answers), e.g. to feed the probe duration histogram.
+ * flight, or spool answers), e.g. to feed the probe duration histogram. `target` is the check
+ * that ran the probe (one probe may answer several services through the cache).
  */
-export type ProbeListener = (protocol: string, result: CheckResult) => void
+export type ProbeListener = (protocol: string, result: CheckResult, target: CheckTarget) => void
 
 /** What the health service is built from. */
 export interface HealthDeps {
@@ -133,31 +134,45 @@ export class HealthService {
     if (!gate.up && gate.entry.state !== 'drain') {
       return this.observed(req, { code: 503, message: describeDown(gate.entry), checkStatus: 'L7STS', durationMs: 0, spool: gate.entry })
     }
-    const checker = this.checkers[req.protocol]
-    let result: CheckResult
-    if (checker === undefined) {
-      result = { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
-    } else if (!checker.probes) {
-      // A checker that contacts nothing (spool): no timer, no outbound slot; it has no I/O that
-      // could overrun the timeout, and a probe's signal and race would cost more than the check.
-      try {
-        const { code, message, checkStatus } = await checker.check(target, this.localContext)
-        result = { code, message, checkStatus, durationMs: 0 }
-      } catch (err) {
-        result = { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR', durationMs: 0 }
-      }
-    } else {
-      result = await this.cache.get(this.keyOf(req), async () => {
-        const probed = await this.probe(checker, target)
-        for (const listener of this.probeListeners) listener(req.protocol, probed)
-        return probed
-      }, { noCache: req.noCache })
-    }
+    const result = await this.run(req)
     if (gate.up) return this.observed(req, result)
     // A drain file: a passing probe answers 404 (disable-on-404), a failing one its failure.
     const draining = gate.entry
     if (!isPassingStatus(result.checkStatus)) return this.observed(req, { ...result, spool: draining })
     return this.observed(req, { code: 404, message: describeDown(draining), checkStatus: 'L7OKC', durationMs: result.durationMs, spool: draining })
+  }
+
+  /**
+   * (ours) The protocol's checker through the cache and the outbound limit, without the spool
+   * gate: for callers that ran the gate themselves (a check group runs it once for the whole
+   * group, then each member here). Never rejects, as {@link HealthService.check}.
+   */
+  async checkWithoutSpool (req: CheckRequest): Promise<CheckResult> {
+    return this.observed(req, await this.run(req))
+  }
+
+  /** The checker part of a check: spool-only checkers directly, probing ones through the cache. */
+  private async run (req: CheckRequest): Promise<CheckResult> {
+    const { target } = req
+    const checker = this.checkers[req.protocol]
+    if (checker === undefined) {
+      return { code: 404, message: `unknown protocol ${req.protocol}`, checkStatus: 'L7STS', durationMs: 0 }
+    }
+    if (!checker.probes) {
+      // A checker that contacts nothing (spool): no timer, no outbound slot; it has no I/O that
+      // could overrun the timeout, and a probe's signal and race would cost more than the check.
+      try {
+        const { code, message, checkStatus } = await checker.check(target, this.localContext)
+        return { code, message, checkStatus, durationMs: 0 }
+      } catch (err) {
+        return { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR', durationMs: 0 }
+      }
+    }
+    return await this.cache.get(this.keyOf(req, checker), async () => {
+      const probed = await this.probe(checker, target)
+      for (const listener of this.probeListeners) listener(req.protocol, probed, target)
+      return probed
+    }, { noCache: req.noCache })
   }
 
   /** Hands a result to the transition log and returns it. */
@@ -166,8 +181,11 @@ export class HealthService {
     return result
   }
 
-  /** The cache key of a probing check (see cache.ts). */
-  private keyOf (req: CheckRequest): string {
+  /**
+   * The cache key of a probing check (see cache.ts). The service joins it when probes differ by
+   * service: with `service_name_header`, or for a checker the service names (`script`).
+   */
+  private keyOf (req: CheckRequest, checker: Checker): string {
     const { target } = req
     return cacheKey({
       protocol: req.protocol,
@@ -175,7 +193,7 @@ export class HealthService {
       port: target.port,
       query: target.query,
       queryString: target.queryString,
-      service: this.config.service_name_header === null ? undefined : target.service
+      service: this.config.service_name_header === null && checker.namedByService !== true ? undefined : target.service
     })
   }
 
@@ -200,7 +218,7 @@ export class HealthService {
    * `max_clients` outbound slots.
    */
   private async probe (checker: Checker, target: CheckTarget): Promise<CheckResult> {
-    const timeoutMs = this.config.healthcheck_timeout * 1000
+    const timeoutMs = checker.timeoutMs?.(target, this.config) ?? this.config.healthcheck_timeout * 1000
     const signal = AbortSignal.timeout(timeoutMs)
     const started = performance.now()
     let running = false

@@ -8,7 +8,9 @@
  * assumes a new server up: its first failure is logged, its first success is not.
  *
  * State is one bounded map per instance (least recently seen targets forgotten first), built at
- * start-up and passed to the health service; no module-level state.
+ * start-up and passed to the health service; no module-level state. (ours) The last
+ * {@link RECENT_TRANSITIONS} flips are also kept in a ring, newest first from
+ * {@link TransitionLog.recent}, for the status page.
  */
 import { LRUCache } from 'lru-cache'
 import { isPassingStatus, tenthsOfMs, type CheckStatus } from '../checkers/status.js'
@@ -25,6 +27,8 @@ export interface TransitionLogOptions {
   logger?: TransitionLogger | undefined
   /** Most targets remembered; default 10000. */
   maxTargets?: number
+  /** Clock in unix seconds, for {@link RecentTransition.ts}. */
+  now?: () => number
 }
 
 /** The fields of one logged flip (the pino object of the line). */
@@ -47,6 +51,15 @@ export interface Transition {
 /** Longest message copied into a log line. */
 export const MAX_MESSAGE = 200
 
+/** How many flips {@link TransitionLog.recent} keeps. */
+export const RECENT_TRANSITIONS = 100
+
+/** A flip as the ring keeps it: the logged fields plus when it happened. */
+export interface RecentTransition extends Transition {
+  /** Unix seconds (float). */
+  ts: number
+}
+
 function oneLine (text: string): string {
   // eslint-disable-next-line no-control-regex
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
@@ -61,10 +74,15 @@ function hostPort (host: string, port: number): string {
 export class TransitionLog {
   private readonly last: LRUCache<string, CheckStatus>
   private readonly logger: TransitionLogger | undefined
+  private readonly now: () => number
+  /** The last flips, oldest overwritten first; `ringNext` is where the next one goes. */
+  private readonly ring: RecentTransition[] = []
+  private ringNext = 0
 
   constructor (opts: TransitionLogOptions = {}) {
     this.logger = opts.logger
     this.last = new LRUCache({ max: opts.maxTargets ?? 10000 })
+    this.now = opts.now ?? (() => Date.now() / 1000)
   }
 
   /**
@@ -92,9 +110,24 @@ export class TransitionLog {
       duration_ms: tenthsOfMs(result.durationMs),
       message: oneLine(result.message)
     }
+    this.remember(flip)
     this.logger?.info(flip, `Health check for ${protocol}/${target.service} at ${where} ${passing ? 'succeeded' : 'failed'}, ` +
       `status: ${previous ?? '-'} -> ${result.checkStatus}, code: ${result.code}, check duration: ${flip.duration_ms}ms, info: ${JSON.stringify(flip.message)}`)
     return flip
+  }
+
+  /** Puts a flip in the ring of the last {@link RECENT_TRANSITIONS}. */
+  private remember (flip: Transition): void {
+    this.ring[this.ringNext] = { ts: this.now(), ...flip }
+    this.ringNext = (this.ringNext + 1) % RECENT_TRANSITIONS
+  }
+
+  /** The last {@link RECENT_TRANSITIONS} flips (at most), newest first; copies. */
+  recent (): RecentTransition[] {
+    const n = this.ring.length
+    const out: RecentTransition[] = []
+    for (let i = 1; i <= n; i++) out.push({ ...(this.ring[(this.ringNext - i + n) % n] as RecentTransition) })
+    return out
   }
 
   /** Targets currently remembered. */

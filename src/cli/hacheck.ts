@@ -10,6 +10,7 @@
 import cluster from 'node:cluster'
 import { parseAgentChecks } from '../agent/checks.js'
 import type { CheckerRegistry } from '../checkers/index.js'
+import { parseGroups } from '../checks/group-members.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { startServer, type RunningServer } from '../http/server.js'
@@ -94,6 +95,8 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     for (const warning of loaded.warnings) log.logger.warn(warning)
     try {
       await applyLimits(config, args.ports.length, log)
+      // A group member that does not parse is a config error (exit 2), found once, not per worker.
+      parseGroups(config, deps.checkers)
       // Checked here too, so a bad spool root fails once with a clear message, not per worker.
       await Spool.open(spoolRoot)
     } catch (err) {

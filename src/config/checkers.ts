@@ -1,4 +1,4 @@
-/** Keys of individual checkers: the credentials a protocol logs in with. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/** Keys of individual checkers: the credentials a protocol logs in with (mysql, postgres, redis). Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
 import { Type } from '@sinclair/typebox'
 import { Nullable, type KeySpec } from './schema.js'
 
@@ -10,6 +10,36 @@ export const checkersKeys = {
     expected: 'a string or null (quote it if YAML reads it as a number)'
   },
   mysql_password: {
+    schema: Nullable(Type.String()),
+    default: null,
+    expected: 'a string or null (quote it if YAML reads it as a number)'
+  },
+  /** (ours) The postgres checker's login; null answers 500, as the mysql checker does without one. */
+  postgres_username: {
+    schema: Nullable(Type.String({ minLength: 1, maxLength: 63 })),
+    default: null,
+    expected: 'a user name (1-63 characters) or null'
+  },
+  /** (ours) Sent only when the server asks (md5, SCRAM-SHA-256); never read from PGPASSWORD or ~/.pgpass. */
+  postgres_password: {
+    schema: Nullable(Type.String()),
+    default: null,
+    expected: 'a string or null (quote it if YAML reads it as a number)'
+  },
+  /** (ours) The database the postgres checker logs in to (`postgres` exists in every cluster). */
+  postgres_database: {
+    schema: Type.String({ minLength: 1, maxLength: 63 }),
+    default: 'postgres',
+    expected: 'a database name (1-63 characters)'
+  },
+  /** (ours) Redis 6+ ACL user for the redis checker; null with a password means AUTH <password> (the `default` user). */
+  redis_username: {
+    schema: Nullable(Type.String({ minLength: 1 })),
+    default: null,
+    expected: 'a string or null'
+  },
+  /** (ours) The redis checker sends AUTH only when this is set. */
+  redis_password: {
     schema: Nullable(Type.String()),
     default: null,
     expected: 'a string or null (quote it if YAML reads it as a number)'

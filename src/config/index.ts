@@ -16,6 +16,7 @@ import { HC_ERR_CONFIG } from '../errors.js'
 import { agentKeys } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
+import { groupsKeys } from './groups.js'
 import type { KeySpec } from './schema.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
@@ -29,7 +30,8 @@ const keys = {
   ...checkersKeys,
   ...serverKeys,
   ...spoolKeys,
-  ...agentKeys
+  ...agentKeys,
+  ...groupsKeys
 }
 
 type Keys = typeof keys

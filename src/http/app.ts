@@ -12,8 +12,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
+import { isPassingStatus } from '../checkers/status.js'
 import { CheckGuard } from '../checks/check-guard.js'
+import { parseGroups } from '../checks/group-members.js'
+import { GroupService } from '../checks/groups.js'
 import { HealthService } from '../checks/health.js'
+import { LatencyHistory } from '../checks/latency-history.js'
 import { ServiceLog } from '../checks/service-log.js'
 import { localAddresses } from '../checks/target.js'
 import { TransitionLog } from '../checks/transition-log.js'
@@ -21,7 +25,10 @@ import type { Config } from '../config/index.js'
 import { Metrics } from '../ops/metrics.js'
 import type { Spool } from '../spool/spool.js'
 import checkRoutes from './routes/check.js'
+import groupRoutes from './routes/group.js'
+import { httpStatusAnswer } from './routes/http-status.js'
 import metricsRoutes from './routes/metrics.js'
+import pageRoutes from './routes/page.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes from './routes/status.js'
 
@@ -77,6 +84,15 @@ export interface AppDeps {
    * one by default; tests and embedders may add protocols (e.g. a deliberately slow one).
    */
   checkers?: CheckerRegistry
+  /**
+   * (ours) Runs the configured check groups; built from `groups` by default, which throws
+   * HC_ERR_CONFIG naming a member that does not parse.
+   */
+  groups?: GroupService
+  /** (ours) The last state changes, for the status page; the health service's own by default. */
+  transitions?: TransitionLog
+  /** (ours) Probe latency per service, for the status page; fed by the health service's probes by default. */
+  latency?: LatencyHistory
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */
@@ -89,14 +105,25 @@ export const MAX_HEADER_SIZE = 16384
 export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const now = deps.now ?? (() => Date.now() / 1000)
   const checkers = deps.checkers ?? defaultCheckers
-  const transitions = new TransitionLog({ logger: deps.opsLogger ?? deps.logger })
+  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now })
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
+  const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
+  const groups = deps.groups ?? new GroupService({ groups: parseGroups(config, checkers), health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
+  let latency = deps.latency
+  if (latency === undefined) {
+    const history = new LatencyHistory({ now })
+    health.onProbe((_protocol, result, target) => { history.record(target.service, result.durationMs, isPassingStatus(result.checkStatus)) })
+    latency = history
+  }
   return {
     spool: deps.spool,
     checkers,
     health,
+    transitions,
+    latency,
     metrics: deps.metrics ?? new Metrics({ health, spool: deps.spool }),
-    checkGuard: deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 }),
+    checkGuard,
+    groups,
     renderMetrics: deps.renderMetrics,
     serviceLog: deps.serviceLog ?? new ServiceLog({ now }),
     localAddresses: deps.localAddresses ?? localAddresses(),
@@ -163,12 +190,15 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
-  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now })
+  const httpStatus = config.http_status_root === null ? undefined : httpStatusAnswer({ root: config.http_status_root, spool: rt.spool })
+  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus })
+  await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers
   })
   await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics })
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
   await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType })
+  await app.register(pageRoutes, { config, ...rt })
   return app
 }

@@ -1,21 +1,23 @@
 /**
  * The form of a remote spool change (CONTRACT section 5): `status=up|down`, `reason` (required
  * for down), `expiration` and `creation` (unix seconds), from the query string and/or an
- * urlencoded body. Validated field by field; every error names its field.
+ * urlencoded body. (ours) With `status=down`, `state=down|drain|maint` says which spool state
+ * to write (default down; see `format.ts`). Validated field by field; every error names its field.
  *
  * Imports no Fastify.
  */
 import { HC_ERR_BAD_FIELD } from '../errors.js'
+import { SPOOL_STATES, type SpoolStateName } from './format.js'
 
 /** A validated change. Times are unix seconds. */
 export type SpoolChange =
   | { status: 'up' }
-  | { status: 'down', reason: string, expiration: number | null, creation: number | null }
+  | { status: 'down', reason: string, expiration: number | null, creation: number | null, state: SpoolStateName }
 
 /** The longest reason accepted (the form body is at most 4 KiB anyway). */
 export const MAX_REASON_LENGTH = 1024
 
-const FIELDS = ['status', 'reason', 'expiration', 'creation'] as const
+const FIELDS = ['status', 'reason', 'expiration', 'creation', 'state'] as const
 type Field = typeof FIELDS[number]
 
 /** A parsed query string or form body: each name to one value or several. */
@@ -56,17 +58,23 @@ function time (field: Field, value: string | undefined): number | null {
  *
  * @throws HC_ERR_BAD_FIELD (400): `status must be up or down`; `field reason is required for
  *   status=down`; a reason with control characters or longer than {@link MAX_REASON_LENGTH};
- *   a time that is not a non-negative number of seconds.
+ *   a time that is not a non-negative number of seconds; a `state` other than down, drain or
+ *   maint, or given with status=up.
  */
 export function parseSpoolChange (fields: Partial<Record<Field, string>>): SpoolChange {
   const { status, reason } = fields
   if (status !== 'up' && status !== 'down') throw new HC_ERR_BAD_FIELD('status must be up or down')
   const expiration = time('expiration', fields.expiration)
   const creation = time('creation', fields.creation)
-  if (status === 'up') return { status }
+  const state = fields.state ?? 'down'
+  if (!(SPOOL_STATES as readonly string[]).includes(state)) throw new HC_ERR_BAD_FIELD('field state must be down, drain or maint')
+  if (status === 'up') {
+    if (fields.state !== undefined) throw new HC_ERR_BAD_FIELD('field state is only for status=down')
+    return { status }
+  }
   if (reason === undefined || reason.trim() === '') throw new HC_ERR_BAD_FIELD('field reason is required for status=down')
   // Tabs and newlines would break hastatus's one-line, tab-separated output.
   if ([...reason].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new HC_ERR_BAD_FIELD('field reason must not contain control characters')
   if (reason.length > MAX_REASON_LENGTH) throw new HC_ERR_BAD_FIELD(`field reason is longer than ${MAX_REASON_LENGTH} characters`)
-  return { status, reason, expiration, creation }
+  return { status, reason, expiration, creation, state: state as SpoolStateName }
 }

@@ -13,6 +13,10 @@ test('mysql: a check user with no privileges logs in and quits: 200', async (t) 
   assert.equal(res.statusCode, 200, res.body)
   assert.match(res.body, /^MySQL connect response: .*MariaDB/)
   assert.equal((await app.inject(`/mysql/db/${MYSQL.port}`)).statusCode, 200, 'no trailing slash is fine')
+  // As in the reference, a query that names no role is ignored: the plain login check.
+  const other = await app.inject(`/mysql/db/${MYSQL.port}/health?x=1`)
+  assert.equal(other.statusCode, 200, other.body)
+  assert.match(other.body, /^MySQL connect response: /)
 })
 
 test('mysql: no credentials configured: 500 No MySQL username/pasword in config file', async (t) => {

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { test } from 'node:test'
 import pino from 'pino'
 import { HealthService } from '../../src/checks/health.js'
-import { TransitionLog, type Transition } from '../../src/checks/transition-log.js'
+import { RECENT_TRANSITIONS, TransitionLog, type Transition } from '../../src/checks/transition-log.js'
 import { makeConfig } from '../../src/config/index.js'
 import { createLogger } from '../../src/ops/logger.js'
 import { buildTestApp, tempSpool } from '../helper.js'
@@ -89,4 +89,24 @@ test('state changes reach the ops logger, written at the default (warn) level', 
   const flips = lines.map((l) => JSON.parse(l) as { level: number, to?: string }).filter((r) => r.to !== undefined)
   assert.equal(flips.length, 1)
   assert.deepEqual([flips[0]?.level, flips[0]?.to], [30, 'L7STS'])
+})
+
+test('transition log: the last 100 flips are kept in memory, newest first, with their time', () => {
+  let now = 1000
+  const log = new TransitionLog({ now: () => now })
+  assert.deepEqual(log.recent(), [])
+  const target = { service: 'web', host: '127.0.0.1', port: 80 }
+  const pass = { code: 200, message: 'ok', checkStatus: 'L7OK' as const, durationMs: 1 }
+  const fail = { code: 503, message: 'no', checkStatus: 'L7STS' as const, durationMs: 2 }
+  for (let i = 0; i < 150; i++) {
+    now = 1000 + i
+    log.observe('http', target, i % 2 === 0 ? fail : pass)
+  }
+  const recent = log.recent()
+  assert.equal(recent.length, RECENT_TRANSITIONS)
+  assert.deepEqual(recent.map((r) => r.ts).slice(0, 3), [1149, 1148, 1147])
+  assert.equal(recent.at(-1)?.ts, 1050)
+  assert.deepEqual([recent[0]?.result, recent[0]?.from, recent[0]?.to, recent[0]?.message], ['passing', 'L7STS', 'L7OK', 'ok'])
+  recent[0]!.message = 'changed by a reader'
+  assert.equal(log.recent()[0]?.message, 'ok', 'readers get copies')
 })

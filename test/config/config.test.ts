@@ -27,10 +27,21 @@ const DEFAULTS = {
   keep_alive_timeout: 5,
   request_header_timeout: 10,
   shutdown_timeout: 15,
+  // ours (role checkers)
+  postgres_username: null,
+  postgres_password: null,
+  postgres_database: 'postgres',
+  redis_username: null,
+  redis_password: null,
   // ours (agent-check)
   agent_port: null,
   agent_bind: null,
-  agent_checks: {}
+  agent_checks: {},
+  // ours (groups, scripts, http_status)
+  groups: {},
+  group_failure_code: 503,
+  scripts: {},
+  http_status_root: null
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {

@@ -88,12 +88,17 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     const urlPort = Number(request.params.port)
     if (urlPort > 65535) throw new HC_ERR_BAD_PORT(`port ${request.params.port} is out of range 0-65535`)
     const { host, port } = resolveTarget(urlPort, request.headers, localAddresses)
-    if (port === 0 && checker.probes) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
+    // A checker the service names (script) contacts nothing: its port is only handed over.
+    const connects = checker.probes && checker.namedByService !== true
+    if (port === 0 && connects) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
     const { service } = request.params
     const { query, queryString } = splitCheckUrl(request.url)
+    // (ours) A query the protocol gives a meaning to (a role, a gRPC service) must be one it knows.
+    const rejected = checker.rejectsQuery?.(query, queryString)
+    if (rejected !== undefined) return reply.code(404).type(HTML).send(`Not Found: ${rejected}`)
     let result: CheckResult
-    // The guard runs before anything connects; spool-only protocols never connect.
-    const decision = !checker.probes
+    // The guard runs before anything connects; spool-only protocols and scripts never connect.
+    const decision = !connects
       ? { allowed: true as const, address: host }
       : checkGuard.checkLiteral(host) ?? await checkGuard.check(host)
     if (decision.allowed) {

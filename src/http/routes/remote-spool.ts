@@ -90,7 +90,7 @@ export default async function remoteSpoolRoutes (app: FastifyInstance, opts: Rem
     if (change.status === 'up') {
       await spool.up(key)
     } else {
-      await spool.down(key, { reason: change.reason, expiration: change.expiration, creation: change.creation ?? undefined })
+      await spool.down(key, { reason: change.reason, expiration: change.expiration, creation: change.creation ?? undefined, state: change.state })
     }
     request.log.child({}, { level: 'info' }).info({ client: request.ip, service, port, ...change }, 'remote spool change')
     return reply.code(200).type('text/html; charset=UTF-8').send()

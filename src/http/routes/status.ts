@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
+import type { HttpStatusAnswer } from './http-status.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {
@@ -14,6 +15,8 @@ export interface StatusRoutesOptions {
   /** Process start, unix seconds. */
   startTime: number
   now: () => number
+  /** (ours) With `http_status_root` set: answers `/status?SERVICE=...` as http_status (see `http-status.ts`). */
+  httpStatus?: HttpStatusAnswer | undefined
 }
 
 const JSON_TYPE = 'application/json; charset=UTF-8'
@@ -31,7 +34,9 @@ export function parseThreshold (value: string | undefined): number {
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
   const { health, serviceLog, startTime, now } = opts
 
-  app.get('/status', async (_request, reply) => {
+  app.get('/status', async (request, reply) => {
+    const asHttpStatus = opts.httpStatus?.(request, reply)
+    if (asHttpStatus !== undefined) return asHttpStatus
     const stats = health.stats()
     return reply.type(JSON_TYPE).send({
       cache: stats.cache,

@@ -129,7 +129,24 @@ test('collectFields and parseSpoolChange', () => {
   assert.deepEqual(collectFields(undefined, null, { status: ['up'] }), { status: 'up' })
   assert.throws(() => collectFields({ reason: 'a' }, { reason: 'b' }), /field reason is given more than once/)
   assert.deepEqual(parseSpoolChange({ status: 'up', reason: 'ignored' }), { status: 'up' })
-  assert.deepEqual(parseSpoolChange({ status: 'down', reason: 'r', expiration: '12.5' }), { status: 'down', reason: 'r', expiration: 12.5, creation: null })
+  assert.deepEqual(parseSpoolChange({ status: 'down', reason: 'r', expiration: '12.5' }), { status: 'down', reason: 'r', expiration: 12.5, creation: null, state: 'down' })
+  assert.deepEqual(parseSpoolChange({ status: 'down', reason: 'r', state: 'maint' }), { status: 'down', reason: 'r', expiration: null, creation: null, state: 'maint' })
+  assert.throws(() => parseSpoolChange({ status: 'down', reason: 'r', state: 'sideways' }), /^.*field state must be down, drain or maint$/)
+  assert.throws(() => parseSpoolChange({ status: 'up', state: 'drain' }), /field state is only for status=down/)
+})
+
+test('(ours) state=drain or maint writes that spool state; the check answers it', async (t) => {
+  const { app, spool } = await buildTestApp(t, { allow_remote_spool_changes: true })
+  let res = await app.inject({ method: 'POST', url: '/spool/web/0/', headers: FORM, payload: 'status=down&reason=rolling&state=drain' })
+  assert.deepEqual([res.statusCode, res.body], [200, ''])
+  assert.equal(JSON.parse(await readFile(join(spool.root, 'web'), 'utf8')).state, 'drain')
+  res = await app.inject({ method: 'POST', url: '/spool/web/0/', headers: FORM, payload: 'status=down&reason=disk&state=maint' })
+  assert.equal(res.statusCode, 200)
+  res = await app.inject('/spool/web/0/')
+  assert.equal(res.statusCode, 503)
+  assert.match(res.body, /^Service web in maint state since [0-9.]+: disk$/)
+  res = await app.inject({ method: 'POST', url: '/spool/web/0/', headers: FORM, payload: 'status=down&reason=x&state=gone' })
+  assert.deepEqual([res.statusCode, res.body], [400, 'field state must be down, drain or maint'])
 })
 
 test('bearerTokenCheck compares whole tokens', () => {

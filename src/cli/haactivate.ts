@@ -1,0 +1,113 @@
+/**
+ * (ours) `haactivate` / `hainactivate SERVICE... [-P PORT]`: create or remove http_status
+ * presence files, as the http_status init functions `activate`/`inactivate` do (see
+ * `spool/presence.ts`). `haactivate status.html` activates the host-level file asked for by
+ * `/status` without SERVICE.
+ *
+ * The root is `--http-status-root`, else `http_status_root` from the `-c` config file, else
+ * `/var/run/http_status`. Silent on success; exit 0 ok, 1 a file could not be written, 2 usage.
+ */
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../config/index.js'
+import { HC_ERR_USAGE } from '../errors.js'
+import { DEFAULT_HTTP_STATUS_ROOT, activatePresence, inactivatePresence, presenceFileName } from '../spool/presence.js'
+
+/** What the tool does. */
+export type PresenceAction = 'activate' | 'inactivate'
+
+/** Where the tool writes; injected by tests. */
+export interface PresenceIO {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+/** The usage line; `%s` is the program name. */
+export const PRESENCE_USAGE = 'usage: %s [-c FILE] [--http-status-root DIR] [-P PORT] SERVICE...'
+
+/** Parsed arguments. */
+export interface PresenceArgs {
+  /** Presence file names, validated. */
+  files: string[]
+  configFile?: string
+  root?: string
+  help: boolean
+}
+
+/**
+ * Parses the arguments.
+ *
+ * @throws HC_ERR_USAGE on an unknown flag, a bad port or service name, or no service.
+ */
+export function parsePresenceArgs (argv: readonly string[]): PresenceArgs {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        'config-file': { type: 'string', short: 'c' },
+        'http-status-root': { type: 'string' },
+        'service-port': { type: 'string', short: 'P' },
+        help: { type: 'boolean', short: 'h', default: false }
+      }
+    })
+  } catch (err) {
+    throw new HC_ERR_USAGE((err as Error).message)
+  }
+  const v = parsed.values
+  const args: PresenceArgs = { files: [], configFile: v['config-file'], root: v['http-status-root'], help: v.help }
+  if (args.help) return args
+  const portText = v['service-port']
+  if (portText !== undefined && !/^[0-9]{1,5}$/.test(portText)) throw new HC_ERR_USAGE(`--service-port must be a port 1-65535, got ${JSON.stringify(portText)}`)
+  if (parsed.positionals.length === 0) throw new HC_ERR_USAGE('needs at least one service name (status.html for the host)')
+  try {
+    args.files = parsed.positionals.map((service) => presenceFileName({ service, port: portText === undefined ? undefined : Number(portText) }))
+  } catch (err) {
+    throw new HC_ERR_USAGE((err as Error).message)
+  }
+  return args
+}
+
+/** The http_status root the arguments name. */
+async function rootOf (args: PresenceArgs): Promise<string> {
+  if (args.root !== undefined) return args.root
+  if (args.configFile === undefined) return DEFAULT_HTTP_STATUS_ROOT
+  return (await loadConfig(args.configFile)).config.http_status_root ?? DEFAULT_HTTP_STATUS_ROOT
+}
+
+/** Runs the tool; resolves with the exit code. */
+export async function main (prog: string, argv: readonly string[], action: PresenceAction, io: PresenceIO): Promise<number> {
+  const usage = PRESENCE_USAGE.replace('%s', prog)
+  let args: PresenceArgs
+  try {
+    args = parsePresenceArgs(argv)
+  } catch (err) {
+    io.stderr(`${prog}: ${(err as Error).message}\n${usage}\n`)
+    return 2
+  }
+  if (args.help) { io.stdout(`${usage}\n`); return 0 }
+  try {
+    const root = await rootOf(args)
+    for (const file of args.files) {
+      if (action === 'activate') await activatePresence(root, file)
+      else await inactivatePresence(root, file)
+    }
+    return 0
+  } catch (err) {
+    io.stderr(`${prog}: ${(err as Error).message}\n`)
+    return 1
+  }
+}
+
+/** Entry point for the `bin/` shims. */
+export function run (prog: string, action: PresenceAction): void {
+  const io: PresenceIO = {
+    stdout: (text) => { process.stdout.write(text) },
+    stderr: (text) => { process.stderr.write(text) }
+  }
+  main(prog, process.argv.slice(2), action, io).then((code) => { process.exitCode = code }, (err: unknown) => {
+    process.stderr.write(`${prog}: ${String(err)}\n`)
+    process.exitCode = 1
+  })
+}

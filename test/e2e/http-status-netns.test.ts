@@ -1,0 +1,98 @@
+/**
+ * http_status VIP checks against real interface addresses: the test makes a network namespace
+ * of its own (`ip netns`), adds a VIP to its `lo` as an LVS-DR real server holds it, runs the
+ * built `bin/hacheck` inside it with `ip netns exec`, and asks from inside it too. Then it
+ * moves the VIP away (a failover) and back. Skipped, with the reason, where network namespaces
+ * cannot be made (no CAP_SYS_ADMIN, no iproute2).
+ */
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { performance } from 'node:perf_hooks'
+import { promisify } from 'node:util'
+import { bin, tempDir, waitFor } from '../helper.js'
+
+const run = promisify(execFile)
+
+/**
+ * A client living inside the namespace: one node process that reads URLs, one per line, and
+ * answers `{status} {body}` (JSON-encoded) per line, so each request costs no process start.
+ */
+function clientInside (ns: string): { get: (url: string) => Promise<string>, close: () => void } {
+  const script = [
+    "const rl = require('node:readline').createInterface({ input: process.stdin })",
+    "rl.on('line', (url) => fetch(url, { signal: AbortSignal.timeout(5000) })",
+    "  .then(async (r) => r.status + ' ' + (await r.text()).trimEnd(), () => '000 unreachable')",
+    "  .then((answer) => process.stdout.write(JSON.stringify(answer) + '\\n')))"
+  ].join('\n')
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  child.stdout.setEncoding('utf8')
+  let buffered = ''
+  const waiting: Array<(line: string) => void> = []
+  child.stdout.on('data', (d: string) => {
+    buffered += d
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      waiting.shift()?.(JSON.parse(line) as string)
+    }
+  })
+  return {
+    // Requests are answered in order: one at a time here.
+    get: async (url) => await new Promise((resolve) => { waiting.push(resolve); child.stdin.write(`${url}\n`) }),
+    close: () => { child.kill('SIGKILL') }
+  }
+}
+
+test('http_status: a VIP on lo inside a network namespace is local; moved away it is not', async (t) => {
+  const ns = `hacheck-t${process.pid}-${Math.floor(Math.random() * 1e6)}`
+  try {
+    await run('ip', ['netns', 'add', ns])
+  } catch (err) {
+    t.skip(`cannot create a network namespace here: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`)
+    return
+  }
+  t.after(async () => { await run('ip', ['netns', 'del', ns]).catch(() => {}) })
+  const vip = '192.0.2.77'
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  await run('ip', ['-n', ns, 'addr', 'add', `${vip}/32`, 'dev', 'lo'])
+
+  const dir = await tempDir(t)
+  const root = join(dir, 'http_status')
+  const config = join(dir, 'hacheck.yaml')
+  await writeFile(config, `http_status_root: ${root}\n`)
+  // A fresh namespace: port 3333 on its loopback is certainly free.
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, bin('hacheck'), '-c', config, '-B', '127.0.0.1', '-p', '3333', '--spool-root', join(dir, 'spool')],
+    { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  t.after(() => { child.kill('SIGKILL') })
+  const client = clientInside(ns)
+  t.after(() => { client.close() })
+  const getInside = async (_ns: string, url: string): Promise<string> => await client.get(url)
+  const base = 'http://127.0.0.1:3333/status'
+  await waitFor(async () => (await getInside(ns, base)).startsWith('200') ? true : undefined, 15000, `hacheck in ${ns}: ${stderr}`)
+
+  const activate = await run(process.execPath, [bin('haactivate'), '--http-status-root', root, 'haproxy'])
+  assert.equal(activate.stderr, '')
+  assert.equal(await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`), `200 OK - haproxy active, VIP ${vip} local`)
+  assert.equal(await getInside(ns, `${base}?SERVICE=haproxy&VIP=127.0.0.1,${vip}`), `200 OK - haproxy active, VIP 127.0.0.1,${vip} local`)
+  assert.equal(await getInside(ns, `${base}?SERVICE=haproxy&VIP=192.0.2.78`), '404 Not Found - VIP 192.0.2.78 is not an address of this host')
+
+  // Failover: the VIP leaves this real server; within a second the answer follows.
+  await run('ip', ['-n', ns, 'addr', 'del', `${vip}/32`, 'dev', 'lo'])
+  const movedAt = performance.now()
+  const gone = await waitFor(async () => {
+    const answer = await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`)
+    return answer.startsWith('404') ? answer : undefined
+  }, 3000, 'the VIP to stop counting as local')
+  assert.equal(gone, `404 Not Found - VIP ${vip} is not an address of this host`)
+  t.diagnostic(`VIP moved away: 404 after ${((performance.now() - movedAt) / 1000).toFixed(2)} s`)
+  await run('ip', ['-n', ns, 'addr', 'add', `${vip}/32`, 'dev', 'lo'])
+  await waitFor(async () => (await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`)).startsWith('200') ? true : undefined, 3000, 'the VIP to count again')
+
+  await run(process.execPath, [bin('hainactivate'), '--http-status-root', root, 'haproxy'])
+  assert.equal(await getInside(ns, `${base}?SERVICE=haproxy&VIP=${vip}`), '404 Not Found - no presence file haproxy')
+})
