@@ -63,6 +63,7 @@ export const MARIADB: Prerequisite = {
   }
 }
 
+/** Every prerequisite of the suite, in the order README "Tests" lists them. */
 export const PREREQUISITES: readonly Prerequisite[] = [
   MARIADB,
   {
