@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
+import { HC_ERR_CONFIG, hasCode } from '../errors.js'
 import { DEFAULT_SPOOL_ROOT } from '../spool/spool.js'
 
 /** Environment variable naming the config file when `-c` is not given. */
@@ -90,7 +91,16 @@ export interface ToolConfig {
  */
 export async function loadToolConfig (args: ToolConfigArgs, env: Env, opts: { checkout?: string | null } = {}): Promise<ToolConfig> {
   const fromEnv = env[CONFIG_ENV] !== '' ? env[CONFIG_ENV] : undefined
-  const file = args.configFile ?? fromEnv ?? (opts.checkout === undefined ? checkoutConfig() : opts.checkout ?? undefined)
-  const loaded = await loadConfig(file)
+  const checkout = opts.checkout === undefined ? checkoutConfig() : opts.checkout ?? undefined
+  const file = args.configFile ?? fromEnv ?? checkout
+  let loaded: LoadedConfig
+  try {
+    loaded = await loadConfig(file)
+  } catch (err) {
+    // Say where a file nobody typed came from (a config with credentials may be mode 0640).
+    if (args.configFile !== undefined || !hasCode(err, 'HC_ERR_CONFIG')) throw err
+    const from = file === fromEnv ? `$${CONFIG_ENV}` : 'the source checkout\'s development config'
+    throw new HC_ERR_CONFIG(`${err.message} (from ${from})`)
+  }
   return { config: loaded.config, loaded, spoolRoot: resolveSpoolRoot(args.spoolRoot, env, loaded) }
 }

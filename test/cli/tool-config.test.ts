@@ -32,6 +32,8 @@ test('config file order: -c, then $HACHECK_CONFIG, then the checkout\'s config/d
   assert.equal((await loadToolConfig({}, {}, { checkout: files.checkout })).spoolRoot.root, '/srv/checkout')
   assert.equal((await loadToolConfig({}, { HACHECK_CONFIG: '' }, { checkout: null })).loaded.source, 'defaults')
   await assert.rejects(loadToolConfig({ configFile: join(dir, 'missing.yaml') }, {}, { checkout: null }), (err: Error) => hasCode(err, 'HC_ERR_CONFIG'))
+  await assert.rejects(loadToolConfig({}, { HACHECK_CONFIG: join(dir, 'missing.yaml') }, { checkout: null }),
+    (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && /^cannot read config file .*missing\.yaml: .* \(from \$HACHECK_CONFIG\)$/.test(err.message))
 })
 
 test('a relative spool_root is relative to the config file, wherever the tool runs', async (t) => {
