@@ -19,7 +19,7 @@
  */
 import { hostname, userInfo } from 'node:os'
 import { fleetSettings, type FleetSettings } from '../config/fleet.js'
-import { loadConfig, type Config } from '../config/index.js'
+import type { Config } from '../config/index.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { describeEtcdError } from '../spool/fleet-client.js'
 import { parseFleetKey, parseFleetSpoolValue, type FleetTarget } from '../spool/fleet-keys.js'
@@ -40,24 +40,15 @@ export interface FleetToolDeps {
 }
 
 /**
- * (ours) `-c, --config-file`: the server's YAML, loaded as the server loads it; null without `-c`.
+ * The fleet settings for a tool command: null when the tool's config (`-c`, `$HACHECK_CONFIG`,
+ * see `tool-config.ts`) has no fleet.
  *
- * @throws HC_ERR_CONFIG when the file cannot be read or has a bad key.
+ * @throws HC_ERR_USAGE for `--fleet`/`--fleet-host` without a fleet in the config.
  */
-export async function loadToolConfig (args: Pick<ToolArgs, 'configFile'>): Promise<Config | null> {
-  return args.configFile === undefined ? null : (await loadConfig(args.configFile)).config
-}
-
-/**
- * The fleet settings for a tool command: null when it has no `-c` or the config has no fleet.
- *
- * @throws HC_ERR_USAGE for `--fleet`/`--fleet-host` without a fleet in `-c`; HC_ERR_CONFIG.
- */
-export async function toolFleet (args: ToolArgs): Promise<FleetSettings | null> {
-  const config = await loadToolConfig(args)
-  const settings = config === null ? null : fleetSettings(config)
+export function toolFleet (args: ToolArgs, config: Config): FleetSettings | null {
+  const settings = fleetSettings(config)
   if (settings === null && (args.fleet || args.fleetHost !== undefined)) {
-    throw new HC_ERR_USAGE(`--${args.fleet ? 'fleet' : 'fleet-host'} needs -c FILE with fleet_etcd_endpoints set`)
+    throw new HC_ERR_USAGE(`--${args.fleet ? 'fleet' : 'fleet-host'} needs a config with fleet_etcd_endpoints set (-c FILE or $HACHECK_CONFIG)`)
   }
   return settings
 }

@@ -99,7 +99,8 @@ export class Spool {
   }
 
   /**
-   * Opens a spool root, creating it (mode 0750) when absent, and checks access.
+   * Opens a spool root, creating it (mode 0750) when absent, and checks access. Its parent
+   * directory must exist.
    *
    * @throws HC_ERR_SPOOL_ROOT naming the directory and the reason when it cannot be created,
    *   is not a directory, or lacks read (or, with `write`, write) access.
@@ -107,9 +108,12 @@ export class Spool {
   static async open (root: string, opts: SpoolOpenOptions = {}): Promise<Spool> {
     const need = opts.write === true ? 'readable and writable' : 'readable'
     try {
-      await mkdir(root, { recursive: true, mode: 0o750 })
+      // Only the root itself, as the reference's os.mkdir: a missing parent is a typo to report,
+      // not a tree to create (recursive mkdir also never returns under /proc on Node 20).
+      await mkdir(root, { mode: 0o750 })
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${(err as Error).message}`)
+      const why = errnoCode(err) === 'ENOENT' ? 'its parent directory does not exist' : (err as Error).message
+      if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${why}`)
     }
     try {
       if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
