@@ -5,7 +5,7 @@
  * command (all or nothing), credentials only from the config file, and clear failures.
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Etcd3, Range } from 'etcd3'
@@ -123,6 +123,8 @@ test('hadown --fleet -e: an expired entry is absent, and etcd removes it through
 
 test('fleet tools fail clearly with exit 1 when etcd cannot be reached; usage errors exit 2', async (t) => {
   const { run, argv, spoolRoot } = await tools(t, null)
+  // The local spool exists (a read-only tool refuses a missing root before asking etcd).
+  await mkdir(spoolRoot, { recursive: true })
   const built = await runBin('hadown', await argv('--fleet', '-r', 'x', 'web'))
   assert.equal(built.code, 1)
   assert.match(built.stderr, /^hadown: etcd at http:\/\/127\.0\.0\.1:\d+: .*UNAVAILABLE.*: nothing was written\n$/)
