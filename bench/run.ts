@@ -14,6 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { envInt } from './lib/env.js'
 import { runLoad, type Sample } from './lib/load.js'
 import { canPin, freePort, peakRssMb, pinSelf, startProcess, stopProcess, type ServerProcess } from './lib/procs.js'
 import { holds, summarise, withRatios, type Row } from './lib/report.js'
@@ -22,10 +23,6 @@ import { machine, renderReport, writeResults, type BurstResult, type SteadyResul
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DIST = join(ROOT, 'dist', 'bench')
 
-const envInt = (name: string, fallback: number): number => {
-  const n = Number(process.env[name])
-  return Number.isFinite(n) && n > 0 ? n : fallback
-}
 const ROUNDS = envInt('BENCH_ROUNDS', 5)
 const DURATION = envInt('BENCH_DURATION', 3)
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 100)

@@ -13,6 +13,7 @@ import type { TestContext } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { createConnection } from 'mysql2/promise'
 import { tempDir } from './helper.js'
+import { MARIADB, needs } from './prerequisites.js'
 
 /** What an HTTP upstream saw. */
 export interface HttpUpstream {
@@ -170,7 +171,7 @@ export const MYSQL = { host: '127.0.0.1', port: 3306, rootUser: 'root', rootPass
 export async function mysqlCheckUser (t: TestContext, plugin = 'mysql_native_password'): Promise<{ user: string, password: string }> {
   const user = `hacheck_t${process.pid}_${Math.floor(Math.random() * 1e6)}`
   const password = `pw-${Math.random().toString(36).slice(2)}`
-  const root = await createConnection({ host: MYSQL.host, port: MYSQL.port, user: MYSQL.rootUser, password: MYSQL.rootPassword })
+  const root = await needs(MARIADB, async () => await createConnection({ host: MYSQL.host, port: MYSQL.port, user: MYSQL.rootUser, password: MYSQL.rootPassword }))
   try {
     await root.query(`CREATE USER ?@'127.0.0.1' IDENTIFIED VIA ${plugin} USING PASSWORD(?)`, [user, password])
   } finally {

@@ -108,15 +108,18 @@ export function renderReport (r: Report): string {
 const BEGIN = '<!-- bench:begin (written by npm run bench) -->'
 const END = '<!-- bench:end -->'
 
-/** Puts the report between the markers of `file` (appending them when absent). @returns the file. */
-export async function writeResults (file: string, report: string): Promise<string> {
+/**
+ * Puts the report between the markers of `file` (appending them when absent); other benchmarks
+ * pass markers of their own. @returns the file.
+ */
+export async function writeResults (file: string, report: string, markers: { begin: string, end: string } = { begin: BEGIN, end: END }): Promise<string> {
   let text = ''
   try { text = await readFile(file, 'utf8') } catch {}
-  const block = `${BEGIN}\n${report}\n${END}`
-  const begin = text.indexOf(BEGIN)
-  const end = text.indexOf(END)
+  const block = `${markers.begin}\n${report}\n${markers.end}`
+  const begin = text.indexOf(markers.begin)
+  const end = text.indexOf(markers.end)
   text = begin !== -1 && end > begin
-    ? text.slice(0, begin) + block + text.slice(end + END.length)
+    ? text.slice(0, begin) + block + text.slice(end + markers.end.length)
     : `${text === '' ? '# Benchmark results\n\n' : `${text.trimEnd()}\n\n`}${block}\n`
   await writeFile(file, text)
   return file

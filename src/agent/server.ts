@@ -31,7 +31,7 @@ import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentReque
 export interface AgentServerOptions {
   config: Pick<Config, 'agent_checks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
   health: Pick<HealthService, 'check'>
-  spool: Pick<Spool, 'root' | 'now'>
+  spool: Pick<Spool, 'root' | 'now' | 'fleet'>
   /** TCP port; 0 picks a free one (tests). */
   port: number
   /** Address to bind, IPv4 or IPv6. */

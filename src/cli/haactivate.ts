@@ -4,13 +4,15 @@
  * `spool/presence.ts`). `haactivate status.html` activates the host-level file asked for by
  * `/status` without SERVICE.
  *
- * The root is `--http-status-root`, else `http_status_root` from the `-c` config file, else
- * `/var/run/http_status`. Silent on success; exit 0 ok, 1 a file could not be written, 2 usage.
+ * The root is `--http-status-root`, else `http_status_root` from the config file the spool
+ * tools read (`-c`, `$HACHECK_CONFIG`, a source checkout's `config/dev.yaml`: see
+ * `tool-config.ts`), else `/var/run/http_status`. Silent on success; exit 0 ok, 1 a file could
+ * not be written, 2 usage.
  */
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../config/index.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_HTTP_STATUS_ROOT, activatePresence, inactivatePresence, presenceFileName } from '../spool/presence.js'
+import { loadToolConfig, type Env } from './tool-config.js'
 
 /** What the tool does. */
 export type PresenceAction = 'activate' | 'inactivate'
@@ -19,6 +21,8 @@ export type PresenceAction = 'activate' | 'inactivate'
 export interface PresenceIO {
   stdout: (text: string) => void
   stderr: (text: string) => void
+  /** The environment (`HACHECK_CONFIG`); `process.env` by default. */
+  env?: Env
 }
 
 /** The usage line; `%s` is the program name. */
@@ -70,10 +74,9 @@ export function parsePresenceArgs (argv: readonly string[]): PresenceArgs {
 }
 
 /** The http_status root the arguments name. */
-async function rootOf (args: PresenceArgs): Promise<string> {
+async function rootOf (args: PresenceArgs, env: Env): Promise<string> {
   if (args.root !== undefined) return args.root
-  if (args.configFile === undefined) return DEFAULT_HTTP_STATUS_ROOT
-  return (await loadConfig(args.configFile)).config.http_status_root ?? DEFAULT_HTTP_STATUS_ROOT
+  return (await loadToolConfig({ configFile: args.configFile }, env)).config.http_status_root ?? DEFAULT_HTTP_STATUS_ROOT
 }
 
 /** Runs the tool; resolves with the exit code. */
@@ -88,7 +91,7 @@ export async function main (prog: string, argv: readonly string[], action: Prese
   }
   if (args.help) { io.stdout(`${usage}\n`); return 0 }
   try {
-    const root = await rootOf(args)
+    const root = await rootOf(args, io.env ?? process.env)
     for (const file of args.files) {
       if (action === 'activate') await activatePresence(root, file)
       else await inactivatePresence(root, file)

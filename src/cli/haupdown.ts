@@ -8,19 +8,30 @@
  * sets a weight (`--clear` removes it); `hastatus` prints `DRAIN`/`MAINT` lines in the `DOWN`
  * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { userInfo } from 'node:os'
+import { errnoCode, hasCode } from '../errors.js'
 import { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
-import { USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
+import { runFleetTool, toolFleet } from './fleet-tools.js'
+import { HELP, USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine, pyJson, weightLine } from './tool-output.js'
+import { loadToolConfig, type SpoolRootChoice } from './tool-config.js'
 
 /** Where the tools write; injected by tests. */
 export interface ToolIO {
   stdout: (text: string) => void
   stderr: (text: string) => void
   env: Readonly<Record<string, string | undefined>>
+  /**
+   * The development config of a source checkout, or null for none; found next to this install
+   * by default (see `tool-config.ts`).
+   */
+  checkout?: string | null
 }
+
+/** Tool arguments with the spool root resolved. */
+type RunArgs = ToolArgs & { spoolRoot: string }
 
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
@@ -40,27 +51,32 @@ function defaultReason (env: ToolIO['env']): string {
   return env.SUDO_USER ?? env.SSH_USER ?? userInfo().username
 }
 
-async function actionUp (args: ToolArgs): Promise<number> {
+async function actionUp (args: RunArgs): Promise<number> {
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.up(key)
   return 0
 }
 
-async function actionDown (args: ToolArgs, io: ToolIO): Promise<number> {
-  let reason = args.reason
-  if (reason === undefined) {
-    reason = defaultReason(io.env)
-    if (await isNonHuman(reason, io.env.HACHECK_NONHUMANS_FILE ?? NONHUMANS_FILE)) {
-      io.stderr(`${NONHUMAN_MESSAGE}\n`)
-      return 1
-    }
+/** The reason for a down: `-r`, else the default; null (after saying why) for a nonhuman without `-r`. */
+async function reasonFor (args: ToolArgs, io: ToolIO): Promise<string | null> {
+  if (args.reason !== undefined) return args.reason
+  const reason = defaultReason(io.env)
+  if (await isNonHuman(reason, io.env.HACHECK_NONHUMANS_FILE ?? NONHUMANS_FILE)) {
+    io.stderr(`${NONHUMAN_MESSAGE}\n`)
+    return null
   }
+  return reason
+}
+
+async function actionDown (args: RunArgs, io: ToolIO): Promise<number> {
+  const reason = await reasonFor(args, io)
+  if (reason === null) return 1
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration, state: args.state })
   return 0
 }
 
-async function actionWeight (args: ToolArgs): Promise<number> {
+async function actionWeight (args: RunArgs): Promise<number> {
   const weights = new SpoolWeights(await Spool.open(args.spoolRoot, { write: true }))
   for (const key of keysOf(args)) {
     if (args.weight === undefined) await weights.clear(key)
@@ -69,7 +85,7 @@ async function actionWeight (args: ToolArgs): Promise<number> {
   return 0
 }
 
-async function actionStatus (args: ToolArgs, io: ToolIO): Promise<number> {
+async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
   const spool = new Spool(args.spoolRoot)
   const weights = new SpoolWeights(spool)
   let code = 0
@@ -87,21 +103,37 @@ async function actionStatus (args: ToolArgs, io: ToolIO): Promise<number> {
   return code
 }
 
-async function actionStatusDowned (args: ToolArgs, io: ToolIO): Promise<number> {
+async function actionStatusDowned (args: RunArgs, io: ToolIO): Promise<number> {
   for (const entry of await new Spool(args.spoolRoot).listDown()) io.stdout(`${downLine(entry)}\n`)
   return 0
 }
 
+/** Bound on halist's request to the daemon, as the reference's `urlopen(..., timeout=3)`. */
+const LIST_TIMEOUT_MS = 3000
+
+/** Why a fetch failed, in one line: the innermost cause (`connect ECONNREFUSED 127.0.0.1:3333`). */
+function fetchFailure (err: unknown): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${LIST_TIMEOUT_MS / 1000}s`
+  let inner: unknown = err
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause
+  return inner instanceof Error ? inner.message : String(inner)
+}
+
 async function actionList (args: ToolArgs, io: ToolIO): Promise<number> {
   const url = `http://127.0.0.1:${args.daemonPort}/recent`
-  const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
-  if (!res.ok) throw new Error(`${url} answered ${res.status}`)
-  const body = await res.json() as { seen_services?: Array<[string, unknown]> }
+  let body: { seen_services?: Array<[string, unknown]> }
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(LIST_TIMEOUT_MS) })
+    if (!res.ok) throw new Error(`answered ${res.status}`)
+    body = await res.json() as typeof body
+  } catch (err) {
+    throw new Error(`cannot list services from the hacheck daemon at ${url}: ${fetchFailure(err)} (is it running? -p gives its port)`)
+  }
   for (const [service, last] of body.seen_services ?? []) io.stdout(`${service} last_response=${pyJson(last)}\n`)
   return 0
 }
 
-const handlers: Record<Action, (args: ToolArgs, io: ToolIO) => Promise<number>> = {
+const handlers: Record<Action, (args: RunArgs, io: ToolIO) => Promise<number>> = {
   up: actionUp,
   down: actionDown,
   status: actionStatus,
@@ -110,9 +142,29 @@ const handlers: Record<Action, (args: ToolArgs, io: ToolIO) => Promise<number>> 
   weight: actionWeight
 }
 
+/** Actions that only read the spool: on a root that does not exist they say so, never `UP`. */
+const READ_ONLY: ReadonlySet<Action> = new Set(['status', 'status_downed'])
+
+/**
+ * For the read-only actions: the spool root must exist, or the answer would be a false `UP`
+ * (a forgotten flag, a spool elsewhere).
+ *
+ * @throws Error naming the root, where it came from and how to give another.
+ */
+async function requireRoot (choice: SpoolRootChoice): Promise<void> {
+  const from = choice.from === 'the default' ? choice.from : `from ${choice.from}`
+  try {
+    if ((await stat(choice.root)).isDirectory()) return
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw new Error(`cannot read spool root ${choice.root} (${from}): ${(err as Error).message}`)
+    throw new Error(`spool root ${choice.root} (${from}) does not exist: is hacheck's spool elsewhere? Give --spool-root, -c FILE or HACHECK_SPOOL_ROOT`)
+  }
+  throw new Error(`spool root ${choice.root} (${from}) is not a directory`)
+}
+
 /**
  * Runs a tool. Exit codes: 0 ok; 1 a service is down, draining or in maint (status), a
- * nonhuman without `-r`, or a spool/daemon error; 2 usage error.
+ * nonhuman without `-r`, or a spool/daemon/etcd error; 2 usage or config error.
  *
  * @param prog - the name to show in usage lines (`hadown`, ...).
  */
@@ -125,12 +177,23 @@ export async function main (prog: string, argv: readonly string[], defaultAction
     io.stderr(`${prog}: ${(err as Error).message}\n${usage}\n`)
     return 2
   }
-  if (args.help) { io.stdout(`${usage}\n`); return 0 }
+  if (args.help) { io.stdout(`${HELP.replaceAll('%s', prog)}\n`); return 0 }
   try {
-    return await handlers[args.action](args, io)
+    if (args.action === 'list') return await actionList(args, io)
+    const tool = await loadToolConfig(args, io.env, { checkout: io.checkout })
+    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root }
+    const local = async (): Promise<number> => {
+      if (READ_ONLY.has(args.action)) await requireRoot(tool.spoolRoot)
+      return await handlers[args.action](runArgs, io)
+    }
+    // (ours) With a config naming a fleet, see fleet-tools.ts.
+    const fleet = toolFleet(args, tool.config)
+    if (fleet !== null) return await runFleetTool(runArgs, fleet, { stdout: io.stdout, env: io.env, reasonFor: async () => await reasonFor(args, io), local })
+    return await local()
   } catch (err) {
-    io.stderr(`${prog}: ${(err as Error).message}\n`)
-    return 1
+    const usageError = hasCode(err, 'HC_ERR_USAGE')
+    io.stderr(`${prog}: ${(err as Error).message}\n${usageError ? `${usage}\n` : ''}`)
+    return usageError || hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
 }
 

@@ -3,8 +3,9 @@
  * Pure: reads no file and prints nothing.
  */
 import { parseArgs } from 'node:util'
+import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { HC_ERR_USAGE } from '../errors.js'
-import { DEFAULT_SPOOL_ROOT, normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
+import { normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
 import { MAX_WEIGHT, isValidWeight } from '../spool/weight.js'
 
 /** The actions of `-a/--action` (`weight` is ours). */
@@ -16,8 +17,12 @@ export type Action = typeof ACTIONS[number]
 export interface ToolArgs {
   action: Action
   services: string[]
-  spoolRoot: string
+  /** `--spool-root`, when given; see `tool-config.ts` for the rest of the order. */
+  spoolRoot?: string
+  /** `-c, --config-file`, when given: the server's YAML, for `spool_root` and the fleet's etcd endpoints. */
+  configFile?: string
   reason?: string
+  /** Unix seconds, always in the future: `-e UNIX_TS` or `-e +30m`. */
   expiration?: number
   servicePort?: number
   serviceHost?: string
@@ -29,10 +34,79 @@ export interface ToolArgs {
   weight?: number
   /** (ours) For `weight`: remove the weight instead of setting one. */
   clear: boolean
+  /** (ours) `--fleet`: act on the fleet-wide etcd keys instead of the local spool. */
+  fleet: boolean
+  /** (ours) `--fleet-host HOST`: act on one host's etcd keys instead of the local spool. */
+  fleetHost?: string
 }
 
 /** The usage line; `%s` is the program name. */
-export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [--spool-root DIR] [-r REASON] [-e UNIX_TS] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
+export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [-c FILE [--fleet|--fleet-host HOST]] [--spool-root DIR] [-r REASON] [-e UNIX_TS|+DURATION] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
+
+/** `--help`: the usage line, then a line per flag; `%s` is the program name. */
+export const HELP = `${USAGE}
+
+Spool tools: haup, hadown, hastatus, hashowdowned, halist, haweight are one program; the name
+picks the default action.
+
+  -a, --action ACTION       up, down, status, status_downed, list or weight (default: by name)
+  -c, --config-file FILE    read spool_root from this hacheck config (default: $HACHECK_CONFIG,
+                            in a source checkout config/dev.yaml, the file npm start uses)
+      --spool-root DIR      spool directory (default: $HACHECK_SPOOL_ROOT, else the config's
+                            spool_root, else /var/spool/hacheck)
+  -r, --reason TEXT         reason for down (default: $SUDO_USER, else $SSH_USER, else login name)
+  -e, --expiration WHEN     down until WHEN: unix seconds, or +N with s, m, h or d (+30m, +2h, +1d)
+      --drain               down: drain instead (the check still runs; 404 if it passes)
+      --maint               down: admin maintenance instead (MAINT in HAProxy)
+  -P, --service-port N      one port of the service (file SERVICE:N)
+  -H, --service-host HOST   one port of a remote target (file SERVICE:HOST:N; needs -P)
+  -p, --port N              the daemon's port, for list (default 3333)
+      --clear               weight: remove the weight instead of setting one
+      --fleet               up, down, weight: every host, through etcd (endpoints from -c);
+                            status, status_downed: show fleet entries beside local ones
+      --fleet-host HOST     up, down, weight: that one host, through etcd
+  -h, --help                this help
+
+Exit codes: 0 ok; 1 a service is down (status), a nonhuman without -r, or a spool or daemon
+error; 2 usage error. status and status_downed print <name>:<host>:<port> for a per-port file
+(host empty when absent: web::8080 for the file web:8080), as the reference tools do.`
+
+/** Seconds per unit of a relative expiration. */
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
+
+/** Ten years: a relative expiration beyond this is a typo, not a plan. */
+const MAX_RELATIVE_SECONDS = 10 * 365 * 86400
+
+/**
+ * The `-e` value as unix seconds: a unix timestamp, or `+N<unit>` from now (`+30m`, `+2h`,
+ * `+1d`, `+90s`; N may have decimals).
+ *
+ * @param now - unix seconds.
+ * @throws HC_ERR_USAGE for anything else, a relative time of zero or over ten years, or a
+ *   time that is not in the future (a past expiry would leave the service up, silently).
+ */
+export function parseExpiration (value: string, now: number): number {
+  const relative = /^\+([0-9]+(?:\.[0-9]+)?)([smhd])$/.exec(value.trim())
+  let at: number
+  if (relative !== null) {
+    const seconds = Number(relative[1]) * (UNIT_SECONDS[relative[2] as string] as number)
+    if (seconds <= 0 || seconds > MAX_RELATIVE_SECONDS) {
+      throw new HC_ERR_USAGE(`--expiration ${value} must be more than 0 and at most 10 years from now`)
+    }
+    at = now + seconds
+  } else {
+    at = Number(value)
+    // A leading + means a duration, which needs its unit: "+30" could be minutes or seconds.
+    if (value.trim() === '' || value.trim().startsWith('+') || !Number.isFinite(at)) {
+      throw new HC_ERR_USAGE(`--expiration must be unix seconds or +N with s, m, h or d (+30m, +2h, +1d), got ${JSON.stringify(value)}`)
+    }
+  }
+  if (at <= now) {
+    const when = at >= -8.64e12 && at <= 8.64e12 ? new Date(at * 1000).toISOString() : 'out of range'
+    throw new HC_ERR_USAGE(`--expiration ${value} (${when}) is in the past: the service would stay up; use a future time such as +30m`)
+  }
+  return at
+}
 
 function numberArg (flag: string, value: string | undefined, test: (n: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined
@@ -55,10 +129,12 @@ function weightArg (value: string | undefined): number {
  * Parses tool arguments.
  *
  * @param defaultAction - the action of the name the tool was called by.
- * @throws HC_ERR_USAGE on an unknown flag or action, a bad number, `-H` without `-P`, or a
- *   missing service name for up/down/status.
+ * @param now - unix seconds, for `-e`.
+ * @throws HC_ERR_USAGE on an unknown flag or action, a bad number, an expiration that is not
+ *   in the future, `-H` without `-P`, a missing service name for up/down/status/weight, or
+ *   service names given to status_downed/list (as the reference: "Unexpected args").
  */
-export function parseToolArgs (argv: readonly string[], defaultAction: Action): ToolArgs {
+export function parseToolArgs (argv: readonly string[], defaultAction: Action, now: number = Date.now() / 1000): ToolArgs {
   let parsed
   try {
     parsed = parseArgs({
@@ -66,7 +142,8 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
       strict: true,
       allowPositionals: true,
       options: {
-        'spool-root': { type: 'string', default: DEFAULT_SPOOL_ROOT },
+        'config-file': { type: 'string', short: 'c' },
+        'spool-root': { type: 'string' },
         action: { type: 'string', short: 'a', default: defaultAction },
         reason: { type: 'string', short: 'r' },
         expiration: { type: 'string', short: 'e' },
@@ -76,7 +153,9 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
         help: { type: 'boolean', short: 'h', default: false },
         drain: { type: 'boolean', default: false },
         maint: { type: 'boolean', default: false },
-        clear: { type: 'boolean', default: false }
+        clear: { type: 'boolean', default: false },
+        fleet: { type: 'boolean', default: false },
+        'fleet-host': { type: 'string' }
       }
     })
   } catch (err) {
@@ -91,19 +170,24 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
     action,
     services: parsed.positionals,
     spoolRoot: v['spool-root'],
+    configFile: v['config-file'],
     reason: v.reason,
-    expiration: numberArg('--expiration', v.expiration, Number.isFinite, 'a unix timestamp'),
     servicePort: numberArg('--service-port', v['service-port'], isPort, 'a port 0-65535'),
     serviceHost: v['service-host'],
     daemonPort: numberArg('--port', v.port, (n) => isPort(n) && n > 0, 'a port 1-65535') ?? 3333,
     help: v.help,
     state: v.drain ? 'drain' : v.maint ? 'maint' : 'down',
-    clear: v.clear
+    clear: v.clear,
+    fleet: v.fleet,
+    fleetHost: v['fleet-host']
   }
   if (args.help) return args
+  // The reference ignores -e for the other actions; so do we.
+  if (v.expiration !== undefined && action === 'down') args.expiration = parseExpiration(v.expiration, now)
   if (v.drain && v.maint) throw new HC_ERR_USAGE('--drain and --maint exclude each other')
   if ((v.drain || v.maint) && action !== 'down') throw new HC_ERR_USAGE(`--${args.state} only applies to down`)
   if (v.clear && action !== 'weight') throw new HC_ERR_USAGE('--clear only applies to weight')
+  checkFleetArgs(args)
   if (action === 'weight' && !v.clear) args.weight = weightArg(args.services.pop())
   if (args.serviceHost !== undefined && args.servicePort === undefined) {
     throw new HC_ERR_USAGE('--service-host requires --service-port')
@@ -111,12 +195,24 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action): 
   if ((action === 'up' || action === 'down' || action === 'status' || action === 'weight') && args.services.length === 0) {
     throw new HC_ERR_USAGE(`${action} needs at least one service name`)
   }
+  if ((action === 'status_downed' || action === 'list') && args.services.length > 0) {
+    throw new HC_ERR_USAGE(`${action} takes no service names, got ${args.services.map((s) => JSON.stringify(s)).join(' ')}`)
+  }
   try {
     keysOf(args)
   } catch (err) {
     throw new HC_ERR_USAGE((err as Error).message)
   }
   return args
+}
+
+/** (ours) `--fleet` and `--fleet-host`: one or the other, a valid host name, not with `list`. */
+function checkFleetArgs (args: ToolArgs): void {
+  if (args.fleet && args.fleetHost !== undefined) throw new HC_ERR_USAGE('--fleet and --fleet-host exclude each other')
+  if (args.fleetHost !== undefined && !new RegExp(FLEET_HOST_PATTERN).test(args.fleetHost)) {
+    throw new HC_ERR_USAGE(`--fleet-host must be a host name ([a-zA-Z0-9._-]), got ${JSON.stringify(args.fleetHost.slice(0, 64))}`)
+  }
+  if ((args.fleet || args.fleetHost !== undefined) && args.action === 'list') throw new HC_ERR_USAGE('--fleet and --fleet-host do not apply to list')
 }
 
 /** The spool keys the arguments name, canonical; throws HC_ERR_SPOOL_NAME for a bad name. */

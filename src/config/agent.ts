@@ -31,6 +31,8 @@ export const agentKeys = {
       { additionalProperties: false }
     ),
     default: {},
-    expected: 'a mapping of service names to checks <protocol>/<port>/<query>'
+    expected: 'a mapping of service names to checks <protocol>/<port>/<query>',
+    item: 'a check <protocol>/<port>/<query> (e.g. http/8080/health or tcp/5432)',
+    name: 'a service name ([.a-zA-Z0-9_-]+)'
   }
 } satisfies Record<string, KeySpec>

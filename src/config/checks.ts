@@ -1,6 +1,6 @@
 /** Keys of one check: cache, timeout, outbound limit, forwarded headers, where probes may go. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
 import { Type } from '@sinclair/typebox'
-import { Cidr, HeaderName, Nullable, type KeySpec } from './schema.js'
+import { CIDR_ITEM, Cidr, HeaderName, Nullable, type KeySpec } from './schema.js'
 
 /**
  * Where probes may go by default (ours): loopback, RFC 1918, shared address space (RFC 6598)
@@ -40,11 +40,13 @@ export const checksKeys = {
   },
   http_headers_to_copy: {
     schema: Type.Array(HeaderName, { default: ['Host'] }),
-    expected: 'a list of header names'
+    expected: 'a list of header names',
+    item: 'a header name'
   },
   allowed_check_networks: {
     schema: Type.Array(Cidr),
     default: DEFAULT_CHECK_NETWORKS,
-    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)'
+    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)',
+    item: CIDR_ITEM
   }
 } satisfies Record<string, KeySpec>

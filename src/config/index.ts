@@ -9,14 +9,16 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Static } from '@sinclair/typebox'
-import { Ajv, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { parseCidr } from '../cidr.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { agentKeys } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
+import { fleetKeys } from './fleet.js'
 import { groupsKeys } from './groups.js'
+import type { KeySpec } from './schema.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
 
@@ -30,6 +32,7 @@ const keys = {
   ...serverKeys,
   ...spoolKeys,
   ...agentKeys,
+  ...fleetKeys,
   ...groupsKeys
 }
 
@@ -65,11 +68,34 @@ function describe (value: unknown): string {
 }
 
 /**
+ * For a list or mapping whose shape is right but one entry is not: which entry, and what it
+ * must be (`item 2 ("10.0.0.0/33") is not a CIDR network ...`). `null` when the value itself is
+ * the problem.
+ */
+function badEntry (value: unknown, errors: ErrorObject[] | null | undefined, spec: KeySpec): string | null {
+  if (value === null || typeof value !== 'object') return null
+  const first = errors?.[0]
+  if (first === undefined) return null
+  if (first.keyword === 'additionalProperties' && first.instancePath === '') {
+    const key = String((first.params as { additionalProperty?: unknown }).additionalProperty)
+    return `entry ${JSON.stringify(key)} is not ${spec.name ?? 'a valid name'}`
+  }
+  const segment = /^\/([^/]*)/.exec(first.instancePath)?.[1]
+  if (segment === undefined) return null
+  const name = segment.replaceAll('~1', '/').replaceAll('~0', '~')
+  const entry = (value as Record<string, unknown>)[name]
+  const label = Array.isArray(value) ? `item ${Number(name) + 1}` : `entry ${name}`
+  const shown = typeof entry === 'string' ? JSON.stringify(entry) : describe(entry)
+  return `${label} (${shown}) is not ${spec.item ?? 'valid'}`
+}
+
+/**
  * Validates a plain object (a parsed YAML document) into a frozen {@link Config}.
  *
  * @param raw - the parsed document; `null`/`undefined` (an empty file) means all defaults.
  * @param source - file name used in messages.
- * @throws HC_ERR_CONFIG naming the key, the expected type and the source, on the first bad key.
+ * @throws HC_ERR_CONFIG naming the key, the expected type and the source, on the first bad key;
+ *   for a list or mapping, also the bad entry and what it must be.
  */
 export function buildConfig (raw: unknown, source = 'config'): LoadedConfig {
   const doc = raw ?? {}
@@ -83,9 +109,11 @@ export function buildConfig (raw: unknown, source = 'config'): LoadedConfig {
       warnings.push(`unknown config key '${key}' in ${source} (ignored)`)
       continue
     }
-    const spec = keys[key as keyof Keys]
-    if (validators[key]?.(value) !== true) {
-      throw new HC_ERR_CONFIG(`config error in ${source}: key '${key}' must be ${spec.expected}, got ${describe(value)}`)
+    const spec: KeySpec = keys[key as keyof Keys]
+    const validate = validators[key]
+    if (validate?.(value) !== true) {
+      const entry = badEntry(value, validate?.errors, spec)
+      throw new HC_ERR_CONFIG(`config error in ${source}: key '${key}' must be ${spec.expected}${entry === null ? `, got ${describe(value)}` : `: ${entry}`}`)
     }
     out[key] = value
   }

@@ -11,7 +11,14 @@ export interface KeySpec {
   expected: string
   /** The default when the schema carries none (nullable keys). */
   default?: unknown
+  /** For lists and mappings: what one entry must be, so an error names the bad one. */
+  item?: string
+  /** For mappings: what a key must be. */
+  name?: string
 }
+
+/** What one entry of a CIDR list must be (for {@link KeySpec.item}). */
+export const CIDR_ITEM = 'a CIDR network (address/prefix, e.g. 10.0.0.0/8; prefix at most 32 for IPv4, 128 for IPv6)'
 
 /** `schema` or `null`. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])

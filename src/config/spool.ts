@@ -1,6 +1,6 @@
 /** Keys of the spool: where it lives, and who may change it over HTTP. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
 import { Type } from '@sinclair/typebox'
-import { Cidr, Nullable, type KeySpec } from './schema.js'
+import { CIDR_ITEM, Cidr, Nullable, type KeySpec } from './schema.js'
 
 /** The spool section of the config key table. */
 export const spoolKeys = {
@@ -21,6 +21,7 @@ export const spoolKeys = {
   remote_spool_allowed_cidrs: {
     schema: Nullable(Type.Array(Cidr)),
     default: null,
-    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8), or null for any client'
+    expected: 'a list of CIDR networks (e.g. 10.0.0.0/8), or null for any client',
+    item: CIDR_ITEM
   }
 } satisfies Record<string, KeySpec>

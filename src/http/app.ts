@@ -33,7 +33,7 @@ import { httpStatusAnswer } from './routes/http-status.js'
 import metricsRoutes from './routes/metrics.js'
 import pageRoutes from './routes/page.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
-import statusRoutes from './routes/status.js'
+import statusRoutes, { fleetStatus } from './routes/status.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -219,7 +219,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
   const httpStatus = config.http_status_root === null ? undefined : httpStatusAnswer({ root: config.http_status_root, spool: rt.spool })
-  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus })
+  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus, fleet: rt.spool.fleet })
   await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers, logLimiter: rt.logLimiter
@@ -227,6 +227,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics, logLimiter: rt.logLimiter })
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
   await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType, allowedCidrs: config.metrics_allowed_cidrs })
-  await app.register(pageRoutes, { config, ...rt })
+  const fleet = rt.spool.fleet
+  await app.register(pageRoutes, { config, ...rt, fleet: fleet === undefined ? undefined : () => fleetStatus(fleet) })
   return app
 }

@@ -3,7 +3,8 @@
  * listening ports. The primary only supervises:
  *
  * - start-up: forks the workers and waits until each one listens; if one fails first (port in
- *   use, ...), the others are stopped and the primary exits with that worker's code;
+ *   use, ...), the others are stopped and the primary reports that worker's message once and
+ *   exits with its code (the workers print nothing themselves, so `-n 4` is not four lines);
  * - a worker that dies later is replaced, after a back-off that doubles with each worker that
  *   dies young (see {@link restartDelay}), so a crash loop does not spin;
  * - SIGTERM, SIGINT, SIGQUIT: each worker stops gracefully (as a single process does), then
@@ -21,6 +22,7 @@ import type { HacheckLogger } from './logger.js'
 /** Messages between primary and workers; `type` starts with `hacheck:`. */
 type Message =
   | { type: 'hacheck:ready', ports: number[] }
+  | { type: 'hacheck:failed', message: string, code: number }
   | { type: 'hacheck:metrics-req', id: number }
   | { type: 'hacheck:metrics-res', id: number, text?: string, error?: string }
 
@@ -63,11 +65,18 @@ export interface PrimaryOptions {
   policy?: RestartPolicy
 }
 
+/** A worker that could not start: its one-line message and the exit code it asked for. */
+export interface StartFailure {
+  code: number
+  message: string
+}
+
 /**
  * Runs the primary of `-n`. Resolves `undefined` once every worker listens (the primary then
- * keeps running), or with an exit code when a worker failed to start.
+ * keeps running), or with the first failure when a worker could not start (the caller prints
+ * it and exits with its code).
  */
-export async function runPrimary (opts: PrimaryOptions): Promise<number | undefined> {
+export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | undefined> {
   const { log } = opts
   const policy = opts.policy ?? DEFAULT_RESTART_POLICY
   const aggregator = new AggregatorRegistry()
@@ -84,29 +93,40 @@ export async function runPrimary (opts: PrimaryOptions): Promise<number | undefi
     aggregator.clusterMetrics().then((text) => { reply({ text }) }, (err: Error) => { reply({ error: err.message }) })
   })
 
-  const fork = async (): Promise<{ worker: Worker, code?: number }> => {
+  const fork = async (): Promise<{ worker: Worker, failure?: StartFailure }> => {
     const worker = cluster.fork()
     started.set(worker, Date.now())
     return await new Promise((resolve) => {
+      let reported: StartFailure | undefined
       const onMessage = (message: unknown): void => {
-        if (!isMessage(message) || message.type !== 'hacheck:ready') return
+        if (!isMessage(message)) return
+        if (message.type === 'hacheck:failed') reported = { code: message.code, message: message.message }
+        if (message.type !== 'hacheck:ready') return
         worker.off('message', onMessage)
         worker.off('exit', onEarlyExit)
         resolve({ worker })
       }
-      const onEarlyExit = (code: number | null): void => { resolve({ worker, code: code === 0 || code === null ? 1 : code }) }
+      const onEarlyExit = (code: number | null, signal: string | null): void => {
+        resolve({
+          worker,
+          failure: reported ?? {
+            code: code === 0 || code === null ? 1 : code,
+            message: `worker ${worker.process.pid ?? '?'} exited (${signal ?? `code ${code ?? '?'}`}) before it listened`
+          }
+        })
+      }
       worker.on('message', onMessage)
       worker.once('exit', onEarlyExit)
     })
   }
 
   const first = await Promise.all(Array.from({ length: opts.numProcs }, fork))
-  const failed = first.find((r) => r.code !== undefined)
-  if (failed !== undefined) {
+  const failed = first.find((r) => r.failure !== undefined)
+  if (failed?.failure !== undefined) {
     stopping = true
-    log.logger.error({ worker_pid: failed.worker.process.pid, code: failed.code }, 'a worker failed to start; stopping the others')
-    await Promise.all(first.filter((r) => r.code === undefined).map(async (r) => { await stopWorker(r.worker) }))
-    return failed.code
+    log.logger.debug({ worker_pid: failed.worker.process.pid, code: failed.failure.code }, 'a worker failed to start; stopping the others')
+    await Promise.all(first.filter((r) => r.failure === undefined).map(async (r) => { await stopWorker(r.worker) }))
+    return failed.failure
   }
   log.ops.info({ ...opts.startup, workers: first.map((r) => r.worker.process.pid) }, 'hacheck started')
 
@@ -120,8 +140,9 @@ export async function runPrimary (opts: PrimaryOptions): Promise<number | undefi
     const timer = setTimeout(() => {
       timers.delete(timer)
       if (stopping) return
-      fork().then(({ worker: fresh, code: failedCode }) => {
-        if (failedCode === undefined) log.ops.info({ worker_pid: fresh.process.pid }, 'worker started')
+      fork().then(({ worker: fresh, failure }) => {
+        if (failure === undefined) log.ops.info({ worker_pid: fresh.process.pid }, 'worker started')
+        else log.logger.error({ worker_pid: fresh.process.pid, code: failure.code }, `a replacement worker could not start: ${failure.message}`)
       }, () => {})
     }, delay)
     timers.add(timer)
@@ -165,6 +186,18 @@ async function stopWorker (worker: Worker): Promise<void> {
 export function notifyReady (ports: number[]): void {
   const message: Message = { type: 'hacheck:ready', ports }
   process.send?.(message)
+}
+
+/**
+ * In a worker: tells the primary why this worker could not start, for the primary to print
+ * once. Resolves once the message is handed to the IPC channel (exit after that).
+ */
+export async function notifyFailed (failure: StartFailure): Promise<void> {
+  const message: Message = { type: 'hacheck:failed', ...failure }
+  await new Promise<void>((resolve) => {
+    if (process.send === undefined) { resolve(); return }
+    process.send(message, undefined, {}, () => { resolve() })
+  })
 }
 
 /**

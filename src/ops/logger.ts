@@ -9,7 +9,8 @@
  * (version, ports, spool root, config file), stop, worker restarts, log reopen, and remote
  * spool changes.
  */
-import { fstat, stat, type Stats } from 'node:fs'
+import { closeSync, fstat, openSync, stat, type Stats } from 'node:fs'
+import { dirname } from 'node:path'
 import pino, { type Logger } from 'pino'
 
 /** A logger plus the handles the server needs around it. */
@@ -28,7 +29,7 @@ export interface HacheckLogger {
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
-  /** `stdout`, `stderr` or a file path (created if absent, appended to). */
+  /** `stdout`, `stderr` or a file path (created if absent, appended to; its directory must exist). */
   logPath: string
   /** `-v`: debug level (one line per request); otherwise warnings and errors only. */
   verbose: boolean
@@ -39,17 +40,36 @@ export interface LoggerOptions {
 const sameFile = (a: Stats, b: Stats): boolean => a.ino === b.ino && a.dev === b.dev
 
 /**
+ * Opens (creating if absent) and closes a log file, so a path that cannot be used stops
+ * start-up with its reason instead of failing later inside the asynchronous destination. A
+ * missing directory is an error, never created: a typo in `log_path` must not make directories
+ * (as root, anywhere).
+ *
+ * @throws Error naming the file and the reason.
+ */
+function checkLogFile (path: string): void {
+  try {
+    closeSync(openSync(path, 'a', 0o640))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? `its directory ${dirname(path)} does not exist` : (err as Error).message
+    throw new Error(`cannot open log file ${path} (log_path): ${why}`)
+  }
+}
+
+/**
  * Builds the logger. Level is `warn` by default and `debug` with `-v`; {@link HacheckLogger.ops}
  * is at least `info`.
  *
- * @throws Error when a log file cannot be opened.
+ * @throws Error when a log file cannot be opened (its directory missing included).
  */
 export function createLogger (opts: LoggerOptions): HacheckLogger {
   const isFile = opts.logPath !== 'stdout' && opts.logPath !== 'stderr'
+  if (isFile) checkLogFile(opts.logPath)
   const dest = pino.destination({
     dest: opts.logPath === 'stdout' ? 1 : opts.logPath === 'stderr' ? 2 : opts.logPath,
     sync: !isFile,
-    mkdir: isFile
+    mkdir: false
   })
   // A log file that cannot be (re)opened must not take the health checks down with it.
   let lastError = ''

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { HealthService } from '../checks/health.js'
 import type { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
+import { registerFleetMetrics } from './fleet-metrics.js'
 
 /** What {@link Metrics} reads at scrape time. */
 export interface MetricsSources {
@@ -121,6 +122,7 @@ export class Metrics {
       aggregator: 'first',
       registers
     }).set({ version: VERSION }, 1)
+    if (spool.fleet !== undefined) registerFleetMetrics(this.registry, spool.fleet)
     if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 

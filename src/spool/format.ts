@@ -53,12 +53,22 @@ export interface SpoolInfo {
   state: SpoolStateName
 }
 
+/**
+ * (ours) Where an entry comes from: this host's spool directory (`local`), a fleet-wide etcd
+ * key (`fleet`), or an etcd key for this host alone (`host`). See README "Fleet".
+ */
+export type SpoolSource = 'local' | 'fleet' | 'host'
+
 /** A down assertion read from the spool. */
 export interface SpoolEntry extends SpoolInfo {
   /** The file's key, normalised (port 0 dropped, local host dropped). */
   key: SpoolKey
-  /** The file name inside the spool root. */
+  /** The file name inside the spool root (for fleet entries: the spool name in the etcd key). */
   file: string
+  /** (ours) Where the entry comes from; absent means `local`. */
+  source?: SpoolSource
+  /** (ours) Fleet entries: `user@host` of the writer, when the value says. */
+  setBy?: string | null
 }
 
 /** The answer of a lookup: up, or down with the entry that says so. */

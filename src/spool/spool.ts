@@ -34,6 +34,7 @@ import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
+import type { FleetView } from './fleet-view.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
@@ -64,6 +65,8 @@ export interface SpoolOpenOptions {
   now?: () => number
   /** Where to report a root that goes missing at run time (the server passes its logger). */
   log?: SpoolLog
+  /** (ours) The fleet view, consulted beside each file of a lookup (see `fleet-view.ts`). */
+  fleet?: FleetView
 }
 
 /** What the spool reports about its directory; a pino logger fits. */
@@ -85,17 +88,21 @@ export class Spool {
   private readonly log: SpoolLog | undefined
   private rootMissing = false
   private rootCheckedAt = Number.NEGATIVE_INFINITY
+  /** (ours) The fleet's entries, in memory; undefined without a fleet. */
+  readonly fleet: FleetView | undefined
 
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
-  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog) {
+  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog, fleet?: FleetView) {
     this.root = root
     this.prefix = root.endsWith(sep) ? root : `${root}${sep}`
     this.now = now
     this.log = log
+    this.fleet = fleet
   }
 
   /**
-   * Opens a spool root, creating it (mode 0750) when absent, and checks access.
+   * Opens a spool root, creating it (mode 0750) when absent, and checks access. Its parent
+   * directory must exist.
    *
    * @throws HC_ERR_SPOOL_ROOT naming the directory and the reason when it cannot be created,
    *   is not a directory, or lacks read (or, with `write`, write) access.
@@ -103,9 +110,12 @@ export class Spool {
   static async open (root: string, opts: SpoolOpenOptions = {}): Promise<Spool> {
     const need = opts.write === true ? 'readable and writable' : 'readable'
     try {
-      await mkdir(root, { recursive: true, mode: 0o750 })
+      // Only the root itself, as the reference's os.mkdir: a missing parent is a typo to report,
+      // not a tree to create (recursive mkdir also never returns under /proc on Node 20).
+      await mkdir(root, { mode: 0o750 })
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${(err as Error).message}`)
+      const why = errnoCode(err) === 'ENOENT' ? 'its parent directory does not exist' : (err as Error).message
+      if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${why}`)
     }
     try {
       if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
@@ -113,7 +123,7 @@ export class Spool {
     } catch (err) {
       throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
     }
-    return new Spool(root, opts.now, opts.log)
+    return new Spool(root, opts.now, opts.log, opts.fleet)
   }
 
   /**
@@ -148,11 +158,22 @@ export class Spool {
   }
 
   /**
+   * (ours) One step of a lookup: the file, then (with a fleet) this host's and the fleet-wide
+   * entry for the same name, from memory. A local `down` or `maint` file ends the step alone.
+   */
+  private step (file: string, key: SpoolKey): SpoolState {
+    const local = this.read(file, key)
+    if (this.fleet === undefined || (!local.up && local.entry.state !== 'drain')) return local
+    return this.fleet.merge(local, file)
+  }
+
+  /**
    * Whether a service may take traffic, as the checks ask it: `all`, then `<service>`, then
    * (with a port other than 0) `<service>:<port>` or `<service>:<host>:<port>`. The first
    * `down` or `maint` file wins and ends the lookup, as in the reference; a `drain` file is
    * kept and returned only when no narrower file is `down` or `maint` (the stronger state wins,
-   * ties go to the broader file).
+   * ties go to the broader file). (ours) With a fleet, each step also consults this host's and
+   * the fleet-wide entry after the file (see {@link Spool.step}).
    *
    * @param port - 0 or absent for the whole service.
    * @param host - the check target; absent or 127.0.0.1 for this machine.
@@ -163,18 +184,18 @@ export class Spool {
     this.noticeRoot()
     // Written out rather than looped over a list of keys: this runs for every check.
     let draining: SpoolState | undefined
-    let state = this.read(ALL, ALL_KEY)
+    let state = this.step(ALL, ALL_KEY)
     if (!state.up) {
       if (state.entry.state !== 'drain') return state
       draining = state
     }
-    state = this.read(service, key.port === undefined ? key : { service })
+    state = this.step(service, key.port === undefined ? key : { service })
     if (!state.up) {
       if (state.entry.state !== 'drain') return state
       draining ??= state
     }
     if (key.port !== undefined) {
-      state = this.read(fileOf(key), key)
+      state = this.step(fileOf(key), key)
       if (!state.up) {
         if (state.entry.state !== 'drain') return state
         draining ??= state

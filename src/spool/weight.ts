@@ -23,7 +23,8 @@ import { join } from 'node:path'
 import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { readSpoolFile, removeStaleTempFiles } from './files.js'
-import { ALL, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey } from './spool.js'
+import type { FleetView } from './fleet-view.js'
+import { ALL, fileOf, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey, type SpoolSource } from './spool.js'
 
 /** The weight directory's name inside the spool root. */
 export const WEIGHT_DIR = '@weight'
@@ -40,6 +41,10 @@ export interface WeightEntry {
   weight: number
   /** Unix seconds when it was set; null when the file does not say. */
   creation: number | null
+  /** (ours) Where the weight comes from; absent means `local` (see {@link SpoolSource}). */
+  source?: SpoolSource
+  /** (ours) Fleet weights: `user@host` of the writer, when the value says. */
+  setBy?: string | null
 }
 
 /** True for an integer 0-256. */
@@ -69,10 +74,13 @@ export function parseWeightContents (text: string, file = 'weight file'): { weig
 export class SpoolWeights {
   readonly dir: string
   private readonly now: () => number
+  /** (ours) The fleet's weights, consulted by {@link SpoolWeights.effective} beside the files. */
+  private readonly fleet: FleetView | undefined
 
-  constructor (spool: Pick<Spool, 'root' | 'now'>) {
+  constructor (spool: Pick<Spool, 'root' | 'now'> & { fleet?: FleetView | undefined }) {
     this.dir = join(spool.root, WEIGHT_DIR)
     this.now = spool.now
+    this.fleet = spool.fleet
   }
 
   /**
@@ -124,8 +132,10 @@ export class SpoolWeights {
   /**
    * The weight that applies to a service: the lowest of `all`, `<service>` and (with a port
    * other than 0) `<service>:<port>` / `<service>:<host>:<port>`; null when none is set.
+   * (ours) With a fleet, its weights for the same names count too: the lowest of all wins.
    *
-   * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WEIGHT for an unreadable file.
+   * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WEIGHT for an unreadable file
+   *   or fleet value.
    */
   async effective (service: string, port?: number, host?: string): Promise<WeightEntry | null> {
     const key = normaliseKey({ service, port, host })
@@ -135,6 +145,12 @@ export class SpoolWeights {
     for (const k of keys) {
       const entry = await this.get(k)
       if (entry !== null && (lowest === null || entry.weight < lowest.weight)) lowest = entry
+    }
+    if (this.fleet !== undefined) {
+      for (const k of keys) {
+        const entry = this.fleet.weight(fileOf(k))
+        if (entry !== null && (lowest === null || entry.weight < lowest.weight)) lowest = entry
+      }
     }
     return lowest
   }

@@ -43,6 +43,10 @@ test('haactivate: the root comes from -c (http_status_root) when --http-status-r
   const r = await runBin('haactivate', ['-c', config, 'squid'])
   assert.equal(r.code, 0, r.stderr)
   assert.ok(await exists(join(root, 'squid')))
+  // The same config file as the spool tools: $HACHECK_CONFIG when -c is not given.
+  const viaEnv = await runBin('hainactivate', ['squid'], { HACHECK_CONFIG: config })
+  assert.equal(viaEnv.code, 0, viaEnv.stderr)
+  assert.equal(await exists(join(root, 'squid')), false)
 })
 
 test('haactivate: bad names and ports are usage errors (exit 2); a symlink is never followed (exit 1)', async (t) => {

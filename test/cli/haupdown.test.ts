@@ -40,12 +40,12 @@ test('status reports the service file, not all', async (t) => {
   assert.deepEqual([r.code, r.stdout], [0, 'UP\tweb\n'])
 })
 
-test('-e sets the expiry (printed as %f); a past expiry leaves it up and removes the file', async (t) => {
+test('-e sets the expiry (printed as %f); an expired file reads as up and is removed', async (t) => {
   const root = await tempDir(t)
   await runBin('hadown', ['-r', 'later', '-e', '4102444800.5', '--spool-root', root, 'web'])
   let r = await runBin('hastatus', ['--spool-root', root, 'web'])
   assert.equal(r.stdout, 'DOWN\t4102444800.500000\tweb\tlater\n')
-  await runBin('hadown', ['-r', 'past', '-e', '1000', '--spool-root', root, 'web'])
+  await writeFile(join(root, 'web'), JSON.stringify({ reason: 'past', expiration: 1000, creation: null }))
   r = await runBin('hastatus', ['--spool-root', root, 'web'])
   assert.deepEqual([r.code, r.stdout], [0, 'UP\tweb\n'])
   assert.deepEqual(await readdir(root), [])
@@ -174,8 +174,9 @@ test('halist prints the daemon\'s /recent, one service per line', async (t) => {
   assert.match(r.stdout, /^web last_response=\{"code": 200, "remote_ip": "10\.0\.0\.9", "ts": [0-9.]+, "check_status": "L7OK", "duration_ms": [0-9.]+\}\n$/)
 })
 
-test('halist against no daemon fails with exit 1', async () => {
-  const r = await runBin('halist', ['-p', String(await freePort())])
+test('halist against no daemon fails with exit 1, naming the URL and the reason', async () => {
+  const port = await freePort()
+  const r = await runBin('halist', ['-p', String(port)])
   assert.equal(r.code, 1)
-  assert.match(r.stderr, /^halist: /)
+  assert.equal(r.stderr, `halist: cannot list services from the hacheck daemon at http://127.0.0.1:${port}/recent: connect ECONNREFUSED 127.0.0.1:${port} (is it running? -p gives its port)\n`)
 })

@@ -46,7 +46,17 @@ const DEFAULTS = {
   groups: {},
   group_failure_code: 503,
   scripts: {},
-  http_status_root: null
+  http_status_root: null,
+  // ours (fleet)
+  fleet_etcd_endpoints: null,
+  fleet_prefix: '/hacheck/',
+  fleet_host_name: null,
+  fleet_etcd_username: null,
+  fleet_etcd_password: null,
+  fleet_etcd_ca_file: null,
+  fleet_etcd_cert_file: null,
+  fleet_etcd_key_file: null,
+  fleet_reconnect_max_seconds: 5
 }
 
 test('no config file means every default of CONTRACT section 2', async () => {

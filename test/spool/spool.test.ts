@@ -195,9 +195,11 @@ test('a failed write leaves the previous file intact and no temp file', async (t
   assert.ok(!state.up && state.entry.reason === 'before')
 })
 
-test('open creates a missing root with mode 0750 and refuses a file', async (t) => {
+test('open creates a missing root with mode 0750 (not its parents) and refuses a file', async (t) => {
   const parent = await tempDir(t)
-  const root = join(parent, 'a', 'spool')
+  await assert.rejects(Spool.open(join(parent, 'a', 'spool')), (err: Error) => hasCode(err, 'HC_ERR_SPOOL_ROOT') && /its parent directory does not exist/.test(err.message))
+  assert.deepEqual(await readdir(parent), [])
+  const root = join(parent, 'spool')
   const spool = await Spool.open(root)
   assert.equal(spool.root, root)
   assert.equal((await stat(root)).mode & 0o777, 0o750)

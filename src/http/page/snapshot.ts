@@ -133,8 +133,12 @@ function rowState (entries: readonly PageSpoolEntry[]): ServiceRow['state'] {
 
 async function readSpool (spool: Spool): Promise<{ entries: SpoolEntry[], weights: WeightEntry[], error?: string }> {
   const errors: string[] = []
-  const entries = await spool.listDown().catch((err: Error) => { errors.push(err.message); return [] })
-  const weights = await new SpoolWeights(spool).list().catch((err: Error) => { errors.push(err.message); return [] })
+  const local = await spool.listDown().catch((err: Error) => { errors.push(err.message); return [] })
+  const localWeights = await new SpoolWeights(spool).list().catch((err: Error) => { errors.push(err.message); return [] })
+  // (ours) The fleet's entries after the local ones, in lookup order (README "Fleet"); expired ones count as absent.
+  const now = spool.now()
+  const entries = [...local, ...(spool.fleet?.entries() ?? []).filter((e) => e.expiration === null || e.expiration >= now)]
+  const weights = [...localWeights, ...(spool.fleet?.weightEntries() ?? [])]
   // `all` first, so the bound never drops the file that takes the whole host down.
   const ordered = [...entries.filter((e) => e.key.service === ALL), ...entries.filter((e) => e.key.service !== ALL)]
   return { entries: ordered.slice(0, MAX_SPOOL_ENTRIES), weights, ...(errors.length > 0 ? { error: errors.join('; ') } : {}) }

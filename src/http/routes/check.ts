@@ -131,6 +131,7 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
 
   for (const url of CHECK_URLS) {
     app.get(url, handleCheck)
-    app.route({ method: ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, handler: methodNotAllowed })
+    // Answered in onRequest, before the body parser, so any body (a form included) gets the 405.
+    app.route({ method: ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, onRequest: methodNotAllowed, handler: methodNotAllowed })
   }
 }

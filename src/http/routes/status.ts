@@ -7,6 +7,7 @@ import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HttpStatusAnswer } from './http-status.js'
+import type { FleetView } from '../../spool/fleet-view.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {
@@ -17,6 +18,8 @@ export interface StatusRoutesOptions {
   now: () => number
   /** (ours) With `http_status_root` set: answers `/status?SERVICE=...` as http_status (see `http-status.ts`). */
   httpStatus?: HttpStatusAnswer | undefined
+  /** (ours) The fleet view, when a fleet is configured: `/status` then shows its state. */
+  fleet?: Pick<FleetView, 'status'> | undefined
 }
 
 const JSON_TYPE = 'application/json; charset=UTF-8'
@@ -32,9 +35,26 @@ export function parseThreshold (value: string | undefined): number {
   return Math.trunc(Number(value))
 }
 
+/**
+ * (ours) The `fleet` member of `/status`: whether the watch on etcd is up, the revision the view
+ * reflects, seconds since it was last known current (0 while connected, null before the first
+ * read), the keys held, and this host's name and prefix.
+ */
+export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, unknown> {
+  const st = fleet.status()
+  return {
+    connected: st.connected,
+    revision: st.revision,
+    seconds_since_last_sync: st.lastSyncAgeSeconds === null ? null : Math.round(st.lastSyncAgeSeconds * 1000) / 1000,
+    entries: st.entries,
+    host: st.host,
+    prefix: st.prefix
+  }
+}
+
 /** Registers `/status`, `/status/count` and `/recent`. */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
-  const { health, serviceLog, startTime, now } = opts
+  const { health, serviceLog, startTime, now, fleet } = opts
 
   app.get('/status', async (request, reply) => {
     const asHttpStatus = opts.httpStatus?.(request, reply)
@@ -45,7 +65,8 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
       uptime: now() - startTime,
       outbound_request_queue_size: stats.outbound_request_queue_size,
       // (ours) checks answered unprobed because no max_clients slot came free in time
-      outbound_slot_timeouts: stats.outbound_slot_timeouts
+      outbound_slot_timeouts: stats.outbound_slot_timeouts,
+      ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet) })
     })
   })
 

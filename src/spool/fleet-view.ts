@@ -1,0 +1,255 @@
+/**
+ * (ours) The fleet view: this host's copy of its fleet keys, in memory, answering the spool's
+ * lookups synchronously. The watcher (`fleet.ts`) fills it: a full {@link FleetMirror.replace}
+ * from a range read at one revision, then {@link FleetMirror.apply} for each watched change after
+ * that revision. The check path never waits on the network: when etcd is away the view keeps
+ * the last state it had.
+ *
+ * Precedence (README "Fleet"): at each step of the lookup (`all`, `<service>`,
+ * `<service>:<port>`) the local file is read first, then this host's key, then the fleet-wide
+ * key; the first `down` or `maint` entry ends the lookup; a `drain` entry is returned only when
+ * nothing in the whole lookup is `down` or `maint`. Weights: the lowest of every weight set,
+ * whatever its source. Expired entries count as absent.
+ */
+import { HC_ERR_SPOOL_WEIGHT } from '../errors.js'
+import type { SpoolEntry, SpoolState } from './format.js'
+import {
+  parseFleetKey, parseFleetSpoolValue, parseFleetWeightValue, formatFleetSpoolValue, formatFleetWeightValue,
+  type FleetKeyName
+} from './fleet-keys.js'
+import type { WeightEntry } from './weight.js'
+
+/** Most keys the view holds; more are ignored with a warning (each costs about 1.5 KB). */
+export const MAX_FLEET_ENTRIES = 10000
+
+/** What `/status`, the metrics and the tools show about the view. */
+export interface FleetStatus {
+  /** Whether the watch on etcd is established now. */
+  connected: boolean
+  /** The etcd revision the view reflects; null before the first sync. */
+  revision: number | null
+  /** Unix seconds when the view was last known current (now while connected); null: never synced. */
+  syncedAt: number | null
+  /** Seconds since then (0 while connected); null: never synced. */
+  lastSyncAgeSeconds: number | null
+  /** Keys held (spool entries and weights, fleet-wide and this host's). */
+  entries: number
+  /** This host's name in `<prefix>hosts/<host>/`. */
+  host: string
+  prefix: string
+}
+
+/** What the spool consults, synchronously, at each step of a lookup. */
+export interface FleetView {
+  /**
+   * `local` (up, or a `drain` entry: a local `down`/`maint` ends the step before this is asked)
+   * combined with this host's and the fleet-wide entry for the same spool name.
+   */
+  merge: (local: SpoolState, file: string) => SpoolState
+  /**
+   * The lowest of this host's and the fleet-wide weight for a spool name, or null.
+   *
+   * @throws HC_ERR_SPOOL_WEIGHT when a weight value cannot be parsed (fail closed).
+   */
+  weight: (file: string) => WeightEntry | null
+  /** Every spool entry held (expired ones too): this host's, then the fleet-wide ones, each by name. */
+  entries: () => SpoolEntry[]
+  /** Every weight held that parses: this host's, then the fleet-wide ones, each by name. */
+  weightEntries: () => WeightEntry[]
+  status: () => FleetStatus
+}
+
+/** A key/value as read from etcd. */
+export interface FleetKv {
+  key: string
+  value: Uint8Array
+  modRevision: number
+}
+
+/** Where the view reports ignored or unreadable keys (rate limited by {@link FleetMirror}). */
+export type FleetWarn = (fields: Record<string, unknown>, message: string) => void
+
+type WeightSlot = WeightEntry | { bad: string }
+interface Held { name: FleetKeyName, modRevision: number, text: string }
+
+/** Warnings per minute at most; the rest are counted and reported with the next one. */
+const WARNINGS_PER_MINUTE = 10
+
+/** The in-memory view of one host's fleet keys. */
+export class FleetMirror implements FleetView {
+  readonly prefix: string
+  readonly host: string
+  private readonly now: () => number
+  private readonly warnSink: FleetWarn
+  private readonly held = new Map<string, Held>()
+  private readonly spool = { host: new Map<string, SpoolState>(), fleet: new Map<string, SpoolState>() }
+  private readonly weights = { host: new Map<string, WeightSlot>(), fleet: new Map<string, WeightSlot>() }
+  private revision: number | null = null
+  /** Changes at or below this revision are already in the view (from the last range read). */
+  private syncRevision = 0
+  private syncedAt: number | null = null
+  private connected = false
+  private warned = new Set<string>()
+  private warnWindow = { start: Number.NEGATIVE_INFINITY, count: 0, suppressed: 0 }
+
+  constructor (opts: { prefix: string, host: string, now?: () => number, warn?: FleetWarn }) {
+    this.prefix = opts.prefix
+    this.host = opts.host
+    this.now = opts.now ?? (() => Date.now() / 1000)
+    this.warnSink = opts.warn ?? (() => {})
+  }
+
+  merge (local: SpoolState, file: string): SpoolState {
+    const host = this.live(this.spool.host.get(file))
+    if (host !== undefined && host.entry.state !== 'drain') return host
+    const fleet = this.live(this.spool.fleet.get(file))
+    if (fleet !== undefined && fleet.entry.state !== 'drain') return fleet
+    return local.up ? host ?? fleet ?? local : local
+  }
+
+  /** The state, or undefined when absent or expired. */
+  private live (state: SpoolState | undefined): (SpoolState & { up: false }) | undefined {
+    if (state === undefined || state.up) return undefined
+    const { expiration } = state.entry
+    return expiration !== null && expiration < this.now() ? undefined : state
+  }
+
+  weight (file: string): WeightEntry | null {
+    let lowest: WeightEntry | null = null
+    for (const slot of [this.weights.host.get(file), this.weights.fleet.get(file)]) {
+      if (slot === undefined) continue
+      if ('bad' in slot) throw new HC_ERR_SPOOL_WEIGHT(slot.bad)
+      if (lowest === null || slot.weight < lowest.weight) lowest = slot
+    }
+    return lowest
+  }
+
+  entries (): SpoolEntry[] {
+    const out: SpoolEntry[] = []
+    for (const map of [this.spool.host, this.spool.fleet]) {
+      const part: SpoolEntry[] = []
+      for (const state of map.values()) if (!state.up) part.push(state.entry)
+      out.push(...part.sort((a, b) => a.file.localeCompare(b.file)))
+    }
+    return out
+  }
+
+  weightEntries (): WeightEntry[] {
+    const out: WeightEntry[] = []
+    for (const map of [this.weights.host, this.weights.fleet]) {
+      const part: WeightEntry[] = []
+      for (const slot of map.values()) if (!('bad' in slot)) part.push(slot)
+      out.push(...part.sort((a, b) => a.file.localeCompare(b.file)))
+    }
+    return out
+  }
+
+  status (): FleetStatus {
+    const now = this.now()
+    const syncedAt = this.connected ? now : this.syncedAt
+    return {
+      connected: this.connected,
+      revision: this.revision,
+      syncedAt,
+      lastSyncAgeSeconds: syncedAt === null ? null : Math.max(0, now - syncedAt),
+      entries: this.held.size,
+      host: this.host,
+      prefix: this.prefix
+    }
+  }
+
+  /**
+   * Replaces the whole view with a range read at `revision` (the keys of every watched prefix).
+   * Changes at or below `revision` that arrive later (a watch replaying them) are ignored.
+   */
+  replace (kvs: Iterable<FleetKv>, revision: number, syncedAt: number | null = this.now()): void {
+    this.held.clear()
+    for (const map of [this.spool.host, this.spool.fleet, this.weights.host, this.weights.fleet]) map.clear()
+    this.syncRevision = revision
+    this.revision = revision
+    this.syncedAt = syncedAt
+    for (const kv of kvs) this.put(kv)
+  }
+
+  /** Applies one watched change; a change already reflected by the last range read is skipped. */
+  apply (type: 'put' | 'delete', kv: FleetKv): void {
+    if (kv.modRevision <= this.syncRevision) return
+    if (type === 'put') this.put(kv)
+    else this.remove(kv.key)
+    if (this.revision === null || kv.modRevision > this.revision) this.revision = kv.modRevision
+  }
+
+  /** Records the connection state; while connected the view counts as current. */
+  setConnected (connected: boolean): void {
+    if (this.connected && !connected) this.syncedAt = this.now()
+    this.connected = connected
+  }
+
+  /** The held keys with their values re-written in canonical form, for the snapshot file. */
+  dump (): { revision: number | null, syncedAt: number | null, kvs: Array<[string, number, string]> } {
+    const kvs: Array<[string, number, string]> = []
+    for (const [key, held] of this.held) kvs.push([key, held.modRevision, held.text])
+    return { revision: this.revision, syncedAt: this.status().syncedAt, kvs }
+  }
+
+  private put (kv: FleetKv): void {
+    const name = parseFleetKey(this.prefix, kv.key)
+    if (name === null || (name.scope === 'host' && name.host !== this.host)) {
+      this.warn(kv, 'fleet key ignored: not <prefix>(hosts/<host>/)spool|weight/<spool name>')
+      return
+    }
+    if (!this.held.has(kv.key) && this.held.size >= MAX_FLEET_ENTRIES) {
+      this.warn(kv, `fleet key ignored: the view holds ${MAX_FLEET_ENTRIES} keys already`)
+      return
+    }
+    const source = name.scope
+    let text: string
+    if (name.kind === 'spool') {
+      const { value, problem } = parseFleetSpoolValue(kv.value)
+      if (problem !== null) this.warn(kv, `fleet value unreadable: ${problem}`)
+      const entry: SpoolEntry = { key: name.key, file: name.file, reason: value.reason, expiration: value.expiration, creation: value.creation, state: value.state, source, setBy: value.setBy }
+      this.spool[source].set(name.file, Object.freeze({ up: false, entry: Object.freeze(entry) }))
+      text = formatFleetSpoolValue(value, value.setBy ?? '')
+    } else {
+      const { value, problem } = parseFleetWeightValue(kv.value)
+      if (value === null) {
+        const bad = `invalid fleet weight ${kv.key}: ${problem ?? 'unreadable'}`
+        this.warn(kv, bad)
+        this.weights[source].set(name.file, { bad })
+        text = JSON.stringify({ weight: null, problem })
+      } else {
+        this.weights[source].set(name.file, { key: name.key, file: name.file, weight: value.weight, creation: value.creation, source, setBy: value.setBy })
+        text = formatFleetWeightValue(value.weight, value.creation, value.setBy ?? '')
+      }
+    }
+    this.held.set(kv.key, { name, modRevision: kv.modRevision, text })
+  }
+
+  private remove (key: string): void {
+    const held = this.held.get(key)
+    if (held === undefined) return
+    this.held.delete(key)
+    const { scope, kind, file } = held.name
+    if (kind === 'spool') this.spool[scope].delete(file)
+    else this.weights[scope].delete(file)
+  }
+
+  /**
+   * One warning per key and revision (a resync re-reads the same bad keys without repeating
+   * it), at most {@link WARNINGS_PER_MINUTE} a minute; never the value itself.
+   */
+  private warn (kv: FleetKv, message: string): void {
+    const id = `${kv.key}\u0000${kv.modRevision}`
+    if (this.warned.has(id)) return
+    if (this.warned.size >= 4 * MAX_FLEET_ENTRIES) this.warned = new Set()
+    this.warned.add(id)
+    const now = this.now()
+    const w = this.warnWindow
+    if (now - w.start >= 60) { w.start = now; w.count = 0 }
+    if (w.count >= WARNINGS_PER_MINUTE) { w.suppressed++; return }
+    w.count++
+    const suppressed = w.suppressed
+    w.suppressed = 0
+    this.warnSink({ key: kv.key.slice(0, 512), mod_revision: kv.modRevision, bytes: kv.value.byteLength, ...(suppressed > 0 ? { suppressed } : {}) }, message)
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * (ours) The tools' side of the fleet: reading and writing fleet keys in etcd. Every write of a
+ * command is one etcd transaction, so `hadown --fleet a b c` applies to all three services or
+ * to none: a tool that cannot reach etcd, or is refused, never half-applies.
+ *
+ * A down with an expiry is written on an etcd lease that ends a moment after it, so etcd
+ * removes the key itself (readers already treat it as absent from its `expiration` on).
+ * Re-downing with the same reason and state keeps the original `creation`, as `hadown` does
+ * for files; the read and the write are tied by a compare on each key's revision, so a
+ * concurrent writer is never overwritten with stale data (the tool retries, then gives up).
+ */
+import type { Etcd3, IRequestOp } from 'etcd3'
+import type { FleetSettings } from '../config/fleet.js'
+import { openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './fleet-client.js'
+import {
+  fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
+  type FleetKind, type FleetTarget, type FleetWeightValue, type FleetSpoolValue
+} from './fleet-keys.js'
+import type { FleetKv } from './fleet-view.js'
+import type { SpoolKey, SpoolStateName } from './format.js'
+
+/** Most keys one command writes: etcd's default `--max-txn-ops`. */
+export const MAX_KEYS_PER_WRITE = 128
+/** Attempts at a read-then-write when another writer changes a key in between. */
+const WRITE_ATTEMPTS = 3
+
+/** What {@link FleetStore.down} writes. */
+export interface FleetDownOptions {
+  reason: string
+  /** Unix seconds; null: until `haup`. */
+  expiration: number | null
+  state: SpoolStateName
+  /** `user@host` of the operator. */
+  setBy: string
+}
+
+/** One key read back, as the tools print it. */
+export interface FleetRead<T> {
+  key: string
+  file: string
+  value: T
+  modRevision: number
+}
+
+/** A connection to etcd for one tool command. */
+export class FleetStore {
+  readonly settings: FleetSettings
+  private readonly client: Etcd3
+  private readonly now: () => number
+
+  private constructor (settings: FleetSettings, client: Etcd3, now: () => number) {
+    this.settings = settings
+    this.client = client
+    this.now = now
+  }
+
+  /**
+   * Opens a client (it connects on the first call).
+   *
+   * @throws HC_ERR_CONFIG for an unreadable TLS file.
+   */
+  static async open (settings: FleetSettings, now: () => number = () => Date.now() / 1000): Promise<FleetStore> {
+    const credentials = await readFleetCredentials(settings)
+    return new FleetStore(settings, await openEtcd(settings, { credentials }), now)
+  }
+
+  /** Closes the connection. */
+  close (): void {
+    this.client.close()
+  }
+
+  private keyOf (target: FleetTarget, kind: FleetKind, key: SpoolKey): string {
+    return fleetKey(this.settings.prefix, target, kind, key)
+  }
+
+  /** The current values of some keys, at one revision; absent keys are left out. */
+  private async readKeys (keys: readonly string[]): Promise<Map<string, FleetKv>> {
+    const res = await this.client.kv.txn({ success: keys.map((key) => ({ request_range: { key: Buffer.from(key) } })) })
+    const found = new Map<string, FleetKv>()
+    for (const op of res.responses) {
+      for (const kv of op.response_range?.kvs ?? []) found.set(kv.key.toString('utf8'), toFleetKv(kv))
+    }
+    return found
+  }
+
+  /** Grants a lease that outlives `expiration` by a second; null when there is no expiry. */
+  private async leaseFor (expiration: number | null): Promise<string | null> {
+    if (expiration === null) return null
+    // etcd raises a TTL below its minimum (about 1.5 election timeouts) to that minimum.
+    const ttl = Math.max(1, Math.ceil(expiration - this.now()) + 1)
+    return (await this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 })).ID
+  }
+
+  /**
+   * Marks keys down (or drain, or maint) for `target`, in one transaction.
+   *
+   * @throws the etcd error (nothing written), or an Error when other writers kept changing
+   *   the keys.
+   */
+  async down (target: FleetTarget, keys: readonly SpoolKey[], opts: FleetDownOptions): Promise<void> {
+    const names = keys.map((key) => ({ key, name: this.keyOf(target, 'spool', key) }))
+    const lease = await this.leaseFor(opts.expiration)
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.readKeys(names.map((n) => n.name))
+      const ops: IRequestOp[] = names.map(({ name }) => {
+        const previous = current.get(name)
+        const old = previous === undefined ? null : parseFleetSpoolValue(previous.value).value
+        const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.now()
+        const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy)
+        return { request_put: { key: Buffer.from(name), value: Buffer.from(value), ...(lease === null ? {} : { lease }) } }
+      })
+      const compare = names.map(({ name }) => ({ key: Buffer.from(name), target: 'Mod' as const, result: 'Equal' as const, mod_revision: current.get(name)?.modRevision ?? 0 }))
+      if ((await this.client.kv.txn({ compare, success: ops })).succeeded) return
+      if (attempt >= WRITE_ATTEMPTS) throw new Error('the keys kept changing under another writer; nothing was written, try again')
+    }
+  }
+
+  /** Removes keys of `kind` for `target` (absent is fine), in one transaction. */
+  async remove (target: FleetTarget, kind: FleetKind, keys: readonly SpoolKey[]): Promise<void> {
+    const success = keys.map((key) => ({ request_delete_range: { key: Buffer.from(this.keyOf(target, kind, key)) } }))
+    await this.client.kv.txn({ success })
+  }
+
+  /** Sets a weight on keys for `target`, in one transaction. */
+  async setWeight (target: FleetTarget, keys: readonly SpoolKey[], weight: number, setBy: string): Promise<void> {
+    const value = Buffer.from(formatFleetWeightValue(weight, this.now(), setBy))
+    await this.client.kv.txn({ success: keys.map((key) => ({ request_put: { key: Buffer.from(this.keyOf(target, 'weight', key)), value } })) })
+  }
+
+  /** The spool entries and weights set for exact keys (no `all`, as `hastatus` reads). */
+  async status (target: FleetTarget, keys: readonly SpoolKey[]): Promise<{ spool: Array<FleetRead<FleetSpoolValue>>, weight: Array<FleetRead<FleetWeightValue | null>> }> {
+    const spoolNames = keys.map((key) => this.keyOf(target, 'spool', key))
+    const weightNames = keys.map((key) => this.keyOf(target, 'weight', key))
+    const found = await this.readKeys([...spoolNames, ...weightNames])
+    const read = <T>(names: string[], parse: (v: Uint8Array) => T): Array<FleetRead<T>> => names.flatMap((name) => {
+      const kv = found.get(name)
+      return kv === undefined ? [] : [{ key: name, file: name.slice(name.lastIndexOf('/') + 1), value: parse(kv.value), modRevision: kv.modRevision }]
+    })
+    return {
+      spool: read(spoolNames, (v) => parseFleetSpoolValue(v).value),
+      weight: read(weightNames, (v) => parseFleetWeightValue(v).value)
+    }
+  }
+
+  /**
+   * Every spool key under the prefixes of these targets, in key order (`hashowdowned`); a
+   * `hosts` target with no host lists every host's.
+   */
+  async listSpool (targets: ReadonlyArray<FleetTarget | { scope: 'hosts' }>): Promise<FleetKv[]> {
+    const prefixes = targets.map((t) => t.scope === 'hosts' ? `${this.settings.prefix}hosts/` : fleetKindPrefix(this.settings.prefix, t, 'spool'))
+    return (await rangePrefixes(this.client, prefixes)).kvs
+  }
+}
