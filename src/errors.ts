@@ -46,6 +46,10 @@ export const HC_ERR_REMOTE_SPOOL_DISABLED = createError<'HC_ERR_REMOTE_SPOOL_DIS
 export const HC_ERR_CLIENT_NOT_ALLOWED = createError<'HC_ERR_CLIENT_NOT_ALLOWED', 403, [string]>(
   'HC_ERR_CLIENT_NOT_ALLOWED', 'client %s may not change the spool', 403)
 
+/** (ours) `GET /metrics` from an address outside `metrics_allowed_cidrs`. */
+export const HC_ERR_METRICS_NOT_ALLOWED = createError<'HC_ERR_METRICS_NOT_ALLOWED', 403, [string]>(
+  'HC_ERR_METRICS_NOT_ALLOWED', 'client %s may not read the metrics', 403)
+
 /** A remote spool change without the right `Authorization: Bearer` token. */
 export const HC_ERR_BAD_TOKEN = createError<'HC_ERR_BAD_TOKEN', 401, []>(
   'HC_ERR_BAD_TOKEN', 'a valid Authorization: Bearer token is required', 401)

@@ -220,3 +220,28 @@ export function isAlive (pid: number): boolean {
     return false
   }
 }
+
+/** What {@link getFrom} got back. */
+export interface GetResult {
+  status: number
+  body: string
+  headers: import('node:http').IncomingHttpHeaders
+}
+
+/**
+ * GET `url` on a fresh connection from `localAddress` (e.g. `127.0.0.2`: on Linux all of
+ * 127.0.0.0/8 is loopback, so a test can be another client), failing after `timeoutMs`.
+ */
+export async function getFrom (localAddress: string, url: string, opts: { headers?: Record<string, string>, timeoutMs?: number, method?: string } = {}): Promise<GetResult> {
+  const { request } = await import('node:http')
+  return await new Promise((resolve, reject) => {
+    const req = request(url, { localAddress, agent: false, headers: opts.headers, method: opts.method ?? 'GET', signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (d: string) => { body += d })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body, headers: res.headers }) })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

@@ -50,18 +50,20 @@ function message (err: unknown): string {
 
 /**
  * Answers one request. Never rejects: any failure is a `down` reply (fail closed).
+ * `client` (the agent's peer address) shares outbound slots fairly with other clients.
  *
  * The target is this machine (127.0.0.1). With a configured check, the request's port (when
  * given) replaces the check's port; without one, the spool alone answers.
  */
-export async function answerAgent (req: AgentRequest, deps: AnswerDeps): Promise<AgentReply> {
+export async function answerAgent (req: AgentRequest, deps: AnswerDeps, client?: string): Promise<AgentReply> {
   try {
     const check = deps.checks.get(req.service)
     const port = req.port ?? check?.port ?? 0
     const result = await deps.health.check({
       protocol: check?.protocol ?? 'spool',
       target: { service: req.service, host: LOCAL_HOST, address: LOCAL_HOST, port, query: check?.query ?? '', queryString: check?.queryString ?? '', headers: {} },
-      noCache: false
+      noCache: false,
+      client
     })
     let weight: number | undefined
     try {

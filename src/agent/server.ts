@@ -2,11 +2,15 @@
  * (ours) The agent-check server: a TCP responder for HAProxy's `agent-check`.
  *
  * Per connection: read an optional request line (`agent-send "web\n"`: `<service>` or
- * `<service>:<port>`) for at most `requestWaitMs`; no line means the host (`all`). Answer one
- * reply line (see `answer.ts`) and close. Garbage gets `down #bad request`. Connections beyond
- * `maxConnections` are refused by the kernel-level accept limit (HAProxy keeps the previous
- * state when it gets no line). Nothing a client sends can crash the process: every socket has
- * an error handler and every socket is destroyed within `lingerMs` after its reply.
+ * `<service>:<port>`) for at most `requestWaitMs`; nothing at all means the host (`all`). The
+ * line ends at its newline, or where the client half-closes; a line still unfinished when the
+ * window closes (a client trickling `we` ... `b\n`) is `down #bad request`, never answered for
+ * the part that arrived. Answer one reply line (see `answer.ts`) and close. Garbage gets
+ * `down #bad request`. Connections beyond `maxConnections`, or beyond
+ * `maxConnectionsPerClient` from one address, are closed on arrival without a reply (HAProxy
+ * keeps the previous state when it gets no line), so one address cannot take the port from the
+ * others. Nothing a client sends can crash the process: every socket has an error handler and
+ * every socket is destroyed within `lingerMs` after its reply.
  *
  * Folder agent/ (this is its main file): the HAProxy agent-check protocol, request line to
  * reply line. May import `checks/`, `checkers/`, `spool/`, `ops/`, `config/` and the top-level
@@ -16,6 +20,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino'
 import type { HealthService } from '../checks/health.js'
 import type { Config } from '../config/index.js'
+import { ClientConnections } from '../ops/conn-limit.js'
 import type { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { answerAgent } from './answer.js'
@@ -24,19 +29,23 @@ import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentReque
 
 /** Options for {@link startAgentServer}. */
 export interface AgentServerOptions {
-  config: Pick<Config, 'agent_checks'>
+  config: Pick<Config, 'agent_checks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
   health: Pick<HealthService, 'check'>
   spool: Pick<Spool, 'root' | 'now' | 'fleet'>
   /** TCP port; 0 picks a free one (tests). */
   port: number
   /** Address to bind, IPv4 or IPv6. */
   host: string
-  /** Most connections served at once; default 64. */
+  /** Most connections served at once; default config `agent_max_connections`. */
   maxConnections?: number
+  /** Most connections one client address may hold; default config `agent_max_connections_per_client`. */
+  maxConnectionsPerClient?: number
   /** How long to wait for the request line, ms; default 250. */
   requestWaitMs?: number
-  /** How long a socket may stay open after its reply, ms; default 2000. */
+  /** How long a socket may stay open after its reply, ms; default 500. */
   lingerMs?: number
+  /** Called for each connection closed on arrival by the per-client limit (metrics, logs). */
+  onRefused?: (address: string, open: number) => void
   logger?: Logger | undefined
 }
 
@@ -61,7 +70,11 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   const checks = parseAgentChecks(opts.config)
   const weights = new SpoolWeights(opts.spool)
   const requestWaitMs = opts.requestWaitMs ?? 250
-  const lingerMs = opts.lingerMs ?? 2000
+  const lingerMs = opts.lingerMs ?? 500
+  const perClient = new ClientConnections({
+    maxPerClient: opts.maxConnectionsPerClient ?? opts.config.agent_max_connections_per_client,
+    onRefused: opts.onRefused
+  })
   const sockets = new Set<Socket>()
   const working = new Set<Socket>() // computing a reply: close() lets these finish
   let closing = false
@@ -70,7 +83,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     working.add(socket)
     let text: string
     try {
-      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks }))
+      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks }, socket.remoteAddress))
     } finally {
       working.delete(socket)
     }
@@ -87,11 +100,13 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   function handle (socket: Socket): void {
     socket.on('error', () => {}) // resets and timeouts are the client's business
     if (closing) { socket.destroy(); return }
+    if (!perClient.admit(socket)) return
     socket.setNoDelay(true)
     sockets.add(socket)
     const chunks: Buffer[] = []
     let size = 0
     let done = false
+    let ended = false
     const finish = (line: string | null): void => {
       if (done) return
       done = true
@@ -111,20 +126,21 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
         finish(text.slice(0, text.indexOf('\n')))
       }
     }
-    // No line in time, or the client half-closed: answer what was sent (a line without its
-    // newline), or the host when nothing was.
-    const onTimeout = (): void => { finish(size === 0 ? '' : pending()) }
+    // Nothing in time: the host. The client half-closed: what it sent is its whole line. A line
+    // still unfinished when the window closes is a bad request: it may be cut anywhere.
+    const onTimeout = (): void => { finish(size === 0 ? '' : ended ? pending() : null) }
     const timer = setTimeout(onTimeout, requestWaitMs)
     socket.on('data', onData)
-    socket.once('end', onTimeout)
+    socket.once('end', () => { ended = true; onTimeout() })
     socket.once('close', () => { clearTimeout(timer); sockets.delete(socket) })
   }
 
   const server: Server = createServer({ allowHalfOpen: true }, handle)
-  server.maxConnections = opts.maxConnections ?? 64
+  server.maxConnections = opts.maxConnections ?? opts.config.agent_max_connections
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve() })
+    // A burst of connections must queue, not be dropped (a dropped SYN costs a client a second).
+    server.listen({ port: opts.port, host: opts.host, backlog: Math.max(511, server.maxConnections) }, () => { server.off('error', reject); resolve() })
   })
   const address = server.address() as AddressInfo
   return {

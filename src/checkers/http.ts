@@ -14,33 +14,78 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { isIP, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { isUtf8 } from 'node:buffer'
+import type { Config } from '../config/index.js'
 import { VERSION } from '../version.js'
 import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
-/** Most bytes of an upstream body passed through; the rest is discarded. */
+/**
+ * Most bytes of an upstream body passed through; the rest is discarded. Also the most memory a
+ * body takes once decoded (see {@link decodeBody}).
+ */
 export const MAX_BODY_BYTES = 64 * 1024
 
 /** Headers that describe one connection, never forwarded whatever `http_headers_to_copy` says. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer', 'expect', 'proxy-connection'])
 
-/** The request headers of a probe: User-Agent, the copied headers, the service name header. */
-export function probeHeaders (target: CheckTarget, ctx: CheckContext): Record<string, string> {
-  const headers: Record<string, string> = { 'user-agent': `hastate ${VERSION}` }
+/**
+ * The headers a probe takes from the request: the `http_headers_to_copy` ones it carries (never
+ * hop-by-hop ones) and `service_name_header` with the service name. They join the cache key.
+ */
+export function forwardedHeaders (target: CheckTarget, config: Config): Record<string, string> {
+  const headers: Record<string, string> = {}
   const incoming: Readonly<IncomingHttpHeaders> = target.headers
-  for (const name of ctx.config.http_headers_to_copy) {
+  for (const name of config.http_headers_to_copy) {
     const lower = name.toLowerCase()
     const value = incoming[lower]
     if (value === undefined || HOP_BY_HOP.has(lower)) continue
     headers[lower] = Array.isArray(value) ? value.join(', ') : value
   }
-  if (ctx.config.service_name_header !== null) headers[ctx.config.service_name_header.toLowerCase()] = target.service
+  if (config.service_name_header !== null) headers[config.service_name_header.toLowerCase()] = target.service
   return headers
+}
+
+/** The request headers of a probe: User-Agent, then {@link forwardedHeaders}. */
+export function probeHeaders (target: CheckTarget, ctx: CheckContext): Record<string, string> {
+  return { 'user-agent': `hastate ${VERSION}`, ...forwardedHeaders(target, ctx.config) }
 }
 
 /** The upstream URL's origin; IPv6 addresses in brackets. */
 function origin (scheme: 'http' | 'https', host: string, port: number): string {
   return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`
+}
+
+const BEYOND_LATIN1 = /[\u0100-\uffff]/
+
+/** `bytes` without a UTF-8 sequence cut short at its end (the byte limit may fall inside one). */
+function wholeCharacters (bytes: Buffer): Buffer {
+  const n = bytes.length
+  for (let back = 1; back <= Math.min(4, n); back++) {
+    const b = bytes[n - back] as number
+    if ((b & 0xc0) === 0x80) continue // a continuation byte: the sequence starts further back
+    // Lead bytes: C2-DF start 2 bytes, E0-EF 3, F0-F4 4; anything else is whole (or invalid).
+    const length = b >= 0xf5 || b < 0xc2 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
+    return length > back ? bytes.subarray(0, n - back) : bytes
+  }
+  return bytes
+}
+
+/**
+ * An upstream body as text that takes at most {@link MAX_BODY_BYTES} of memory, decoded once.
+ * V8 stores a string in one byte per character while every character is Latin-1, and in two as
+ * soon as one is not (bytes that are not UTF-8 decode to U+FFFD, which is not). So a body is
+ * kept whole (its first 64 KiB) when its text fits that way, and otherwise only its first
+ * 32 KiB are decoded: a body that is not valid UTF-8 can no longer double in memory (nor in the
+ * cache). A multi-byte character cut by a limit is dropped, not replaced.
+ */
+export function decodeBody (raw: Buffer): string {
+  const bytes = wholeCharacters(raw.subarray(0, MAX_BODY_BYTES))
+  const half = bytes.length > MAX_BODY_BYTES / 2 ? wholeCharacters(bytes.subarray(0, MAX_BODY_BYTES / 2)) : bytes
+  if (!isUtf8(bytes)) return half.toString('utf8') // U+FFFD inside: two bytes per character
+  const text = bytes.toString('utf8')
+  if (text.length * 2 <= MAX_BODY_BYTES || !BEYOND_LATIN1.test(text)) return text
+  return half.toString('utf8')
 }
 
 async function readCapped (body: AsyncIterable<Buffer>): Promise<string> {
@@ -51,7 +96,7 @@ async function readCapped (body: AsyncIterable<Buffer>): Promise<string> {
     size += chunk.length
     if (size >= MAX_BODY_BYTES) break
   }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8')
+  return decodeBody(Buffer.concat(chunks))
 }
 
 /**
@@ -109,7 +154,7 @@ export function httpChecker (scheme: 'http' | 'https'): Checker {
       client.destroy().catch(() => {})
     }
   }
-  return { check, pathRequired: true, probes: true }
+  return { check, pathRequired: true, probes: true, forwardedHeaders }
 }
 
 /** The `http` protocol (see the file's description). */

@@ -103,6 +103,13 @@ export interface Checker {
    * protocols ignore it).
    */
   readonly rejectsQuery?: (query: string, queryString: string) => string | undefined
+  /**
+   * The request headers the probe forwards to the target, by lower-case name, as it sends them
+   * (`http_headers_to_copy`, `service_name_header`). They can change the answer, so they join
+   * the cache key: one client's headers must never change what other clients are told.
+   * Absent: the checker forwards none.
+   */
+  readonly forwardedHeaders?: (target: CheckTarget, config: Config) => Readonly<Record<string, string>>
 }
 
 /** A passing outcome (code 200). */

@@ -14,14 +14,13 @@
  * request log behind `/recent` and `/status/count` (`service-log.ts`). May import `checkers/`,
  * `spool/`, `ops/`, `config/` and the top-level leaves; never `http/`, `agent/` or Fastify.
  */
-import { performance } from 'node:perf_hooks'
-import pLimit, { type LimitFunction } from 'p-limit'
 import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from '../checkers/index.js'
-import { failureStatus, isPassingStatus, seconds } from '../checkers/status.js'
-import type { Checker, CheckContext, CheckOutcome, CheckResult, CheckTarget } from '../checkers/types.js'
+import { isPassingStatus } from '../checkers/status.js'
+import type { Checker, CheckContext, CheckResult, CheckTarget } from '../checkers/types.js'
 import type { Config } from '../config/index.js'
 import { describeDown, type Spool, type SpoolState } from '../spool/spool.js'
-import { ResultCache, cacheKey, type CacheStats } from './cache.js'
+import { ENTRY_OVERHEAD_BYTES, ResultCache, cacheKey, stringBytes, type CacheStats } from './cache.js'
+import { OutboundLimit } from './outbound.js'
 import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */
@@ -30,6 +29,11 @@ export interface CheckRequest {
   target: CheckTarget
   /** `Pragma: no-cache`: probe even when a fresh result is cached (this request only). */
   noCache: boolean
+  /**
+   * (ours) Who asked: the client address (HTTP) or the agent's peer. Outbound slots are shared
+   * fairly between clients (see `outbound.ts`); absent: one shared queue.
+   */
+  client?: string | undefined
 }
 
 /** Counters shown in `/status` (CONTRACT section 4). */
@@ -39,6 +43,11 @@ export interface HealthStats {
   outbound_request_queue_size: number
   /** (ours) Probes running now; not shown in `/status`, used by metrics. */
   outbound_in_flight: number
+  /**
+   * (ours) Checks answered 503 `SOCKERR` because no `max_clients` slot came free within
+   * `healthcheck_timeout`: hacheck's own overload, never blamed on the service.
+   */
+  outbound_slot_timeouts: number
 }
 
 /**
@@ -60,34 +69,8 @@ export interface HealthDeps {
   transitions?: TransitionLog | undefined
 }
 
-/**
- * How long after the timeout fires a checker may take to report its own (more precise) timeout
- * before the health service answers for it. Bounds a checker that ignores its signal.
- */
-const TIMEOUT_GRACE_MS = 250
-
 function errorMessage (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
-}
-
-/**
- * Resolves with `work`, or with `fallback()` when `signal` has fired and `work` has not settled
- * within {@link TIMEOUT_GRACE_MS} after it.
- */
-async function settleWithin<T> (work: Promise<T>, signal: AbortSignal, fallback: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const deadline = new Promise<T>((resolve) => {
-    onAbort = () => { timer = setTimeout(() => { resolve(fallback()) }, TIMEOUT_GRACE_MS) }
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([work, deadline])
-  } finally {
-    clearTimeout(timer)
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-  }
 }
 
 /** Runs checks; one instance per server, shared by all its listening ports. */
@@ -96,7 +79,7 @@ export class HealthService {
   private readonly spool: Spool
   private readonly checkers: CheckerRegistry
   private readonly cache: ResultCache<CheckResult>
-  private readonly limit: LimitFunction
+  private readonly outbound: OutboundLimit
   /** Handed to checkers that contact nothing: they have no I/O to abort, so no timer. */
   private readonly localContext: CheckContext
   private readonly probeListeners: ProbeListener[] = []
@@ -110,9 +93,13 @@ export class HealthService {
     this.cache = new ResultCache<CheckResult>({
       ttlSeconds: deps.config.cache_time,
       maxEntries: deps.config.cache_max_entries,
+      maxBytes: deps.config.cache_max_bytes,
+      // The message is the body (up to 64 KiB); a spool entry's reason is small.
+      sizeOf: (result) => stringBytes(result.message) + (result.spool === undefined ? 0 : ENTRY_OVERHEAD_BYTES + stringBytes(result.spool.reason)),
+      shouldStore: (result) => this.outbound.probed(result),
       perf: deps.perf
     })
-    this.limit = pLimit(deps.config.max_clients)
+    this.outbound = new OutboundLimit(deps.config)
     this.localContext = { timeoutMs: deps.config.healthcheck_timeout * 1000, signal: new AbortController().signal, config: deps.config }
   }
 
@@ -169,8 +156,8 @@ export class HealthService {
       }
     }
     return await this.cache.get(this.keyOf(req, checker), async () => {
-      const probed = await this.probe(checker, target)
-      for (const listener of this.probeListeners) listener(req.protocol, probed, target)
+      const probed = await this.outbound.probe(checker, target, req.client)
+      if (this.outbound.probed(probed)) for (const listener of this.probeListeners) listener(req.protocol, probed, target)
       return probed
     }, { noCache: req.noCache })
   }
@@ -184,6 +171,7 @@ export class HealthService {
   /**
    * The cache key of a probing check (see cache.ts). The service joins it when probes differ by
    * service: with `service_name_header`, or for a checker the service names (`script`).
+   * Every input of the probe joins it, the headers it forwards included.
    */
   private keyOf (req: CheckRequest, checker: Checker): string {
     const { target } = req
@@ -193,8 +181,14 @@ export class HealthService {
       port: target.port,
       query: target.query,
       queryString: target.queryString,
-      service: this.config.service_name_header === null && checker.namedByService !== true ? undefined : target.service
+      service: this.config.service_name_header === null && checker.namedByService !== true ? undefined : target.service,
+      headers: checker.forwardedHeaders?.(target, this.config)
     })
+  }
+
+  /** (ours) What the result cache holds now: entries, and bytes as counted against `cache_max_bytes`. */
+  cacheUsage (): { entries: number, bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.bytes }
   }
 
   /** Registers a {@link ProbeListener}. */
@@ -206,40 +200,9 @@ export class HealthService {
   stats (): HealthStats {
     return {
       cache: this.cache.stats(),
-      outbound_request_queue_size: this.limit.pendingCount,
-      outbound_in_flight: this.limit.activeCount
+      outbound_request_queue_size: this.outbound.waiting,
+      outbound_in_flight: this.outbound.inFlight,
+      outbound_slot_timeouts: this.outbound.slotTimeouts
     }
-  }
-
-  /**
-   * Runs one checker within `healthcheck_timeout`. The clock starts when the probe is asked
-   * for, so time spent waiting for a `max_clients` slot counts (as the reference's HTTP client
-   * queue does): a balancer never waits longer than the timeout for an answer. Takes one of the
-   * `max_clients` outbound slots.
-   */
-  private async probe (checker: Checker, target: CheckTarget): Promise<CheckResult> {
-    const timeoutMs = checker.timeoutMs?.(target, this.config) ?? this.config.healthcheck_timeout * 1000
-    const signal = AbortSignal.timeout(timeoutMs)
-    const started = performance.now()
-    let running = false
-    const timedOut = (): CheckOutcome => ({
-      code: 503,
-      message: running
-        ? `Timed out after ${seconds(performance.now() - started)}s`
-        : `Timed out after ${seconds(performance.now() - started)}s waiting for an outbound slot (max_clients ${this.config.max_clients})`,
-      checkStatus: failureStatus(running ? 'protocol' : 'connect', true)
-    })
-    let outcome: CheckOutcome
-    try {
-      const run = async (): Promise<CheckOutcome> => {
-        if (signal.aborted) return timedOut() // waited in the queue past the timeout
-        running = true
-        return await checker.check(target, { timeoutMs, signal, config: this.config })
-      }
-      outcome = await settleWithin(this.limit(run), signal, timedOut)
-    } catch (err) {
-      outcome = { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR' }
-    }
-    return { ...outcome, durationMs: performance.now() - started }
   }
 }

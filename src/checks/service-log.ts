@@ -1,9 +1,11 @@
 /**
  * Who asked about which service, for `/recent` and `/status/count` (CONTRACT section 4).
  *
- * Bounded: a client can invent service names, so the least recently answered services are
- * forgotten past `maxServices`, and the first-counted client addresses of a service past
- * `maxClientsPerService`.
+ * Bounded: a client can invent service names and (with many source addresses) clients, so the
+ * least recently answered services are forgotten past `maxServices`, the first-counted client
+ * addresses of a service past `maxClientsPerService`, and no new (service, client) pair is
+ * counted once `maxCounts` pairs are: its requests are added up in `uncounted` instead, which
+ * `/status/count` reports. So `/status/count` stays small and cheap whatever clients do.
  */
 import { LRUCache } from 'lru-cache'
 import { tenthsOfMs } from '../checkers/status.js'
@@ -28,12 +30,37 @@ export interface SeenDetails {
 
 /** Options for {@link ServiceLog}. */
 export interface ServiceLogOptions {
-  /** Most services remembered; default 10000. */
+  /** Most services remembered; default {@link DEFAULT_MAX_SERVICES}. */
   maxServices?: number
   /** Most client addresses counted per service; default 1024. */
   maxClientsPerService?: number
+  /** Most (service, client) pairs counted, all services together; default {@link DEFAULT_MAX_COUNTS}. */
+  maxCounts?: number
   /** Clock in unix seconds. */
   now?: () => number
+}
+
+/**
+ * Default bound on services remembered: far more than one host serves, and `/recent` at the
+ * bound is about 230 KB and a few milliseconds of event loop (`bench/monitoring.ts`).
+ */
+export const DEFAULT_MAX_SERVICES = 2048
+
+/**
+ * Default bound on (service, client) pairs: forty balancers asking about a hundred services
+ * each fit; `/status/count` at the bound is about 130 KB and a few milliseconds of event loop
+ * (`bench/monitoring.ts`).
+ */
+export const DEFAULT_MAX_COUNTS = 4096
+
+/** What `/status/count` shows: the counts, and what they leave out. */
+export interface AccessCounts {
+  /** `{ service: { clientIp: requests } }`. */
+  counts: Record<string, Record<string, number>>
+  /** Requests of (service, client) pairs not counted because `maxCounts` pairs already were. */
+  uncounted: number
+  /** The bound on (service, client) pairs. */
+  maxCounts: number
 }
 
 /** A copy of an entry without the keys it does not have (the reference's three, for a bare record). */
@@ -56,11 +83,19 @@ export class ServiceLog {
   /** Least recently answered services are forgotten first (lru-cache: no Map churn per request). */
   private readonly services: LRUCache<string, ServiceRecord>
   private readonly maxClients: number
+  private readonly maxCounts: number
   private readonly now: () => number
+  /** (service, client) pairs counted now, all services together. */
+  private counted = 0
+  private uncounted = 0
 
   constructor (opts: ServiceLogOptions = {}) {
-    this.services = new LRUCache({ max: opts.maxServices ?? 10000 })
+    this.services = new LRUCache({
+      max: opts.maxServices ?? DEFAULT_MAX_SERVICES,
+      dispose: (rec) => { this.counted -= rec.clients.size }
+    })
     this.maxClients = opts.maxClientsPerService ?? 1024
+    this.maxCounts = opts.maxCounts ?? DEFAULT_MAX_COUNTS
     this.now = opts.now ?? (() => Date.now() / 1000)
   }
 
@@ -87,8 +122,15 @@ export class ServiceLog {
       rec.clients.set(remoteIp, n + 1)
       return
     }
-    // A new client of a service at its limit replaces the one counted first.
-    if (rec.clients.size >= this.maxClients) rec.clients.delete(rec.clients.keys().next().value as string)
+    if (rec.clients.size >= this.maxClients) {
+      // A new client of a service at its limit replaces the one counted first.
+      rec.clients.delete(rec.clients.keys().next().value as string)
+    } else if (this.counted >= this.maxCounts) {
+      this.uncounted++
+      return
+    } else {
+      this.counted++
+    }
     rec.clients.set(remoteIp, 1)
   }
 
@@ -102,10 +144,47 @@ export class ServiceLog {
     return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
-  /** `{ service: { clientIp: requests } }`, as `/status/count` shows it. */
-  accessCounts (): Record<string, Record<string, number>> {
-    const out: Record<string, Record<string, number>> = {}
-    for (const [service, rec] of this.services.entries()) out[service] = Object.fromEntries(rec.clients)
-    return out
+  /**
+   * `JSON.stringify(recent(thresholdSeconds))`, without copying each entry first (the copies are
+   * only needed by callers that keep the entries): the answer of `/recent` at the bounds is
+   * then a few milliseconds of work and little garbage.
+   */
+  recentJson (thresholdSeconds: number): string {
+    const now = this.now()
+    const rows: Array<[string, SeenEntry]> = []
+    for (const [service, rec] of this.services.entries()) {
+      if (now - rec.seen.ts < thresholdSeconds) rows.push([service, rec.seen])
+    }
+    return JSON.stringify(rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  }
+
+  /**
+   * The request counts by service and client, as `/status/count` shows them, and what they
+   * leave out. Built with `Object.fromEntries`, so a service named `__proto__` is a key like
+   * any other.
+   */
+  accessCounts (): AccessCounts {
+    const counts = Object.fromEntries([...this.services.entries()].map(([service, rec]) => [service, Object.fromEntries(rec.clients)]))
+    return { counts, uncounted: this.uncounted, maxCounts: this.maxCounts }
+  }
+
+  /**
+   * `JSON.stringify(accessCounts().counts)`, written directly: one object per service with its
+   * own client addresses as keys would give V8 a hidden class each, which at the bounds costs
+   * tens of milliseconds of event loop; this costs a few.
+   */
+  accessCountsJson (): string {
+    const parts: string[] = []
+    for (const [service, rec] of this.services.entries()) {
+      const clients: string[] = []
+      for (const [client, n] of rec.clients) clients.push(`${JSON.stringify(client)}:${n}`)
+      parts.push(`${JSON.stringify(service)}:{${clients.join(',')}}`)
+    }
+    return `{${parts.join(',')}}`
+  }
+
+  /** Requests not counted because `maxCounts` pairs already were, and that bound. */
+  get uncountedRequests (): { uncounted: number, maxCounts: number } {
+    return { uncounted: this.uncounted, maxCounts: this.maxCounts }
   }
 }

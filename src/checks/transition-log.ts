@@ -7,6 +7,11 @@
  * `disable-on-404` does). A target seen for the first time is assumed passing, as HAProxy
  * assumes a new server up: its first failure is logged, its first success is not.
  *
+ * Lines pass a {@link LogLimiter} (category `state-change`, key the target): a client inventing
+ * failing services, or a target flapping on every check, cannot fill a disk; the limiter writes
+ * `<n> similar lines suppressed` summaries instead. State is tracked whether a line is written
+ * or not.
+ *
  * State is one bounded map per instance (least recently seen targets forgotten first), built at
  * start-up and passed to the health service; no module-level state. (ours) The last
  * {@link RECENT_TRANSITIONS} flips are also kept in a ring, newest first from
@@ -15,6 +20,7 @@
 import { LRUCache } from 'lru-cache'
 import { isPassingStatus, tenthsOfMs, type CheckStatus } from '../checkers/status.js'
 import type { CheckResult, CheckTarget } from '../checkers/types.js'
+import type { LogLimiter } from '../ops/log-limit.js'
 
 /** The one logger method used: pino's `info(obj, msg)`. */
 export interface TransitionLogger {
@@ -27,9 +33,14 @@ export interface TransitionLogOptions {
   logger?: TransitionLogger | undefined
   /** Most targets remembered; default 10000. */
   maxTargets?: number
+  /** Rate limit for the lines (category {@link STATE_CHANGE_CATEGORY}); none: every flip is written. */
+  limiter?: Pick<LogLimiter, 'allow'> | undefined
   /** Clock in unix seconds, for {@link RecentTransition.ts}. */
   now?: () => number
 }
+
+/** The {@link LogLimiter} category of state-change lines. */
+export const STATE_CHANGE_CATEGORY = 'state-change'
 
 /** The fields of one logged flip (the pino object of the line). */
 export interface Transition {
@@ -62,7 +73,7 @@ export interface RecentTransition extends Transition {
 
 function oneLine (text: string): string {
   // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim()
   return flat.length > MAX_MESSAGE ? `${flat.slice(0, MAX_MESSAGE)}...` : flat
 }
 
@@ -74,6 +85,7 @@ function hostPort (host: string, port: number): string {
 export class TransitionLog {
   private readonly last: LRUCache<string, CheckStatus>
   private readonly logger: TransitionLogger | undefined
+  private readonly limiter: Pick<LogLimiter, 'allow'> | undefined
   private readonly now: () => number
   /** The last flips, oldest overwritten first; `ringNext` is where the next one goes. */
   private readonly ring: RecentTransition[] = []
@@ -81,6 +93,7 @@ export class TransitionLog {
 
   constructor (opts: TransitionLogOptions = {}) {
     this.logger = opts.logger
+    this.limiter = opts.limiter
     this.last = new LRUCache({ max: opts.maxTargets ?? 10000 })
     this.now = opts.now ?? (() => Date.now() / 1000)
   }
@@ -111,7 +124,8 @@ export class TransitionLog {
       message: oneLine(result.message)
     }
     this.remember(flip)
-    this.logger?.info(flip, `Health check for ${protocol}/${target.service} at ${where} ${passing ? 'succeeded' : 'failed'}, ` +
+    if (this.logger === undefined || this.limiter?.allow(STATE_CHANGE_CATEGORY, key) === false) return flip
+    this.logger.info(flip, `Health check for ${protocol}/${target.service} at ${where} ${passing ? 'succeeded' : 'failed'}, ` +
       `status: ${previous ?? '-'} -> ${result.checkStatus}, code: ${result.code}, check duration: ${flip.duration_ms}ms, info: ${JSON.stringify(flip.message)}`)
     return flip
   }

@@ -15,6 +15,7 @@ import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { startServer, type RunningServer } from '../http/server.js'
 import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
+import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
@@ -127,6 +128,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
 
   let server: RunningServer
   let fleet: Fleet | undefined
+  boundHeapGrowth() // see ops/heap.ts: bounded state, bounded heap
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
     fleet = await startConfiguredFleet(config, spoolRoot, log)

@@ -14,6 +14,16 @@ export const agentKeys = {
     default: null,
     expected: 'an address or null (the -B address)'
   },
+  // HAProxy holds one agent connection per server check in flight (200 for 200 servers whose
+  // checks all hang: test/e2e/haproxy-connections.test.ts); idle ones cost a socket each.
+  agent_max_connections: {
+    schema: Type.Integer({ minimum: 1, default: 4096 }),
+    expected: 'an integer >= 1'
+  },
+  agent_max_connections_per_client: {
+    schema: Type.Integer({ minimum: 1, default: 1024 }),
+    expected: 'an integer >= 1'
+  },
   agent_checks: {
     schema: Type.Record(
       Type.String({ pattern: '^[.a-zA-Z0-9_-]+$' }),

@@ -29,6 +29,10 @@ export const checksKeys = {
     schema: Type.Integer({ minimum: 1, default: 10000 }),
     expected: 'an integer >= 1'
   },
+  cache_max_bytes: {
+    schema: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
+    expected: 'a number of bytes >= 1024'
+  },
   service_name_header: {
     schema: Nullable(HeaderName),
     default: null,

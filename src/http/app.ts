@@ -20,10 +20,13 @@ import { HealthService } from '../checks/health.js'
 import { LatencyHistory } from '../checks/latency-history.js'
 import { ServiceLog } from '../checks/service-log.js'
 import { localAddresses } from '../checks/target.js'
-import { TransitionLog } from '../checks/transition-log.js'
+import { STATE_CHANGE_CATEGORY, TransitionLog } from '../checks/transition-log.js'
 import type { Config } from '../config/index.js'
+import { limitConnectionsPerClient } from '../ops/conn-limit.js'
+import { LogLimiter, STATE_CHANGE_BUDGET } from '../ops/log-limit.js'
 import { Metrics } from '../ops/metrics.js'
 import type { Spool } from '../spool/spool.js'
+import { CLOSE_GRACE_MS, finishConnectionsOnClose } from './close-grace.js'
 import checkRoutes from './routes/check.js'
 import groupRoutes from './routes/group.js'
 import { httpStatusAnswer } from './routes/http-status.js'
@@ -34,11 +37,15 @@ import statusRoutes, { fleetStatus } from './routes/status.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
- * only with `-v`): `<code> <method> <url> <ms>ms <client ip>`.
+ * only with `-v`): `<code> <method> <url> <ms>ms <client ip>`. A request that failed (4xx/5xx
+ * errors) is a warning, rate-limited per client and status (a client must not fill the disk).
  */
 class RequestLineLog extends LogController {
-  /** @param lines - whether request lines are written at all (the logger is at debug: `-v`). */
-  constructor (private readonly lines: boolean) {
+  /**
+   * @param lines - whether request lines are written at all (the logger is at debug: `-v`).
+   * @param limiter - rate limit for the warnings (category `request-error`).
+   */
+  constructor (private readonly lines: boolean, private readonly limiter: Pick<LogLimiter, 'allow'>) {
     super()
   }
 
@@ -46,7 +53,8 @@ class RequestLineLog extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     // Built only when written: this runs for every request, and without -v nothing is.
     if (error == null && !this.lines) return
-    const line = `${reply.statusCode} ${request.method} ${request.url} ${reply.elapsedTime.toFixed(1)}ms ${request.ip}`
+    if (error != null && !this.limiter.allow('request-error', `${reply.statusCode} ${request.ip}`)) return
+    const line = `${reply.statusCode} ${request.method} ${request.url.slice(0, 512)} ${reply.elapsedTime.toFixed(1)}ms ${request.ip}`
     if (error != null) request.log.warn({ err: error }, line)
     else request.log.debug(line)
   }
@@ -93,6 +101,8 @@ export interface AppDeps {
   transitions?: TransitionLog
   /** (ours) Probe latency per service, for the status page; fed by the health service's probes by default. */
   latency?: LatencyHistory
+  /** Rate limits for log lines clients can cause; built on `logger` by default. */
+  logLimiter?: LogLimiter
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */
@@ -105,7 +115,11 @@ export const MAX_HEADER_SIZE = 16384
 export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const now = deps.now ?? (() => Date.now() / 1000)
   const checkers = deps.checkers ?? defaultCheckers
-  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now })
+  const logLimiter = deps.logLimiter ?? new LogLimiter({
+    logger: deps.logger ?? deps.opsLogger,
+    categories: { [STATE_CHANGE_CATEGORY]: STATE_CHANGE_BUDGET }
+  })
+  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now, limiter: logLimiter })
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
   const groups = deps.groups ?? new GroupService({ groups: parseGroups(config, checkers), health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
@@ -129,6 +143,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     localAddresses: deps.localAddresses ?? localAddresses(),
     now,
     startTime: deps.startTime ?? now(),
+    logLimiter,
     logger: deps.logger,
     opsLogger: deps.opsLogger
   }
@@ -151,7 +166,10 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
           // written (-v); otherwise requests log through the shared logger, one allocation less.
           ...(rt.logger.isLevelEnabled('debug') ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger })
         }),
-    logController: new RequestLineLog(rt.logger?.isLevelEnabled('debug') === true),
+    logController: new RequestLineLog(rt.logger?.isLevelEnabled('debug') === true, rt.logLimiter),
+    // A bad percent-escape or an over-long path segment is a URL like any other that names no
+    // route: the plain 404, not a JSON error.
+    frameworkErrors: (_error, _request, reply) => { (reply as FastifyReply).code(404).type('text/html; charset=UTF-8').send('Not Found') },
     // A restarting hacheck keeps answering checks until its socket closes: no 503 storm.
     return503OnClosing: false,
     // On close, idle keep-alive sockets are closed at once instead of holding the close open.
@@ -182,10 +200,20 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   })
   app.server.maxConnections = config.max_connections
   app.server.on('drop', () => { rt.metrics.observeDroppedConnection() })
+  limitConnectionsPerClient(app.server, {
+    maxPerClient: config.max_connections_per_client,
+    onRefused: (client, open) => {
+      rt.metrics.observeRefusedConnection('http')
+      if (rt.logLimiter.allow('connection-limit', client)) {
+        rt.logger?.warn({ client, open, max_connections_per_client: config.max_connections_per_client }, 'client holds max_connections_per_client connections: new ones are closed on arrival')
+      }
+    }
+  })
+  finishConnectionsOnClose(app, Math.min(CLOSE_GRACE_MS, config.keep_alive_timeout * 1000))
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500
-    if (status >= 500) request.log.error({ err }, 'request failed')
+    if (status >= 500 && rt.logLimiter.allow('request-failed', request.ip)) request.log.error({ err }, 'request failed')
     return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal Server Error' : err.message)
   })
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
@@ -194,11 +222,11 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus, fleet: rt.spool.fleet })
   await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
-    health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers
+    health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers, logLimiter: rt.logLimiter
   })
-  await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics })
+  await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics, logLimiter: rt.logLimiter })
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
-  await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType })
+  await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType, allowedCidrs: config.metrics_allowed_cidrs })
   const fleet = rt.spool.fleet
   await app.register(pageRoutes, { config, ...rt, fleet: fleet === undefined ? undefined : () => fleetStatus(fleet) })
   return app

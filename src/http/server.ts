@@ -48,6 +48,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
   let agent: AgentServer | undefined
   const close = async (): Promise<void> => {
     await Promise.all([...apps.map(async (app) => { await app.close() }), agent?.close()])
+    runtime.logLimiter.close() // writes the last "lines suppressed" summaries
   }
   try {
     for (const port of opts.ports) {
@@ -65,7 +66,14 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
         spool: runtime.spool,
         port: agentPort,
         host: opts.config.agent_bind ?? opts.bindAddress,
-        logger: opts.logger
+        logger: opts.logger,
+        onRefused: (client, open) => {
+          runtime.metrics.observeRefusedConnection('agent')
+          if (runtime.logLimiter.allow('connection-limit', client)) {
+            opts.logger?.warn({ client, open, agent_max_connections_per_client: opts.config.agent_max_connections_per_client },
+              'client holds agent_max_connections_per_client agent connections: new ones are closed on arrival')
+          }
+        }
       })
     }
   } catch (err) {

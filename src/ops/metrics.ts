@@ -37,6 +37,7 @@ export class Metrics {
   private readonly probeSeconds: Histogram<'protocol'>
   private readonly remoteSpool: Counter<'code'>
   private readonly dropped: Counter
+  private readonly refused: Counter<'listener'>
 
   constructor (sources: MetricsSources) {
     const { health, spool } = sources
@@ -74,6 +75,12 @@ export class Metrics {
       help: 'Connections closed on arrival because max_connections was reached.',
       registers
     })
+    this.refused = new Counter({
+      name: 'hacheck_client_connections_refused_total',
+      help: 'Connections closed on arrival because their client address already held max_connections_per_client (listener http) or agent_max_connections_per_client (listener agent).',
+      labelNames: ['listener'],
+      registers
+    })
     // Cache counters live in the health service; copy them at scrape time.
     const statCounter = (name: string, help: string, read: () => number): void => {
       const counter: Counter = new Counter({
@@ -85,12 +92,16 @@ export class Metrics {
     }
     statCounter('hacheck_cache_hits_total', 'Checker results answered from the cache.', () => health.stats().cache.hits)
     statCounter('hacheck_cache_misses_total', 'Cache lookups that had to probe.', () => health.stats().cache.misses)
+    statCounter('hacheck_outbound_slot_timeouts_total', 'Checks answered 503 SOCKERR unprobed: no max_clients slot came free within healthcheck_timeout.',
+      () => health.stats().outbound_slot_timeouts)
     const statGauge = (name: string, help: string, read: () => number): void => {
       const gauge: Gauge = new Gauge({ name, help, registers, collect () { gauge.set(read()) } })
     }
     statGauge('hacheck_outbound_in_flight', 'Upstream probes running now.', () => health.stats().outbound_in_flight)
     statGauge('hacheck_outbound_queue_size', 'Upstream probes waiting for a max_clients slot.',
       () => health.stats().outbound_request_queue_size)
+    statGauge('hacheck_cache_entries', 'Checker results held in the cache.', () => health.cacheUsage().entries)
+    statGauge('hacheck_cache_bytes', 'Bytes of checker results held in the cache, as counted against cache_max_bytes.', () => health.cacheUsage().bytes)
     const downGauge: Gauge = new Gauge({
       name: 'hacheck_spool_down_entries',
       help: 'Down entries in the spool (expired files not counted); NaN when the spool cannot be listed.',
@@ -134,6 +145,11 @@ export class Metrics {
   /** Records one connection dropped by `max_connections`. */
   observeDroppedConnection (): void {
     this.dropped.inc()
+  }
+
+  /** Records one connection closed on arrival by a per-client limit. */
+  observeRefusedConnection (listener: 'http' | 'agent'): void {
+    this.refused.inc({ listener })
   }
 
   /** The exposition format's content type. */

@@ -4,10 +4,10 @@
  *
  * Imports no Fastify: the CLI tools share it with the server.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
+import { removeStaleTempFiles, tempFileName } from './files.js'
 
 function writeError (target: string, err: unknown): Error {
   return new HC_ERR_SPOOL_WRITE(`cannot write spool file ${target}: ${(err as Error).message}`)
@@ -19,12 +19,14 @@ function writeError (target: string, err: unknown): Error {
  *
  * @param file - a plain file name; never contains `~` (the temp files use it, so a reader
  *   listing the directory can tell them apart).
+ * Then removes temp files older than a minute that killed writers left in `dir` (best effort).
+ *
  * @throws HC_ERR_SPOOL_WRITE naming the file when it cannot be written; the previous file, if
  *   any, is left intact and no temp file remains.
  */
 export async function writeFileAtomic (dir: string, file: string, data: string): Promise<void> {
   const target = join(dir, file)
-  const tmp = join(dir, `.${file}~${process.pid}~${randomBytes(6).toString('hex')}`)
+  const tmp = join(dir, tempFileName(file, 'write'))
   try {
     await writeFileSynced(tmp, data)
   } catch (err) {
@@ -43,6 +45,7 @@ export async function writeFileAtomic (dir: string, file: string, data: string):
     throw writeError(target, err)
   }
   await syncDir(dir)
+  await removeStaleTempFiles(dir)
 }
 
 async function writeFileSynced (path: string, data: string): Promise<void> {

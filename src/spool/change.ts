@@ -17,6 +17,28 @@ export type SpoolChange =
 /** The longest reason accepted (the form body is at most 4 KiB anyway). */
 export const MAX_REASON_LENGTH = 1024
 
+/**
+ * Characters a reason may not hold, because the tools print reasons raw on one tab-separated
+ * line and terminals obey them: Unicode controls (C0, DEL and C1 such as U+0085 NEXT LINE),
+ * format characters (bidi overrides such as U+202E, zero-width characters), the line and
+ * paragraph separators U+2028/U+2029, and lone surrogates.
+ */
+const FORBIDDEN_IN_REASON = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
+
+/**
+ * Why a reason is refused, or undefined when it is acceptable: no characters of
+ * {@link FORBIDDEN_IN_REASON}, at most {@link MAX_REASON_LENGTH} characters.
+ */
+export function reasonProblem (reason: string): string | undefined {
+  const bad = FORBIDDEN_IN_REASON.exec(reason)
+  if (bad !== null) {
+    const hex = (bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+    return `field reason must not contain control characters (U+${hex} at position ${bad.index})`
+  }
+  if (reason.length > MAX_REASON_LENGTH) return `field reason is longer than ${MAX_REASON_LENGTH} characters`
+  return undefined
+}
+
 const FIELDS = ['status', 'reason', 'expiration', 'creation', 'state'] as const
 type Field = typeof FIELDS[number]
 
@@ -57,9 +79,9 @@ function time (field: Field, value: string | undefined): number | null {
  * Validates a change.
  *
  * @throws HC_ERR_BAD_FIELD (400): `status must be up or down`; `field reason is required for
- *   status=down`; a reason with control characters or longer than {@link MAX_REASON_LENGTH};
- *   a time that is not a non-negative number of seconds; a `state` other than down, drain or
- *   maint, or given with status=up.
+ *   status=down`; a reason refused by {@link reasonProblem} (control, format and separator
+ *   characters, or longer than {@link MAX_REASON_LENGTH}); a time that is not a non-negative
+ *   number of seconds; a `state` other than down, drain or maint, or given with status=up.
  */
 export function parseSpoolChange (fields: Partial<Record<Field, string>>): SpoolChange {
   const { status, reason } = fields
@@ -74,7 +96,7 @@ export function parseSpoolChange (fields: Partial<Record<Field, string>>): Spool
   }
   if (reason === undefined || reason.trim() === '') throw new HC_ERR_BAD_FIELD('field reason is required for status=down')
   // Tabs and newlines would break hastatus's one-line, tab-separated output.
-  if ([...reason].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new HC_ERR_BAD_FIELD('field reason must not contain control characters')
-  if (reason.length > MAX_REASON_LENGTH) throw new HC_ERR_BAD_FIELD(`field reason is longer than ${MAX_REASON_LENGTH} characters`)
+  const problem = reasonProblem(reason)
+  if (problem !== undefined) throw new HC_ERR_BAD_FIELD(problem)
   return { status, reason, expiration, creation, state: state as SpoolStateName }
 }

@@ -14,6 +14,14 @@ export const ALL = 'all'
 /** Where hacheck keeps its spool unless told otherwise (CONTRACT section 1). */
 export const DEFAULT_SPOOL_ROOT = '/var/spool/hacheck'
 
+/** Longest spool file name, bytes: NAME_MAX of Linux file systems. */
+export const MAX_FILE_NAME_BYTES = 255
+/**
+ * Longest service name: `<service>:<port>` must still be a possible file name (`:65535` is six
+ * more), so no check, route or tool accepts a name whose spool files cannot exist.
+ */
+export const MAX_SERVICE_NAME_LENGTH = MAX_FILE_NAME_BYTES - ':65535'.length
+
 const SERVICE_RE = /^[.a-zA-Z0-9_-]+$/
 const HOST_RE = /^[a-zA-Z0-9._:%-]+$/
 
@@ -66,9 +74,12 @@ export interface SpoolEntry extends SpoolInfo {
 /** The answer of a lookup: up, or down with the entry that says so. */
 export type SpoolState = { up: true } | { up: false, entry: SpoolEntry }
 
-/** True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`. */
+/**
+ * True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`, at most
+ * {@link MAX_SERVICE_NAME_LENGTH} characters.
+ */
 export function isValidServiceName (name: string): boolean {
-  return SERVICE_RE.test(name) && name !== '.' && name !== '..'
+  return name.length <= MAX_SERVICE_NAME_LENGTH && SERVICE_RE.test(name) && name !== '.' && name !== '..'
 }
 
 /** True for a host (name, IPv4 or IPv6 address) that can be part of a spool file name. */
@@ -80,11 +91,15 @@ export function isValidHost (host: string): boolean {
  * A key in canonical form: port 0 dropped (whole service), host 127.0.0.1 dropped (this machine),
  * host ignored without a port.
  *
- * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid.
+ * @throws HC_ERR_SPOOL_NAME when the service, port or host is invalid, or when the file name
+ *   `<service>:<host>:<port>` would be longer than {@link MAX_FILE_NAME_BYTES}.
  */
 export function normaliseKey (key: SpoolKey): SpoolKey {
   if (!isValidServiceName(key.service)) {
-    throw new HC_ERR_SPOOL_NAME(`invalid service name ${JSON.stringify(key.service)}: must match [.a-zA-Z0-9_-]+ and not be . or ..`)
+    const why = key.service.length > MAX_SERVICE_NAME_LENGTH
+      ? `is longer than ${MAX_SERVICE_NAME_LENGTH} characters`
+      : 'must match [.a-zA-Z0-9_-]+ and not be . or ..'
+    throw new HC_ERR_SPOOL_NAME(`invalid service name ${JSON.stringify(key.service.slice(0, 64))}${key.service.length > 64 ? '...' : ''}: ${why}`)
   }
   const port = key.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -92,10 +107,13 @@ export function normaliseKey (key: SpoolKey): SpoolKey {
   }
   if (port === 0) return { service: key.service }
   const host = key.host === undefined || key.host === '' || key.host === LOCAL_HOST ? undefined : key.host
-  if (host !== undefined && !isValidHost(host)) {
-    throw new HC_ERR_SPOOL_NAME(`invalid host ${JSON.stringify(host)}`)
+  if (host === undefined) return { service: key.service, port }
+  if (!isValidHost(host)) throw new HC_ERR_SPOOL_NAME(`invalid host ${JSON.stringify(host.slice(0, 64))}`)
+  const length = key.service.length + host.length + String(port).length + 2
+  if (length > MAX_FILE_NAME_BYTES) {
+    throw new HC_ERR_SPOOL_NAME(`service ${key.service.slice(0, 64)}${key.service.length > 64 ? '...' : ''} on host ${host.slice(0, 64)}${host.length > 64 ? '...' : ''}: the spool file name <service>:<host>:<port> would be ${length} bytes, more than ${MAX_FILE_NAME_BYTES}`)
   }
-  return host === undefined ? { service: key.service, port } : { service: key.service, port, host }
+  return { service: key.service, port, host }
 }
 
 /**

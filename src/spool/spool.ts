@@ -12,8 +12,10 @@
  * without the key, byte for byte as the reference writes them.
  *
  * Lookups are synchronous: a spool is a local directory of files of a few hundred bytes, most
- * lookups find no file (one stat that does not throw), and a check is answered without a
- * thread-pool round trip or a promise per file. Writes are asynchronous and fsynced.
+ * lookups find no file (one lstat that does not throw), and a check is answered without a
+ * thread-pool round trip or a promise per file. An entry that exists is opened without
+ * following symlinks or blocking and read up to 64 KiB, so a FIFO, a device or a huge file can
+ * neither stall nor bloat the process (`files.ts`). Writes are asynchronous and fsynced.
  *
  * Rules kept here and nowhere else: the all → service → service:port lookup order; an expired
  * file counts as absent and is deleted; a file that exists but cannot be read is down (fail
@@ -26,20 +28,20 @@
  * `ops/`, `config/` and the top-level leaves (`errors.ts`, `cidr.ts`, `version.ts`); never
  * Fastify: the CLI tools share it with the server.
  */
-import { constants, readFileSync, statSync } from 'node:fs'
+import { constants, statSync } from 'node:fs'
 import { access, mkdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
+import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
 import type { FleetView } from './fleet-view.js'
-import { mayExist, readSpoolKeys, removeIfUnchanged } from './files.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
 } from './format.js'
 
 export * from './format.js'
-export { readSpoolKeys, removeIfUnchanged } from './files.js'
+export { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {
@@ -135,21 +137,21 @@ export class Spool {
     return this.read(fileOf(k), k)
   }
 
-  /** {@link Spool.status} of a normalised key and its file name. */
+  /**
+   * {@link Spool.status} of a normalised key and its file name. An entry that is not a small
+   * regular file (FIFO, symlink, device, directory, over 64 KiB) is down with a reason naming
+   * the problem, never its contents (see `files.ts`).
+   */
   private read (file: string, key: SpoolKey): SpoolState {
     const path = this.prefix + file
-    if (!mayExist(path)) return UP
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return UP
-      const reason = `cannot read spool file ${file}: ${errnoCode(err) ?? (err as Error).message}`
-      return { up: false, entry: { key, file, reason, expiration: null, creation: null, state: 'down' } }
+    const found = readSpoolFile(path, `spool entry ${file}`)
+    if (found.kind === 'absent') return UP
+    if (found.kind === 'refused') {
+      return { up: false, entry: { key, file, reason: found.reason, expiration: null, creation: null, state: 'down' } }
     }
-    const info = parseSpoolContents(text)
+    const info = parseSpoolContents(found.text)
     if (info.expiration !== null && info.expiration < this.now()) {
-      removeIfUnchanged(path, text)
+      removeIfUnchanged(path, found.text)
       return UP
     }
     return { up: false, entry: { key, file, ...info } }
@@ -225,7 +227,8 @@ export class Spool {
   }
 
   /**
-   * Marks a key up by removing its file (absent is fine).
+   * Marks a key up by removing its file (absent is fine); also removes temp files that killed
+   * writers left behind (see `files.ts`).
    *
    * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WRITE when the file cannot be removed.
    */
@@ -234,9 +237,9 @@ export class Spool {
     try {
       await unlink(join(this.root, file))
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return
-      throw new HC_ERR_SPOOL_WRITE(`cannot remove spool file ${join(this.root, file)}: ${(err as Error).message}`)
+      if (errnoCode(err) !== 'ENOENT') throw new HC_ERR_SPOOL_WRITE(`cannot remove spool file ${join(this.root, file)}: ${(err as Error).message}`)
     }
+    await removeStaleTempFiles(this.root)
   }
 
   /**
@@ -246,7 +249,8 @@ export class Spool {
    *
    * @returns the entry as written.
    * @throws HC_ERR_SPOOL_NAME for an invalid key; HC_ERR_SPOOL_WRITE when the file cannot be
-   *   written (the previous file, if any, is left intact and no temp file remains).
+   *   written (the previous file, if any, is left intact and no temp file remains), or would be
+   *   larger than readers accept (64 KiB).
    */
   async down (key: SpoolKey, opts: DownOptions): Promise<SpoolEntry> {
     const file = spoolFileName(key)
@@ -259,8 +263,12 @@ export class Spool {
         : this.now()
     }
     const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation, state }
+    const text = formatSpoolContents(info)
+    if (Buffer.byteLength(text) > MAX_SPOOL_FILE_BYTES) {
+      throw new HC_ERR_SPOOL_WRITE(`cannot write spool file ${file}: the reason is too long (readers accept files of at most ${MAX_SPOOL_FILE_BYTES} bytes)`)
+    }
     // '~' is not allowed in spool names, so a temp file is never mistaken for an entry.
-    await writeFileAtomic(this.root, file, formatSpoolContents(info))
+    await writeFileAtomic(this.root, file, text)
     return { key: normaliseKey(key), file, ...info }
   }
 

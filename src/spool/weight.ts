@@ -14,12 +14,15 @@
  *
  * Lookup: the lowest of the `all`, `<svc>` and `<svc>:<port>` weights that are set: any level
  * can lower the weight, none can raise another's. A weight file that cannot be read or parsed
- * throws (the agent answers down: fail closed).
+ * throws (the agent answers down: fail closed). Files are read as spool entries are (`files.ts`):
+ * synchronously, without following symlinks or blocking, at most 64 KiB, so a FIFO under
+ * `@weight/` can hold neither the event loop nor a thread-pool thread.
  */
-import { readFile, unlink } from 'node:fs/promises'
+import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
+import { readSpoolFile, removeStaleTempFiles } from './files.js'
 import type { FleetView } from './fleet-view.js'
 import { ALL, fileOf, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey, type SpoolSource } from './spool.js'
 
@@ -88,14 +91,11 @@ export class SpoolWeights {
    */
   async get (key: SpoolKey): Promise<WeightEntry | null> {
     const file = spoolFileName(key)
-    let text: string
-    try {
-      text = await readFile(join(this.dir, file), 'utf8')
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return null
-      throw new HC_ERR_SPOOL_WEIGHT(`cannot read weight file ${WEIGHT_DIR}/${file}: ${errnoCode(err) ?? (err as Error).message}`)
-    }
-    return { key: normaliseKey(key), file, ...parseWeightContents(text, `${WEIGHT_DIR}/${file}`) }
+    const found = readSpoolFile(join(this.dir, file), `weight file ${WEIGHT_DIR}/${file}`)
+    // ENOTDIR: a stray file named @weight holds no weights.
+    if (found.kind === 'absent' || (found.kind === 'refused' && found.code === 'ENOTDIR')) return null
+    if (found.kind === 'refused') throw new HC_ERR_SPOOL_WEIGHT(found.reason)
+    return { key: normaliseKey(key), file, ...parseWeightContents(found.text, `${WEIGHT_DIR}/${file}`) }
   }
 
   /**
@@ -126,6 +126,7 @@ export class SpoolWeights {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return
       throw new HC_ERR_SPOOL_WRITE(`cannot remove weight file ${join(this.dir, file)}: ${(err as Error).message}`)
     }
+    await removeStaleTempFiles(this.dir)
   }
 
   /**

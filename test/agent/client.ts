@@ -10,11 +10,13 @@ export interface AskOptions {
   end?: boolean
   /** Give up after this many ms (default 5000). */
   timeoutMs?: number
+  /** Local address to connect from (e.g. 127.0.0.2, to be another client on loopback). */
+  from?: string
 }
 
 export async function askAgent (port: number, send?: string | Buffer, opts: AskOptions = {}): Promise<string> {
   return await new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true, ...(opts.from === undefined ? {} : { localAddress: opts.from }) })
     let out = ''
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`agent did not close within ${opts.timeoutMs ?? 5000} ms; got ${JSON.stringify(out)}`)) }, opts.timeoutMs ?? 5000)
     socket.setEncoding('latin1')

@@ -7,10 +7,12 @@ function clock (): { now: () => number, advance: (ms: number) => void } {
   return { now: () => t, advance: (ms) => { t += ms } }
 }
 
-test('the key is written out: protocol, host, port, service (when given), query and query string', () => {
+test('the key is written out: protocol, host, port, service (when given), forwarded headers, query and query string', () => {
   const base = { protocol: 'http', host: '127.0.0.1', port: 80, query: 'health', queryString: 'a=1' }
-  assert.equal(cacheKey(base), 'http|127.0.0.1|80||health?a=1')
-  assert.equal(cacheKey({ ...base, service: 'web' }), 'http|127.0.0.1|80|web|health?a=1')
+  assert.equal(cacheKey(base), 'http|127.0.0.1|80|||health?a=1')
+  assert.equal(cacheKey({ ...base, service: 'web' }), 'http|127.0.0.1|80|web||health?a=1')
+  assert.equal(cacheKey({ ...base, headers: { x: 'a|b', host: 'web' } }), 'http|127.0.0.1|80||host:web,x:a%7Cb|health?a=1')
+  assert.notEqual(cacheKey({ ...base, headers: { host: 'a' } }), cacheKey({ ...base, headers: { host: 'b' } }))
   assert.notEqual(cacheKey({ ...base, queryString: 'a=2' }), cacheKey(base))
   assert.notEqual(cacheKey({ ...base, query: 'health?a=1|web', queryString: '' }), cacheKey({ ...base, service: 'web' }))
 })

@@ -119,8 +119,8 @@ test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', 
   assert.ok(first !== undefined && second !== undefined)
   assert.deepEqual([first.code, first.checkStatus], [503, 'L7TOUT'])
   assert.match(first.message, /^Timed out after 0\.[0-9]{2}s$/)
-  assert.deepEqual([second.code, second.checkStatus], [503, 'L4TOUT'])
-  assert.match(second.message, /waiting for an outbound slot \(max_clients 1\)/)
+  assert.deepEqual([second.code, second.checkStatus], [503, 'SOCKERR'])
+  assert.match(second.message, /^Not checked: no outbound slot free within 0\.2[0-9]s \(max_clients 1 probes in flight/)
 })
 
 for (const probes of [true, false]) {

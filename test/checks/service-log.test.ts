@@ -18,7 +18,7 @@ test('access counts by service and client address', () => {
   log.record('web', 200, 'a')
   log.record('web', 200, 'a')
   log.record('web', 503, 'b')
-  assert.deepEqual(log.accessCounts(), { web: { a: 2, b: 1 } })
+  assert.deepEqual(log.accessCounts().counts, { web: { a: 2, b: 1 } })
 })
 
 test('bounded: the oldest services and clients are forgotten past the limits', () => {
@@ -27,8 +27,8 @@ test('bounded: the oldest services and clients are forgotten past the limits', (
   log.record('b', 200, 'x')
   log.record('a', 200, 'x') // a is now the newest
   log.record('c', 200, 'x')
-  assert.deepEqual(Object.keys(log.accessCounts()).sort(), ['a', 'c'])
+  assert.deepEqual(Object.keys(log.accessCounts().counts).sort(), ['a', 'c'])
   log.record('c', 200, 'y')
   log.record('c', 200, 'z')
-  assert.deepEqual(log.accessCounts().c, { y: 1, z: 1 })
+  assert.deepEqual(log.accessCounts().counts.c, { y: 1, z: 1 })
 })

@@ -18,12 +18,15 @@ const DEFAULTS = {
   allow_remote_spool_changes: false,
   http_headers_to_copy: ['Host'],
   cache_max_entries: 10000,
+  cache_max_bytes: 32 * 1024 * 1024,
   spool_root: null,
   // ours (operations and security)
   remote_spool_token: null,
   remote_spool_allowed_cidrs: null,
   allowed_check_networks: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'],
   max_connections: 4096,
+  max_connections_per_client: 1024,
+  metrics_allowed_cidrs: null,
   keep_alive_timeout: 5,
   request_header_timeout: 10,
   shutdown_timeout: 15,
@@ -36,6 +39,8 @@ const DEFAULTS = {
   // ours (agent-check)
   agent_port: null,
   agent_bind: null,
+  agent_max_connections: 4096,
+  agent_max_connections_per_client: 1024,
   agent_checks: {},
   // ours (groups, scripts, http_status)
   groups: {},

@@ -142,12 +142,12 @@ test('a legacy file is down with its whole content as reason', async (t) => {
   assert.equal(describeDown(state.entry), 'Service web in down state: pulled by ops')
 })
 
-test('a spool file that exists but cannot be read is down (fail closed)', async (t) => {
+test('a spool entry that is not a regular file is down (fail closed)', async (t) => {
   const spool = await tempSpool(t)
-  await mkdir(join(spool.root, 'web')) // reading a directory fails with EISDIR
+  await mkdir(join(spool.root, 'web'))
   const state = spool.isUp('web')
   assert.ok(!state.up)
-  assert.match(state.entry.reason, /cannot read spool file web: EISDIR/)
+  assert.equal(state.entry.reason, 'spool entry web is not a regular file')
 })
 
 test('listDown lists every down file sorted, skipping temp files and expired ones', async (t) => {
@@ -165,7 +165,7 @@ test('listDown lists every down file sorted, skipping temp files and expired one
 
 test('writes are atomic: concurrent readers never see a partial file, no temp file remains', async (t) => {
   const spool = await tempSpool(t)
-  const reason = 'x'.repeat(64 * 1024)
+  const reason = 'x'.repeat(60 * 1024) // many blocks, under the 64 KiB a reader accepts
   const flag = { stop: false }
   const reader = (async () => {
     let reads = 0

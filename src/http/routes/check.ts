@@ -12,8 +12,9 @@ import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { resolveTarget } from '../../checks/target.js'
 import { HC_ERR_BAD_PORT } from '../../errors.js'
+import type { LogLimiter } from '../../ops/log-limit.js'
 import type { Metrics } from '../../ops/metrics.js'
-import { isValidServiceName } from '../../spool/spool.js'
+import { isValidServiceName, normaliseKey } from '../../spool/spool.js'
 
 /** What the check routes need, built once per server. */
 export interface CheckRoutesOptions {
@@ -25,6 +26,8 @@ export interface CheckRoutesOptions {
   metrics: Metrics
   /** The checker registry the routes serve; the built-in one by default (tests add their own). */
   checkers?: CheckerRegistry
+  /** Rate limit for refused-target warnings (category `check-guard`, key the client); none: all written. */
+  logLimiter?: Pick<LogLimiter, 'allow'>
 }
 
 interface CheckParams {
@@ -78,7 +81,7 @@ function notFound (reply: FastifyReply): FastifyReply {
 
 /** Registers the check routes. Not wrapped in fastify-plugin: its hooks stay local. */
 export default async function checkRoutes (app: FastifyInstance, opts: CheckRoutesOptions): Promise<void> {
-  const { health, serviceLog, localAddresses, checkGuard, metrics } = opts
+  const { health, serviceLog, localAddresses, checkGuard, metrics, logLimiter } = opts
   const checkers = opts.checkers ?? defaultCheckers
 
   async function handleCheck (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
@@ -92,6 +95,9 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     const connects = checker.probes && checker.namedByService !== true
     if (port === 0 && connects) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
     const { service } = request.params
+    // Every spool file of the check must be a possible file name (HC_ERR_SPOOL_NAME, a 400),
+    // else the lookup would fail and answer a false down.
+    normaliseKey({ service, port, host })
     const { query, queryString } = splitCheckUrl(request.url)
     // (ours) A query the protocol gives a meaning to (a role, a gRPC service) must be one it knows.
     const rejected = checker.rejectsQuery?.(query, queryString)
@@ -103,9 +109,9 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
       : checkGuard.checkLiteral(host) ?? await checkGuard.check(host)
     if (decision.allowed) {
       const target: CheckTarget = { service, host, address: decision.address, port, query, queryString, headers: request.headers }
-      result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache' })
+      result = await health.check({ protocol, target, noCache: request.headers.pragma === 'no-cache', client: request.ip })
     } else {
-      request.log.warn({ client: request.ip, protocol, service, host, port }, decision.message)
+      if (logLimiter?.allow('check-guard', request.ip) !== false) request.log.warn({ client: request.ip, protocol, service, host, port }, decision.message)
       // Nothing was sent anywhere: a socket-level refusal on our side.
       result = { code: decision.status, message: decision.message, checkStatus: 'SOCKERR', durationMs: 0 }
     }

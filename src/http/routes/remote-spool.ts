@@ -19,6 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AllowList } from '../../cidr.js'
 import type { Config } from '../../config/index.js'
 import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_REMOTE_SPOOL_DISABLED } from '../../errors.js'
+import type { LogLimiter } from '../../ops/log-limit.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { collectFields, parseSpoolChange, type FormSource } from '../../spool/change.js'
 import { isValidServiceName, type Spool } from '../../spool/spool.js'
@@ -31,6 +32,8 @@ export interface RemoteSpoolOptions {
   config: Config
   spool: Spool
   metrics: Metrics
+  /** Rate limit for refusal warnings (category `remote-spool-refused`, key the client); none: all written. */
+  logLimiter?: Pick<LogLimiter, 'allow'>
 }
 
 interface Params {
@@ -56,7 +59,8 @@ export function bearerTokenCheck (token: string): (authorization: string | undef
 
 /** Registers `POST /spool/:service/:port[/*]`. */
 export default async function remoteSpoolRoutes (app: FastifyInstance, opts: RemoteSpoolOptions): Promise<void> {
-  const { config, spool, metrics } = opts
+  const { config, spool, metrics, logLimiter } = opts
+  const warnable = (client: string): boolean => logLimiter?.allow('remote-spool-refused', client) !== false
   const clients = config.remote_spool_allowed_cidrs === null ? null : new AllowList(config.remote_spool_allowed_cidrs)
   const tokenOk = config.remote_spool_token === null ? null : bearerTokenCheck(config.remote_spool_token)
 
@@ -67,11 +71,11 @@ export default async function remoteSpoolRoutes (app: FastifyInstance, opts: Rem
   app.addHook('onRequest', async (request: FastifyRequest, reply) => {
     if (!config.allow_remote_spool_changes) throw new HC_ERR_REMOTE_SPOOL_DISABLED()
     if (clients !== null && !clients.allows(request.ip)) {
-      request.log.warn({ client: request.ip, url: request.url }, 'remote spool change refused: client not in remote_spool_allowed_cidrs')
+      if (warnable(request.ip)) request.log.warn({ client: request.ip, url: request.url.slice(0, 512) }, 'remote spool change refused: client not in remote_spool_allowed_cidrs')
       throw new HC_ERR_CLIENT_NOT_ALLOWED(request.ip)
     }
     if (tokenOk !== null && !tokenOk(request.headers.authorization)) {
-      request.log.warn({ client: request.ip, url: request.url }, 'remote spool change refused: missing or wrong token')
+      if (warnable(request.ip)) request.log.warn({ client: request.ip, url: request.url.slice(0, 512) }, 'remote spool change refused: missing or wrong token')
       reply.header('www-authenticate', 'Bearer realm="hacheck"')
       throw new HC_ERR_BAD_TOKEN()
     }

@@ -25,12 +25,14 @@ export interface StatusRoutesOptions {
 const JSON_TYPE = 'application/json; charset=UTF-8'
 const DEFAULT_THRESHOLD_SECONDS = 600
 
-/** Parses `threshold`: a non-negative number of seconds (fraction truncated), default 600. */
+/**
+ * Parses `threshold`: plain decimal seconds (`600`, `1.5`; fraction truncated), default 600.
+ * Hex, exponents, signs and blanks, which `Number()` would take, are a 400.
+ */
 export function parseThreshold (value: string | undefined): number {
   if (value === undefined) return DEFAULT_THRESHOLD_SECONDS
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new HC_ERR_BAD_THRESHOLD(JSON.stringify(value))
-  return Math.trunc(n)
+  if (!/^[0-9]{1,15}(\.[0-9]*)?$/.test(value)) throw new HC_ERR_BAD_THRESHOLD(JSON.stringify(value.slice(0, 64)))
+  return Math.trunc(Number(value))
 }
 
 /**
@@ -62,17 +64,21 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
       cache: stats.cache,
       uptime: now() - startTime,
       outbound_request_queue_size: stats.outbound_request_queue_size,
+      // (ours) checks answered unprobed because no max_clients slot came free in time
+      outbound_slot_timeouts: stats.outbound_slot_timeouts,
       ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet) })
     })
   })
 
   app.get('/status/count', async (_request, reply) => {
-    return reply.type(JSON_TYPE).send({ service_access_counts: serviceLog.accessCounts() })
+    const { uncounted, maxCounts } = serviceLog.uncountedRequests
+    // (ours) The counts are bounded: say how many requests they leave out, and the bound.
+    return reply.type(JSON_TYPE).send(`{"service_access_counts":${serviceLog.accessCountsJson()},"uncounted_requests":${uncounted},"max_counted_pairs":${maxCounts}}`)
   })
 
   app.get<{ Querystring: { threshold?: string | string[] } }>('/recent', async (request, reply) => {
     const raw = request.query.threshold
     const threshold = parseThreshold(Array.isArray(raw) ? raw[raw.length - 1] : raw)
-    return reply.type(JSON_TYPE).send({ seen_services: serviceLog.recent(threshold), threshold_seconds: threshold })
+    return reply.type(JSON_TYPE).send(`{"seen_services":${serviceLog.recentJson(threshold)},"threshold_seconds":${threshold}}`)
   })
 }

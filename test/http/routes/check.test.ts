@@ -134,7 +134,7 @@ test('every check is recorded for /recent and /status/count', async (t) => {
   await app.inject('/spool/web/0/')
   await app.inject('/spool/db/0/')
   const counts = (await app.inject('/status/count')).json()
-  assert.deepEqual(counts, { service_access_counts: { web: { '127.0.0.1': 2 }, db: { '127.0.0.1': 1 } } })
+  assert.deepEqual(counts.service_access_counts, { web: { '127.0.0.1': 2 }, db: { '127.0.0.1': 1 } })
   const recent = (await app.inject('/recent')).json()
   assert.deepEqual(recent.seen_services.map(([s, e]: [string, { code: number }]) => [s, e.code]), [['db', 503], ['web', 200]])
 })

@@ -12,7 +12,7 @@ import { parsePrometheus, sampleValue } from '../../prometheus.js'
 
 test('/status and /metrics: no fleet fields or gauges without a fleet', async (t) => {
   const { app } = await buildTestApp(t)
-  assert.deepEqual(Object.keys((await app.inject('/status')).json()), ['cache', 'uptime', 'outbound_request_queue_size'])
+  assert.deepEqual(Object.keys((await app.inject('/status')).json()), ['cache', 'uptime', 'outbound_request_queue_size', 'outbound_slot_timeouts'])
   assert.ok(![...parsePrometheus((await app.inject('/metrics')).body).keys()].some((name) => name.startsWith('hacheck_fleet_')))
 })
 

@@ -75,7 +75,7 @@ test('the page does not shadow or change the check and monitoring routes', async
   res = await app.inject('/page/data/0/')
   assert.equal(res.statusCode, 404, 'an unknown protocol is still a 404')
   res = await app.inject('/status')
-  assert.deepEqual(Object.keys(res.json()), ['cache', 'uptime', 'outbound_request_queue_size'])
+  assert.deepEqual(Object.keys(res.json()), ['cache', 'uptime', 'outbound_request_queue_size', 'outbound_slot_timeouts'])
   assert.equal(res.headers['content-security-policy'], undefined)
   assert.equal((await app.inject('/nope')).statusCode, 404)
 })

@@ -55,9 +55,17 @@ test('bad fields are 400s naming the field; nothing is written', async (t) => {
     ['status=down&reason=x&creation=1e9', /^field creation must be a unix time/],
     ['status=up&expiration=soon', /^field expiration must be/],
     ['status=down&status=up&reason=x', /^field status is given more than once$/],
-    ['status=down&reason=a%09b', /^field reason must not contain control characters$/],
-    ['status=down&reason=a%0Ab', /^field reason must not contain control characters$/],
-    [`status=down&reason=${'r'.repeat(1025)}`, /^field reason is longer than 1024 characters$/]
+    ['status=down&reason=a%09b', /^field reason must not contain control characters \(U\+0009 at position 1\)$/],
+    ['status=down&reason=a%0Ab', /^field reason must not contain control characters \(U\+000A at position 1\)$/],
+    [`status=down&reason=${'r'.repeat(1025)}`, /^field reason is longer than 1024 characters$/],
+    // C1 controls, line and paragraph separators, bidi overrides and zero-width characters print
+    // raw in hastatus/hashowdowned: refused like the C0 ones.
+    ['status=down&reason=a%C2%85b', /^field reason must not contain control characters \(U\+0085 at position 1\)$/],
+    ['status=down&reason=a%E2%80%A8b', /^field reason must not contain control characters \(U\+2028 at position 1\)$/],
+    ['status=down&reason=a%E2%80%A9b', /^field reason must not contain control characters \(U\+2029 at position 1\)$/],
+    ['status=down&reason=deploy%E2%80%AEnwod', /^field reason must not contain control characters \(U\+202E at position 6\)$/],
+    ['status=down&reason=x%E2%81%A6y', /^field reason must not contain control characters \(U\+2066 at position 1\)$/],
+    ['status=down&reason=x%E2%80%8By', /^field reason must not contain control characters \(U\+200B at position 1\)$/]
   ]
   for (const [payload, message] of cases) {
     const res = await app.inject({ method: 'POST', url: '/spool/web/0/', headers: FORM, payload })
@@ -129,6 +137,9 @@ test('collectFields and parseSpoolChange', () => {
   assert.deepEqual(collectFields(undefined, null, { status: ['up'] }), { status: 'up' })
   assert.throws(() => collectFields({ reason: 'a' }, { reason: 'b' }), /field reason is given more than once/)
   assert.deepEqual(parseSpoolChange({ status: 'up', reason: 'ignored' }), { status: 'up' })
+  const text = 'déploiement 42 — 日本 \u{1F680}'
+  assert.deepEqual(parseSpoolChange({ status: 'down', reason: text }), { status: 'down', reason: text, expiration: null, creation: null, state: 'down' }, 'printable text in any script is fine')
+  assert.throws(() => parseSpoolChange({ status: 'down', reason: 'a\ud800b' }), /U\+D800 at position 1/, 'a lone surrogate is refused')
   assert.deepEqual(parseSpoolChange({ status: 'down', reason: 'r', expiration: '12.5' }), { status: 'down', reason: 'r', expiration: 12.5, creation: null, state: 'down' })
   assert.deepEqual(parseSpoolChange({ status: 'down', reason: 'r', state: 'maint' }), { status: 'down', reason: 'r', expiration: null, creation: null, state: 'maint' })
   assert.throws(() => parseSpoolChange({ status: 'down', reason: 'r', state: 'sideways' }), /^.*field state must be down, drain or maint$/)

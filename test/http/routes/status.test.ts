@@ -14,7 +14,8 @@ test('/status: cache counters, uptime in seconds, outbound queue size', async (t
   assert.deepEqual(res.json(), {
     cache: { gets: 0, hits: 0, misses: 0, sets: 0, expirations: 0 },
     uptime: 12.5,
-    outbound_request_queue_size: 0
+    outbound_request_queue_size: 0,
+    outbound_slot_timeouts: 0
   })
 })
 
@@ -28,7 +29,7 @@ test('/status/count starts empty', async (t) => {
   const { app } = await buildTestApp(t)
   const res = await app.inject('/status/count')
   assert.equal(res.headers['content-type'], JSON_TYPE)
-  assert.deepEqual(res.json(), { service_access_counts: {} })
+  assert.deepEqual(res.json(), { service_access_counts: {}, uncounted_requests: 0, max_counted_pairs: 4096 })
 })
 
 test('/recent: threshold defaults to 600 and filters by age', async (t) => {
