@@ -3,7 +3,8 @@
  * check URL without the service, `<protocol>/<port>/<query>` (`http/8080/health`,
  * `tcp/5432`, `mysql/3306`). Services without an entry are answered from the spool alone.
  */
-import { checkers, isProtocol, type Protocol } from '../checkers/index.js'
+import { checkers, type Protocol } from '../checkers/index.js'
+import { parseCheckSpec } from '../checks/check-spec.js'
 import type { Config } from '../config/index.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { isValidServiceName } from '../spool/spool.js'
@@ -30,20 +31,16 @@ export function parseAgentCheck (service: string, spec: string): AgentCheck {
     throw new HC_ERR_CONFIG(`config error: agent_checks.${service} ${JSON.stringify(spec)}: ${why}; expected <protocol>/<port>/<query>`)
   }
   if (!isValidServiceName(service)) return fail('not a service name')
-  const match = /^([a-z0-9]+)\/([0-9]{1,5})(\/(.*))?$/.exec(spec)
-  if (match === null) return fail('not a check')
-  const [, protocol = '', portText = '', slash, rest = ''] = match
-  if (!isProtocol(protocol)) return fail(`unknown protocol '${protocol}'`)
-  const port = Number(portText)
-  const checker = checkers[protocol]
-  if (port > 65535 || (port === 0 && checker.probes)) return fail(`port must be 1-65535${checker.probes ? '' : ' (0 for the whole service)'}`)
-  if (checker.pathRequired && slash === undefined) return fail(`${protocol} needs a / after the port`)
-  const q = rest.indexOf('?')
-  const query = q === -1 ? rest : rest.slice(0, q)
-  const queryString = q === -1 ? '' : rest.slice(q + 1)
-  const rejected = checker.rejectsQuery?.(query, queryString)
-  if (rejected !== undefined) return fail(rejected)
-  return { protocol, port, query, queryString }
+  let parsed
+  try {
+    parsed = parseCheckSpec(spec, checkers)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  // A named check runs what its name says, not the agent's service: that is a group's job.
+  if (parsed.name !== undefined) return fail(`${parsed.protocol} checks are run through a group (groups:), not agent_checks`)
+  const { protocol, port, query, queryString } = parsed
+  return { protocol: protocol as Protocol, port, query, queryString }
 }
 
 /**

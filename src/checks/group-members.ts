@@ -8,6 +8,7 @@ import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/i
 import type { Config } from '../config/index.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { isValidServiceName } from '../spool/spool.js'
+import { parseCheckSpec } from './check-spec.js'
 
 /** One member of a group, ready to be checked. */
 export interface GroupMember {
@@ -33,31 +34,15 @@ export interface GroupDefinition {
   readonly members: readonly GroupMember[]
 }
 
-const MEMBER_RE = /^([a-z0-9]+)\/([0-9]{1,5})(\/(.*))?$/
-const NAMED_RE = /^([a-z0-9]+)\/([.a-zA-Z0-9_-]+)$/
-
 /**
  * Parses one member. Throws a plain Error whose message says why (the caller names the member).
  */
 function parseMember (spec: string, config: Pick<Config, 'scripts'>, registry: CheckerRegistry): GroupMember {
-  const protocol = /^[a-z0-9]+/.exec(spec)?.[0] ?? ''
-  const checker = Object.hasOwn(registry, protocol) ? registry[protocol] : undefined
-  if (checker === undefined) throw new Error(protocol === '' ? 'not a check' : `unknown protocol '${protocol}'`)
+  const { protocol, checker, port, query, queryString, name } = parseCheckSpec(spec, registry)
   if (!checker.probes) throw new Error(`${protocol} is not a probe (the group's own spool gate already runs)`)
-  if (checker.namedByService === true) {
-    const name = NAMED_RE.exec(spec)?.[2]
-    if (name === undefined || !isValidServiceName(name)) throw new Error(`expected ${protocol}/<name>`)
-    if (protocol === 'script' && !Object.hasOwn(config.scripts, name)) throw new Error(`no script '${name}' under scripts`)
-    return { spec, protocol, service: name, port: 0, query: '', queryString: '' }
-  }
-  const match = MEMBER_RE.exec(spec)
-  if (match === null) throw new Error('not a check')
-  const [, , portText = '', slash, rest = ''] = match
-  const port = Number(portText)
-  if (port < 1 || port > 65535) throw new Error('port must be 1-65535')
-  if (checker.pathRequired && slash === undefined) throw new Error(`${protocol} needs a / after the port`)
-  const q = rest.indexOf('?')
-  return { spec, protocol, port, query: q === -1 ? rest : rest.slice(0, q), queryString: q === -1 ? '' : rest.slice(q + 1) }
+  if (name === undefined) return { spec, protocol, port, query, queryString }
+  if (protocol === 'script' && !Object.hasOwn(config.scripts, name)) throw new Error(`no script '${name}' under scripts`)
+  return { spec, protocol, service: name, port, query, queryString }
 }
 
 /**

@@ -56,7 +56,7 @@ test('agent_checks: <protocol>/<port>/<query>', () => {
   assert.deepEqual(parseAgentCheck('web', 'http/8080/'), { protocol: 'http', port: 8080, query: '', queryString: '' })
   assert.deepEqual(parseAgentCheck('db', 'tcp/5432'), { protocol: 'tcp', port: 5432, query: '', queryString: '' })
   assert.deepEqual(parseAgentCheck('web', 'spool/0'), { protocol: 'spool', port: 0, query: '', queryString: '' })
-  for (const [service, bad] of [['web', 'gopher/70/'], ['web', 'http/8080'], ['web', 'tcp/0'], ['web', 'tcp/70000'], ['web', 'http'], ['..', 'tcp/1']]) {
+  for (const [service, bad] of [['web', 'gopher/70/'], ['web', 'http/8080'], ['web', 'tcp/0'], ['web', 'tcp/70000'], ['web', 'http'], ['..', 'tcp/1'], ['web', 'script/zk']]) {
     assert.throws(() => parseAgentCheck(service ?? '', bad ?? ''), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`agent_checks.${service}`), bad)
   }
 })

@@ -28,7 +28,9 @@ test('groups: a member that does not parse is a config error naming the group, t
     [['/5432'], /not a check/],
     [['script/nope'], /groups\.g\[0\] "script\/nope": no script 'nope' under scripts/],
     [['script/../x'], /expected script\/<name>/],
-    [['spool/0'], /spool is not a probe/]
+    [['spool/0'], /spool is not a probe/],
+    // The same parser as agent_checks: a role the protocol does not know fails at start-up.
+    [['postgres/5432/primry'], /groups\.g\[0\] "postgres\/5432\/primry": unknown postgres role "primry"/]
   ]
   for (const [members, message] of cases) {
     const config = makeConfig({ groups: { g: members } })
