@@ -85,9 +85,11 @@ test('a slowloris connection is cut after request_header_timeout while checks go
 })
 
 test('2,000 idle connections from one address: its share is capped, other clients are answered, the idle ones are reaped', async (t) => {
-  const port = await listen(t)
+  // Registered before the server's own close hook (after hooks run in order): a failed
+  // assertion must not leave the close waiting for these sockets.
   const sockets: Socket[] = []
   t.after(() => { for (const s of sockets) s.destroy() })
+  const port = await listen(t)
   await Promise.all(Array.from({ length: 2000 }, async () => await new Promise<void>((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => { resolve() })
     socket.on('error', reject)
@@ -108,9 +110,9 @@ test('2,000 idle connections from one address: its share is capped, other client
 })
 
 test('max_connections caps concurrent connections; the overflow is dropped and counted', async (t) => {
-  const port = await listen(t, { max_connections: 5, request_header_timeout: 30 })
   const sockets: Socket[] = []
-  t.after(() => { for (const s of sockets) s.destroy() })
+  t.after(() => { for (const s of sockets) s.destroy() }) // before the server's close hook
+  const port = await listen(t, { max_connections: 5, request_header_timeout: 30 })
   for (let i = 0; i < 5; i++) {
     await new Promise<void>((resolve) => { const s = connect(port, '127.0.0.1', resolve); s.on('error', () => {}); sockets.push(s) })
   }
