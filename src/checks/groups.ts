@@ -62,6 +62,11 @@ export interface GroupDeps {
 export interface GroupRunOptions {
   /** `Pragma: no-cache`: probe every member afresh; such a run neither joins nor is joined. */
   noCache: boolean
+  /**
+   * Who asked (the client address): members take outbound slots in that client's share (see
+   * `outbound.ts`). A run joined by others stays in the share of the client that started it.
+   */
+  client?: string | undefined
 }
 
 /** Runs groups; one per server. Holds only the runs in flight. */
@@ -91,11 +96,11 @@ export class GroupService {
   async run (name: string, port: number, opts: GroupRunOptions): Promise<GroupResult> {
     const group = this.deps.groups.get(name)
     if (group === undefined) throw new Error(`no group ${name}`)
-    if (opts.noCache) return await this.runOnce(group, port, true)
+    if (opts.noCache) return await this.runOnce(group, port, opts)
     const key = `${name}\u0000${port}`
     const pending = this.inFlight.get(key)
     if (pending !== undefined) return await pending
-    const running = this.runOnce(group, port, false)
+    const running = this.runOnce(group, port, opts)
     this.inFlight.set(key, running)
     try {
       return await running
@@ -104,7 +109,7 @@ export class GroupService {
     }
   }
 
-  private async runOnce (group: GroupDefinition, port: number, noCache: boolean): Promise<GroupResult> {
+  private async runOnce (group: GroupDefinition, port: number, opts: GroupRunOptions): Promise<GroupResult> {
     const started = performance.now()
     const base = { group: group.name, port }
     const gate = await this.deps.health.check({ protocol: 'spool', target: this.target(group.name, port, ''), noCache: false })
@@ -112,7 +117,7 @@ export class GroupService {
     if (gate.code !== 200 && !draining) {
       return { ...base, code: gate.code, checkStatus: gate.checkStatus, message: gate.message, members: [], durationMs: performance.now() - started, spool: gate.spool }
     }
-    const members = await Promise.all(group.members.map(async (member) => ({ spec: member.spec, result: await this.member(group.name, member, noCache) })))
+    const members = await Promise.all(group.members.map(async (member) => ({ spec: member.spec, result: await this.member(group.name, member, opts) })))
     const durationMs = performance.now() - started
     const failed = members.find((m) => !isPassingStatus(m.result.checkStatus))
     if (failed !== undefined) {
@@ -124,7 +129,7 @@ export class GroupService {
   }
 
   /** One member, through the cache and limit, after the guard for probes that connect. */
-  private async member (group: string, member: GroupMember, noCache: boolean): Promise<CheckResult> {
+  private async member (group: string, member: GroupMember, opts: GroupRunOptions): Promise<CheckResult> {
     const checker = this.deps.checkers[member.protocol]
     const connects = checker !== undefined && checker.probes && checker.namedByService !== true
     const decision = connects ? this.deps.guard.checkLiteral(LOCAL_HOST) : undefined
@@ -132,7 +137,7 @@ export class GroupService {
       return { code: decision.status, message: decision.message, checkStatus: 'SOCKERR', durationMs: 0 }
     }
     const target = { ...this.target(member.service ?? group, member.port, member.query), queryString: member.queryString }
-    const req: CheckRequest = { protocol: member.protocol as CheckRequest['protocol'], target, noCache }
+    const req: CheckRequest = { protocol: member.protocol as CheckRequest['protocol'], target, noCache: opts.noCache, client: opts.client }
     return await this.deps.health.checkWithoutSpool(req)
   }
 

@@ -84,7 +84,7 @@ export default async function groupRoutes (app: FastifyInstance, opts: GroupRout
     }
     const port = Number(portText)
     if (port > 65535) throw new HC_ERR_BAD_PORT(`port ${portText} is out of range 0-65535`)
-    const result = await groups.run(name, port, { noCache: request.headers.pragma === 'no-cache' })
+    const result = await groups.run(name, port, { noCache: request.headers.pragma === 'no-cache', client: request.ip })
     const status = httpStatusFor(result.code)
     serviceLog.record(name, status, request.ip, { checkStatus: result.checkStatus, durationMs: result.durationMs })
     metrics.observeCheck('group', status, result.checkStatus)
