@@ -161,14 +161,19 @@ export class FleetMirror implements FleetView {
   /**
    * Replaces the whole view with a range read at `revision` (the keys of every watched prefix).
    * Changes at or below `revision` that arrive later (a watch replaying them) are ignored.
+   *
+   * @returns whether any key was added, removed or rewritten (a reconnect usually reads back
+   *   what the view already held).
    */
-  replace (kvs: Iterable<FleetKv>, revision: number, syncedAt: number | null = this.now()): void {
+  replace (kvs: Iterable<FleetKv>, revision: number, syncedAt: number | null = this.now()): boolean {
+    const before = new Map([...this.held].map(([key, held]) => [key, held.modRevision]))
     this.held.clear()
     for (const map of [this.spool.host, this.spool.fleet, this.weights.host, this.weights.fleet]) map.clear()
     this.syncRevision = revision
     this.revision = revision
     this.syncedAt = syncedAt
     for (const kv of kvs) this.put(kv)
+    return before.size !== this.held.size || [...this.held].some(([key, held]) => before.get(key) !== held.modRevision)
   }
 
   /** Applies one watched change; a change already reflected by the last range read is skipped. */

@@ -176,8 +176,9 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
   /** One cycle: range, replace, watch; resolves with why it ended. */
   async function cycle (client: Etcd3, watchers: Watcher[]): Promise<unknown> {
     const { revision, kvs } = await rangePrefixes(client, prefixes)
-    view.replace(kvs, revision)
-    changed()
+    // A reconnect that reads back what the view held writes no snapshot, so the next real
+    // change is written at once rather than queued behind this one.
+    if (view.replace(kvs, revision)) changed()
     let ended: (reason: unknown) => void = () => {}
     const end = new Promise<unknown>((resolve) => { ended = resolve })
     for (const prefix of prefixes) {

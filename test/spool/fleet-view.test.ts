@@ -79,6 +79,15 @@ test('fleet view: changes at or below the read revision are skipped; later ones 
   assert.equal(view.status().revision, 12)
 })
 
+test('fleet view: a re-read says whether anything changed (a reconnect that reads the same keys writes no snapshot)', () => {
+  const view = mirror()
+  assert.equal(view.replace([kv('/hacheck/spool/web', {}, 8)], 10), true)
+  assert.equal(view.replace([kv('/hacheck/spool/web', {}, 8)], 14), false, 'same keys at a later revision')
+  assert.equal(view.replace([kv('/hacheck/spool/web', {}, 13)], 14), true, 'rewritten')
+  assert.equal(view.replace([kv('/hacheck/spool/web', {}, 13), kv('/hacheck/spool/api', {}, 14)], 15), true, 'added')
+  assert.equal(view.replace([kv('/hacheck/spool/api', {}, 14)], 16), true, 'removed')
+})
+
 test('fleet view: weights are the lowest of host and fleet; a bad one fails closed', () => {
   const view = mirror()
   view.replace([
