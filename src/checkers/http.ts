@@ -9,22 +9,21 @@
  * redirect's target (redirects are not followed; a 3xx passes through without `Location`).
  *
  * Each probe uses its own connection, closed afterwards: reusing a keep-alive connection
- * would hide a service that no longer accepts new ones.
+ * would hide a service that no longer accepts new ones. The probe is `node:http`'s client on a
+ * socket it opens itself (no agent, no pool): the cheapest client here per probe (about half the
+ * CPU of a new undici `Client`, and no library to load; see bench/RESULTS.md).
  */
-import type { IncomingHttpHeaders } from 'node:http'
-import { isIP, type Socket } from 'node:net'
+import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
+import { connect as tcpConnect, isIP, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { isUtf8 } from 'node:buffer'
+import { connect as tlsConnect } from 'node:tls'
 import type { Config } from '../config/index.js'
 import { VERSION } from '../version.js'
+import { BodyCollector } from './http-body.js'
 import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
-/**
- * Most bytes of an upstream body passed through; the rest is discarded. Also the most memory a
- * body takes once decoded (see {@link decodeBody}).
- */
-export const MAX_BODY_BYTES = 64 * 1024
+export { MAX_BODY_BYTES, decodeBody } from './http-body.js'
 
 /** Headers that describe one connection, never forwarded whatever `http_headers_to_copy` says. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer', 'expect', 'proxy-connection'])
@@ -46,113 +45,84 @@ export function forwardedHeaders (target: CheckTarget, config: Config): Record<s
   return headers
 }
 
-/** The request headers of a probe: User-Agent, then {@link forwardedHeaders}. */
-export function probeHeaders (target: CheckTarget, ctx: CheckContext): Record<string, string> {
-  return { 'user-agent': `hastate ${VERSION}`, ...forwardedHeaders(target, ctx.config) }
-}
-
-/** The upstream URL's origin; IPv6 addresses in brackets. */
-function origin (scheme: 'http' | 'https', host: string, port: number): string {
-  return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`
-}
-
-const BEYOND_LATIN1 = /[\u0100-\uffff]/
-
-/** `bytes` without a UTF-8 sequence cut short at its end (the byte limit may fall inside one). */
-function wholeCharacters (bytes: Buffer): Buffer {
-  const n = bytes.length
-  for (let back = 1; back <= Math.min(4, n); back++) {
-    const b = bytes[n - back] as number
-    if ((b & 0xc0) === 0x80) continue // a continuation byte: the sequence starts further back
-    // Lead bytes: C2-DF start 2 bytes, E0-EF 3, F0-F4 4; anything else is whole (or invalid).
-    const length = b >= 0xf5 || b < 0xc2 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
-    return length > back ? bytes.subarray(0, n - back) : bytes
-  }
-  return bytes
-}
-
 /**
- * An upstream body as text that takes at most {@link MAX_BODY_BYTES} of memory, decoded once.
- * V8 stores a string in one byte per character while every character is Latin-1, and in two as
- * soon as one is not (bytes that are not UTF-8 decode to U+FFFD, which is not). So a body is
- * kept whole (its first 64 KiB) when its text fits that way, and otherwise only its first
- * 32 KiB are decoded: a body that is not valid UTF-8 can no longer double in memory (nor in the
- * cache). A multi-byte character cut by a limit is dropped, not replaced.
+ * The request headers of a probe: User-Agent, then {@link forwardedHeaders}, then
+ * `Connection: close` (the connection is never reused). Without a copied `Host`, Node sends
+ * `<address>:<port>`.
  */
-export function decodeBody (raw: Buffer): string {
-  const bytes = wholeCharacters(raw.subarray(0, MAX_BODY_BYTES))
-  const half = bytes.length > MAX_BODY_BYTES / 2 ? wholeCharacters(bytes.subarray(0, MAX_BODY_BYTES / 2)) : bytes
-  if (!isUtf8(bytes)) return half.toString('utf8') // U+FFFD inside: two bytes per character
-  const text = bytes.toString('utf8')
-  if (text.length * 2 <= MAX_BODY_BYTES || !BEYOND_LATIN1.test(text)) return text
-  return half.toString('utf8')
+export function probeHeaders (target: CheckTarget, config: Config): OutgoingHttpHeaders {
+  return { 'user-agent': `hastate ${VERSION}`, ...forwardedHeaders(target, config), connection: 'close' }
 }
 
-async function readCapped (body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size >= MAX_BODY_BYTES) break
-  }
-  return decodeBody(Buffer.concat(chunks))
+/** The TLS server name: the host part of a `Host` header that names a host, not an address. */
+function serverName (host: OutgoingHttpHeaders[string]): string | undefined {
+  if (typeof host !== 'string') return undefined
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:[0-9]*$/, '')
+  return name === '' || isIP(name) !== 0 ? undefined : name
 }
 
 /**
  * A checker for `http` or `https`. https does not verify certificates and sends SNI from the
- * copied Host header (when it names a host, not an address).
+ * copied Host header (when it names a host, not an address). A probe fails in the phase it
+ * reached (see status.ts): connect (L4), TLS handshake (L6), HTTP (L7); `ctx.signal` aborts it
+ * in any of them at once.
  */
 export function httpChecker (scheme: 'http' | 'https'): Checker {
-  async function check (target: CheckTarget, ctx: CheckContext): Promise<CheckOutcome> {
-    // Loaded on the first http(s) probe: undici adds about 20 MB to the resident size of a
-    // process, and many hosts only ever answer spool checks. Later imports are a cache lookup.
-    const { Client, buildConnector } = await import('undici')
-    const started = performance.now()
-    let phase: Phase = 'connect'
-    const connector = buildConnector({ rejectUnauthorized: false, timeout: ctx.timeoutMs, maxCachedSessions: 0 })
-    const client = new Client(origin(scheme, target.address, target.port), {
-      connect: (opts, callback) => {
-        // undici's types say void; the connector returns the socket it created (lib/core/connect.js).
-        const socket = connector(opts, callback) as unknown as Socket
-        // TCP is up: further failures are TLS (https) or HTTP ones.
-        socket.once('connect', () => { phase = scheme === 'https' ? 'tls' : 'protocol' })
-        socket.once('secureConnect', () => { phase = 'protocol' })
-        return socket
-      },
-      headersTimeout: ctx.timeoutMs,
-      bodyTimeout: ctx.timeoutMs,
-      pipelining: 1
-    })
-    // undici leaves a request queued while its connection is still being made (TCP connect,
-    // TLS handshake) and does not abort it on the signal; its connect timeout fires up to a
-    // second late. Destroying the client fails the request at once, in the phase it was in.
-    const onAbort = (): void => { client.destroy(new Error('probe timed out')).catch(() => {}) }
-    ctx.signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      const path = `/${target.query}${target.queryString === '' ? '' : `?${target.queryString}`}`
-      const res = await client.request({
-        method: 'GET',
-        path,
-        headers: probeHeaders(target, ctx),
-        signal: ctx.signal,
-        reset: true // Connection: close; this connection is never reused
-      })
-      const body = await readCapped(res.body)
-      const code = res.statusCode
-      return { code, message: body, checkStatus: code >= 200 && code < 400 ? 'L7OK' : 'L7STS' }
-    } catch (err) {
-      const took = seconds(performance.now() - started)
-      const timedOut = ctx.signal.aborted || /Timeout/i.test((err as Error).name ?? '') || errorCode(err) === 'ETIMEDOUT'
-      const status = failureStatus(phase, timedOut, errorCode(err))
-      if (timedOut) {
-        return down(phase === 'connect' ? `Connection timed out after ${took}s` : `Timed out waiting for the response after ${took}s`, status)
+  function check (target: CheckTarget, ctx: CheckContext): Promise<CheckOutcome> {
+    return new Promise((resolve) => {
+      const started = performance.now()
+      let phase: Phase = 'connect'
+      let settled = false
+      let socket: Socket | undefined
+      const finish = (outcome: CheckOutcome): void => {
+        if (settled) return
+        settled = true
+        ctx.signal.removeEventListener('abort', onAbort)
+        socket?.destroy() // also ends the request and the response
+        resolve(outcome)
       }
-      return down(`Unhandled exception ${describeError(err)}`, status)
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort)
-      client.destroy().catch(() => {})
-    }
+      const fail = (err: unknown): void => {
+        finish(down(`Unhandled exception ${describeError(err)}`, failureStatus(phase, false, errorCode(err))))
+      }
+      function onAbort (): void {
+        const took = seconds(performance.now() - started)
+        const message = phase === 'connect' ? `Connection timed out after ${took}s` : `Timed out waiting for the response after ${took}s`
+        finish(down(message, failureStatus(phase, true)))
+      }
+      try {
+        const headers = probeHeaders(target, ctx.config)
+        const opened: Socket = socket = scheme === 'https'
+          ? tlsConnect({ host: target.address, port: target.port, servername: serverName(headers.host), rejectUnauthorized: false })
+          : tcpConnect({ host: target.address, port: target.port })
+        // TCP is up: further failures are TLS (https) or HTTP ones.
+        opened.once('connect', () => { phase = scheme === 'https' ? 'tls' : 'protocol' })
+        if (scheme === 'https') opened.once('secureConnect', () => { phase = 'protocol' })
+        const req = request({
+          method: 'GET',
+          host: target.address,
+          port: target.port,
+          path: `/${target.query}${target.queryString === '' ? '' : `?${target.queryString}`}`,
+          headers,
+          createConnection: () => opened
+        })
+        req.on('error', fail)
+        req.on('response', (res: IncomingMessage) => {
+          const code = res.statusCode ?? 0
+          const body = new BodyCollector()
+          const done = (): void => { finish({ code, message: body.text(), checkStatus: code >= 200 && code < 400 ? 'L7OK' : 'L7STS' }) }
+          res.on('data', (chunk: Buffer) => { if (body.add(chunk)) done() })
+          res.on('end', done)
+          res.on('error', fail)
+        })
+        req.end()
+      } catch (err) {
+        // A value the client library refuses (a header, a server name): nothing was sent.
+        fail(err)
+        return
+      }
+      if (ctx.signal.aborted) onAbort()
+      else ctx.signal.addEventListener('abort', onAbort)
+    })
   }
   return { check, pathRequired: true, probes: true, forwardedHeaders }
 }
