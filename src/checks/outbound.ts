@@ -31,31 +31,16 @@ function errorMessage (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }
 
-/**
- * Resolves with `work`, or with `fallback()` when `signal` has fired and `work` has not settled
- * within {@link TIMEOUT_GRACE_MS} after it.
- */
-async function settleWithin<T> (work: Promise<T>, signal: AbortSignal, fallback: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const deadline = new Promise<T>((resolve) => {
-    onAbort = () => { timer = setTimeout(() => { resolve(fallback()) }, TIMEOUT_GRACE_MS) }
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([work, deadline])
-  } finally {
-    clearTimeout(timer)
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-  }
-}
-
 /** One probe waiting for a slot. */
 interface Waiter {
   start: () => void
   cancelled: boolean
 }
+
+/** Withdraws a waiting task (see {@link FairSlots.run}); does nothing once it has started. */
+export type Withdraw = () => void
+
+const STARTED: Withdraw = () => {}
 
 /**
  * `max` slots shared round-robin between clients: each client's waiters are served in order,
@@ -73,21 +58,17 @@ export class FairSlots {
   }
 
   /**
-   * Runs `task` on a slot once one is free and it is `client`'s turn.
+   * Calls `start` on a slot once one is free and it is `client`'s turn: at once when a slot is
+   * free and nobody waits. The task holds the slot until it calls {@link FairSlots.release}.
    *
-   * @returns a function that withdraws the task if it has not started (e.g. its wait timed out).
+   * @returns a function that withdraws the task if it has not started (e.g. its wait timed out);
+   *   `FairSlots.started` when it started at once.
    */
-  run (client: string, task: () => Promise<void>): () => void {
-    const waiter: Waiter = {
-      cancelled: false,
-      start: () => {
-        this.active++
-        task().catch(() => {}).finally(() => { this.active--; this.next() })
-      }
-    }
+  run (client: string, start: () => void): Withdraw {
+    const waiter: Waiter = { cancelled: false, start: () => { this.active++; start() } }
     if (this.active < this.max && this.waiting === 0) {
       waiter.start()
-      return () => {}
+      return STARTED
     }
     const queue = this.queues.get(client)
     if (queue === undefined) this.queues.set(client, [waiter])
@@ -98,6 +79,15 @@ export class FairSlots {
       waiter.cancelled = true
       this.waiting--
     }
+  }
+
+  /** The withdraw function {@link FairSlots.run} returns for a task that started at once. */
+  static readonly started: Withdraw = STARTED
+
+  /** Frees the slot of a task that started; the next waiter (if any) starts. */
+  release (): void {
+    this.active--
+    this.next()
   }
 
   private next (): void {
@@ -151,35 +141,60 @@ export class OutboundLimit {
   async probe (checker: Checker, target: CheckTarget, client = ''): Promise<CheckResult> {
     const timeoutMs = checker.timeoutMs?.(target, this.config) ?? this.timeoutMs
     const asked = performance.now()
-    let started: number | undefined
-    let outcome: CheckOutcome
-    try {
-      outcome = await new Promise<CheckOutcome>((resolve, reject) => {
-        const slotTimer = setTimeout(() => {
-          withdraw()
-          this.timeouts++
-          resolve(this.noSlot(performance.now() - asked))
-        }, timeoutMs)
-        const withdraw = this.limit.run(client, async () => {
-          clearTimeout(slotTimer)
-          const begun = performance.now()
-          started = begun
-          const signal = AbortSignal.timeout(timeoutMs)
-          // An async wrapper turns a checker that throws at once into a rejection.
-          const work = (async () => await checker.check(target, { timeoutMs, signal, config: this.config }))()
-          const timedOut = (): CheckOutcome => ({
-            code: 503, message: `Timed out after ${seconds(performance.now() - begun)}s`, checkStatus: failureStatus('protocol', true)
-          })
-          settleWithin(work, signal, timedOut).then(resolve, reject)
-          await work // the slot is held until the checker is done
-        })
+    return await new Promise<CheckResult>((resolve) => {
+      const wait: { timer?: NodeJS.Timeout } = {}
+      const withdraw = this.limit.run(client, () => {
+        clearTimeout(wait.timer)
+        this.runOnSlot(checker, target, timeoutMs, resolve)
       })
-    } catch (err) {
-      outcome = { code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR' }
+      if (withdraw === FairSlots.started) return
+      wait.timer = setTimeout(() => {
+        withdraw()
+        this.timeouts++
+        const waited = performance.now() - asked
+        const result: CheckResult = { ...this.noSlot(waited), durationMs: waited }
+        this.unprobed.add(result)
+        resolve(result)
+      }, timeoutMs)
+    })
+  }
+
+  /**
+   * Runs the checker on the slot it holds: one timer aborts its signal after `timeoutMs`, and
+   * answers for it {@link TIMEOUT_GRACE_MS} later if it has not answered by then. The slot is
+   * released when the checker settles. A probe costs one controller and one timer, both
+   * cleared when it ends (no timer outlives a probe).
+   */
+  private runOnSlot (checker: Checker, target: CheckTarget, timeoutMs: number, resolve: (result: CheckResult) => void): void {
+    const begun = performance.now()
+    const controller = new AbortController()
+    let answered = false
+    let grace: NodeJS.Timeout | undefined
+    const answer = (outcome: CheckOutcome): void => {
+      if (answered) return
+      answered = true
+      clearTimeout(timer)
+      clearTimeout(grace)
+      resolve({ ...outcome, durationMs: performance.now() - begun })
     }
-    const result: CheckResult = { ...outcome, durationMs: performance.now() - (started ?? asked) }
-    if (started === undefined && outcome.checkStatus === 'SOCKERR') this.unprobed.add(result)
-    return result
+    const timer = setTimeout(() => {
+      controller.abort()
+      grace = setTimeout(() => {
+        answer({ code: 503, message: `Timed out after ${seconds(performance.now() - begun)}s`, checkStatus: failureStatus('protocol', true) })
+      }, TIMEOUT_GRACE_MS)
+    }, timeoutMs)
+    let work: Promise<CheckOutcome>
+    try {
+      work = Promise.resolve(checker.check(target, { timeoutMs, signal: controller.signal, config: this.config }))
+    } catch (err) {
+      work = Promise.reject(err)
+    }
+    work.then(answer, (err: unknown) => {
+      answer({ code: 503, message: `Unhandled exception ${errorMessage(err)}`, checkStatus: 'SOCKERR' })
+    }).finally(() => {
+      clearTimeout(timer) // the checker is done: its signal needs no abort any more
+      this.limit.release() // the slot is held until the checker is done, answered or not
+    }).catch(() => {})
   }
 
   /** False for the answer of a check that got no slot: it must not be cached nor count as a probe. */
