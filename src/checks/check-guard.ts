@@ -12,6 +12,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { AllowList } from '../cidr.js'
 
 /** What an address is, for messages and tests. Only the allow-list decides. */
@@ -59,9 +60,19 @@ export interface CheckGuardOptions {
   timeoutMs: number
   /** Name resolution; `dns.lookup` by default (tests pass their own). */
   lookup?: LookupFn
+  /** Clock for {@link NAME_TTL_MS}, milliseconds; `performance.now` by default (tests pass their own). */
+  now?: () => number
 }
 
-/** Most IP-literal decisions remembered before the memo starts over. */
+/**
+ * How long a host name's resolution is used before the name is looked up again, milliseconds.
+ * `dns.lookup` (hosts file, then DNS, as every program on the host resolves) reports no TTL; a
+ * few seconds spares the resolver a lookup per check (cache hits included) while a moved name
+ * is followed within that time. Failed resolutions are not remembered.
+ */
+export const NAME_TTL_MS = 5000
+
+/** Most IP-literal decisions, and most host names, remembered before each memo starts over. */
 const MAX_REMEMBERED = 1024
 
 const systemLookup: LookupFn = async (host) => (await dnsLookup(host, { verbatim: true })).address
@@ -76,12 +87,16 @@ export class CheckGuard {
   private readonly allowed: AllowList
   private readonly timeoutMs: number
   private readonly lookup: LookupFn
+  private readonly now: () => number
   private readonly literals = new Map<string, GuardDecision>()
+  /** Host name → its decision (while fresh) or the resolution in flight, shared by concurrent checks. */
+  private readonly names = new Map<string, { decision: Promise<GuardDecision>, expires: number }>()
 
   constructor (opts: CheckGuardOptions) {
     this.allowed = new AllowList(opts.networks)
     this.timeoutMs = opts.timeoutMs
     this.lookup = opts.lookup ?? systemLookup
+    this.now = opts.now ?? (() => performance.now())
   }
 
   /** True when the IP literal lies inside `allowed_check_networks`. */
@@ -110,13 +125,31 @@ export class CheckGuard {
   }
 
   /**
-   * Resolves `host` (an IP literal is used as is; a name is looked up once) and checks the
+   * Resolves `host` (an IP literal is used as is; a name is looked up once, and its decision
+   * used for {@link NAME_TTL_MS}; concurrent checks of one name share one lookup) and checks the
    * address against the allow-list. Never rejects: a name that does not resolve in time is a
    * 503 decision (the target is down), a refused address a 403.
    */
   async check (host: string): Promise<GuardDecision> {
     const literal = this.checkLiteral(host)
     if (literal !== undefined) return literal
+    const now = this.now()
+    const known = this.names.get(host)
+    if (known !== undefined && known.expires > now) return await known.decision
+    if (this.names.size >= MAX_REMEMBERED) this.names.clear()
+    const decision = this.resolveAndDecide(host)
+    // In flight until it settles; then kept for NAME_TTL_MS when it resolved, dropped when not.
+    const entry = { decision, expires: Number.POSITIVE_INFINITY }
+    this.names.set(host, entry)
+    const settled = await decision
+    if (this.names.get(host) === entry) {
+      if (settled.allowed || settled.status === 403) entry.expires = this.now() + NAME_TTL_MS
+      else this.names.delete(host)
+    }
+    return settled
+  }
+
+  private async resolveAndDecide (host: string): Promise<GuardDecision> {
     let address: string
     try {
       address = await this.resolve(host)

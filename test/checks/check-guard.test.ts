@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { CheckGuard, classifyAddress } from '../../src/checks/check-guard.js'
+import { CheckGuard, NAME_TTL_MS, classifyAddress } from '../../src/checks/check-guard.js'
 import { AllowList, parseCidr } from '../../src/cidr.js'
 import { DEFAULT_CHECK_NETWORKS } from '../../src/config/index.js'
 
@@ -77,6 +77,32 @@ test('a host name is resolved once and its address checked and returned', async 
   assert.deepEqual(asked, ['db.internal', 'evil.example', 'pub.example', 'nxdomain.example'])
   assert.deepEqual(await guard.check('10.0.0.7'), { allowed: true, address: '10.0.0.7' })
   assert.equal(asked.length, 4, 'an IP literal is not looked up')
+})
+
+test('a resolved name is used for NAME_TTL_MS, concurrent checks share one lookup, failures are not remembered', async () => {
+  const asked: string[] = []
+  let failing = true
+  const lookup = async (host: string): Promise<string> => {
+    asked.push(host)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    if (host === 'flaky.internal' && failing) throw Object.assign(new Error('try again'), { code: 'EAI_AGAIN' })
+    return '10.0.0.7'
+  }
+  let clock = 0
+  const guard = new CheckGuard({ networks: DEFAULT_CHECK_NETWORKS, timeoutMs: 200, lookup, now: () => clock })
+  const together = await Promise.all(Array.from({ length: 50 }, async () => await guard.check('db.internal')))
+  assert.ok(together.every((d) => d.allowed && d.address === '10.0.0.7'))
+  assert.deepEqual(asked, ['db.internal'], '50 concurrent checks, one lookup')
+  clock += NAME_TTL_MS - 1
+  await guard.check('db.internal')
+  assert.equal(asked.length, 1, 'still fresh: no lookup (a cache hit costs no DNS query)')
+  clock += 2
+  await guard.check('db.internal')
+  assert.equal(asked.length, 2, 'expired: looked up again')
+  assert.equal((await guard.check('flaky.internal')).allowed, false)
+  failing = false
+  assert.equal((await guard.check('flaky.internal')).allowed, true, 'a failed resolution is retried at once')
+  assert.deepEqual(asked.slice(2), ['flaky.internal', 'flaky.internal'])
 })
 
 test('a name resolution that hangs is bounded by the timeout: 503', async () => {
