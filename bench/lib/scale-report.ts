@@ -7,9 +7,14 @@ import { SCALE_RSS_LIMIT_MB, type ScaleResult, type ScaleRoute } from './scale.j
 const f0 = (x: number): string => Math.round(x).toLocaleString('en-US')
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
 
-/** Whether the run holds: memory within target, no socket errors, every service asked. */
+/**
+ * Whether the run holds: memory within target, no socket errors, every service asked, and the
+ * first pass stored one cache entry and sent one probe per service that is up.
+ */
 export function scaleHolds (r: ScaleResult): boolean {
-  return r.peakMb <= SCALE_RSS_LIMIT_MB && r.fill.errors === 0 && r.http.errors === 0 && r.spool.errors === 0 && r.distinctServices === r.services
+  const up = r.services - r.downed
+  return r.peakMb <= SCALE_RSS_LIMIT_MB && r.fill.errors === 0 && r.http.errors === 0 && r.spool.errors === 0 &&
+    r.distinctServices === r.services && r.cacheEntries === up && r.fillProbes === up
 }
 
 function row (name: string, route: ScaleRoute): string {
@@ -32,6 +37,6 @@ export function renderScale (r: ScaleResult): string {
     row('/http/svc<i>/<port>/health, warm cache', r.http),
     row('/spool/svc<i>/<port>/', r.spool),
     '',
-    `RSS after a quiet second ${r.rssMb.toFixed(1)} MB, peak (VmHWM) ${r.peakMb.toFixed(1)} MB; target peak ≤ ${SCALE_RSS_LIMIT_MB} MB, no errors, every service asked: ${scaleHolds(r) ? 'yes' : '**no**'}.`
+    `RSS after a quiet second ${r.rssMb.toFixed(1)} MB, peak (VmHWM) ${r.peakMb.toFixed(1)} MB; target peak ≤ ${SCALE_RSS_LIMIT_MB} MB, no errors, every service asked, one entry and one probe per service up: ${scaleHolds(r) ? 'yes' : '**no**'}.`
   ].join('\n')
 }
