@@ -115,7 +115,7 @@ async function spoolRoute (dir: string, etcd: EtcdProcess): Promise<string> {
       }
     }
     const base = summarise(scenarios[0]?.name ?? '', samples.get(scenarios[0]?.name ?? '') ?? [])
-    const rows = scenarios.map((s) => withRatios(summarise(s.name, samples.get(s.name) ?? []), base, s.target))
+    const rows = scenarios.map((s) => withRatios(summarise(s.name, samples.get(s.name) ?? []), base, { target: s.target }))
     const rss = `Peak RSS: without a fleet ${peakRssMb(plain.pid).toFixed(1)} MB, with a fleet ${peakRssMb(fleet.pid).toFixed(1)} MB (etcd3 and gRPC are loaded only then).`
     return `${loadTable(rows).replace('| ratio | ratio per CPU |', '| ratio to no fleet | per CPU |')}\n\n${rss} Target ≥ 0.95: ${holds(rows[1] ?? base) === true ? 'yes' : '**no**'}.`
   } finally {

@@ -8,7 +8,6 @@
  *
  * Environment: PROBES (200 per protocol), PG_USER (postgres).
  */
-import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { grpc } from '../src/checkers/grpc.js'
 import { mysql } from '../src/checkers/mysql.js'
@@ -17,25 +16,10 @@ import { redis } from '../src/checkers/redis.js'
 import { tcp } from '../src/checkers/tcp.js'
 import type { Checker } from '../src/checkers/types.js'
 import { makeConfig } from '../src/config/index.js'
-import { freePort } from './lib/procs.js'
+import { startGrpcServer } from './lib/grpc-server.js'
 
 const PROBES = Number(process.env.PROBES ?? 200)
 const config = makeConfig({ postgres_username: process.env.PG_USER ?? 'postgres', mysql_username: 'root', mysql_password: '', healthcheck_timeout: 5 })
-
-/** A gRPC health server (SERVING) in a child process, answering with hand-made messages. */
-async function grpcServer (): Promise<{ port: number, stop: () => void }> {
-  const port = await freePort()
-  const script = `
-    const grpc = require('@grpc/grpc-js')
-    const server = new grpc.Server()
-    server.addService({ Check: { path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false,
-      requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b } },
-      { Check: (call, cb) => cb(null, Buffer.from([8, 1])) })
-    server.bindAsync('127.0.0.1:${port}', grpc.ServerCredentials.createInsecure(), () => process.stdout.write('ready\\n'))`
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../../', import.meta.url).pathname })
-  await new Promise((resolve) => child.stdout.once('data', resolve))
-  return { port, stop: () => { child.kill() } }
-}
 
 interface Row { protocol: string, ok: number, p50: number, p99: number, cpuMs: number, rssMb: number }
 
@@ -63,7 +47,7 @@ async function measure (protocol: string, checker: Checker, port: number, query 
   return { protocol, ok, p50: at(0.5), p99: at(0.99), cpuMs: (used.user + used.system) / 1000 / PROBES, rssMb }
 }
 
-const server = await grpcServer()
+const server = await startGrpcServer()
 const rows: Row[] = []
 try {
   rows.push(await measure('tcp (reference)', tcp, 5432))

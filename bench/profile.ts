@@ -3,7 +3,9 @@
  * loads one URL, then prints the functions with the most self time (and where the profile is).
  *
  * Scenarios: `spool` (/spool/svc/0/), `warm` (/http/ on a warm cache), `uncached` (/http/ with
- * cache_time 0). Environment: BENCH_DURATION seconds (5), BENCH_CONNECTIONS (100).
+ * cache_time 0 and `Pragma: no-cache`: one probe per request), `tcp` (the same for /tcp/),
+ * `coalesced` (/http/ with cache_time 0 and no Pragma: concurrent requests share a probe).
+ * Environment: BENCH_DURATION seconds (5), BENCH_CONNECTIONS (100).
  */
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -11,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runLoad } from './lib/load.js'
 import { canPin, freePort, pinSelf, startProcess, stopProcess } from './lib/procs.js'
+import { startUpstream } from './lib/servers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -41,9 +44,10 @@ async function main (): Promise<void> {
   const pin = availableParallelism() >= 2 && canPin()
   if (pin) pinSelf(0)
   const dir = await mkdtemp(join(tmpdir(), 'hacheck-profile-'))
-  const upstream = await startProcess({ name: 'upstream', args: [join(ROOT, 'dist', 'bench', 'servers', 'upstream.js')], cpu: pin ? 0 : undefined, readyPath: '/health' })
+  const upstream = await startUpstream(dir, pin ? 0 : undefined)
+  const probing = scenario === 'uncached' || scenario === 'tcp'
   const config = join(dir, 'hacheck.yaml')
-  await writeFile(config, scenario === 'uncached' ? 'cache_time: 0\n' : 'cache_time: 3600\n')
+  await writeFile(config, probing || scenario === 'coalesced' ? 'cache_time: 0\n' : 'cache_time: 3600\n')
   const port = await freePort()
   const hacheck = await startProcess({
     name: 'hacheck',
@@ -52,10 +56,10 @@ async function main (): Promise<void> {
     port,
     readyPath: '/status'
   })
-  const path = scenario === 'spool' ? '/spool/svc/0/' : `/http/svc/${upstream.port}/health`
-  const sample = await runLoad({ url: `http://127.0.0.1:${port}${path}`, connections: Number(process.env.BENCH_CONNECTIONS ?? 100), duration, serverPid: hacheck.pid })
+  const path = scenario === 'spool' ? '/spool/svc/0/' : scenario === 'tcp' ? `/tcp/svc/${upstream.tcp}/` : `/http/svc/${upstream.http}/health`
+  const sample = await runLoad({ url: `http://127.0.0.1:${port}${path}`, connections: Number(process.env.BENCH_CONNECTIONS ?? 100), duration, serverPid: hacheck.pid, ...(probing ? { headers: { pragma: 'no-cache' } } : {}) })
   await stopProcess(hacheck)
-  await stopProcess(upstream)
+  await stopProcess(upstream.proc)
   const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error(`no profile written in ${dir}`)
   const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as Profile

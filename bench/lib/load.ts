@@ -21,6 +21,10 @@ export interface Sample {
   errors: number
   /** CPU the server process used during the round, as a fraction of one core. */
   serverCpu: number
+  /** CPU seconds (user + system, all threads) the server process used during the round. */
+  serverCpuSeconds: number
+  /** Wall seconds of the round. */
+  elapsed: number
   /** Responses counted. */
   total: number
 }
@@ -39,12 +43,24 @@ export interface LoadOptions {
   timeout?: number
   /** Requests per second over all connections; as fast as possible when absent. */
   rate?: number
+  /** Headers sent with every request (e.g. `Pragma: no-cache`). */
+  headers?: Record<string, string>
+  /**
+   * The path of each request, asked anew per request (the URL's host and port stay): spreads
+   * the load over many URLs without one request list per connection.
+   */
+  nextPath?: () => string
 }
 
 /** The `p`-quantile (0-1) of sorted values. */
 export function quantile (sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
+}
+
+/** An autocannon request whose path is rebuilt before each send. */
+function pathsFrom (nextPath: () => string): autocannon.Request {
+  return { method: 'GET', setupRequest: (request) => ({ ...request, path: nextPath() }) }
 }
 
 /** Runs one round and measures it. */
@@ -60,7 +76,9 @@ export async function runLoad (opts: LoadOptions): Promise<Sample> {
       ...(opts.amount === undefined ? { duration: opts.duration ?? 3 } : { amount: opts.amount }),
       timeout: opts.timeout ?? 10,
       pipelining: 1,
-      ...(opts.rate === undefined ? {} : { overallRate: opts.rate })
+      ...(opts.rate === undefined ? {} : { overallRate: opts.rate }),
+      ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+      ...(opts.nextPath === undefined ? {} : { requests: [pathsFrom(opts.nextPath)] })
     }, (err: unknown, res: autocannon.Result) => { if (err !== null && err !== undefined) reject(err instanceof Error ? err : new Error(String(err))); else resolve(res) })
     instance.on('response', (_client, _status, _bytes, responseTime) => {
       if (n === times.length) {
@@ -81,6 +99,8 @@ export async function runLoad (opts: LoadOptions): Promise<Sample> {
     non2xx: result.non2xx,
     errors: result.errors, // includes timeouts
     serverCpu: (cpuAfter - cpuBefore) / elapsed,
+    serverCpuSeconds: cpuAfter - cpuBefore,
+    elapsed,
     total: result.requests.total
   }
 }

@@ -1,11 +1,16 @@
 /**
- * The report: machine, settings, the load table, the burst and memory, each with its target;
+ * The report: machine, settings, the load and probe-cost tables, the burst, memory and the
+ * many-services run, each with its target;
  * and its place in bench/RESULTS.md (between markers, so the notes around it stay).
  */
 import { readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, release } from 'node:os'
-import { holds, loadTable, type Row } from './report.js'
+import type { MemoryResult } from './memory.js'
+import { memoryHolds, peaksHold, renderMemory, type ScenarioRss } from './memory-report.js'
+import { holds, holdsProbeCost, loadTable, probeTable, type Row } from './report.js'
+import type { ScaleResult } from './scale.js'
+import { renderScale, scaleHolds } from './scale-report.js'
 
 /** What the burst measured. */
 export interface BurstResult {
@@ -51,14 +56,15 @@ export interface Report {
   rows: readonly Row[]
   burst: BurstResult
   steady: SteadyResult
-  rss: ReadonlyArray<{ name: string, mb: number }>
+  /** Peak RSS of the hacheck behind each scenario (one process per scenario). */
+  peaks: readonly ScenarioRss[]
+  memory: MemoryResult
   /** Peak RSS of the baseline and the upstream, for comparison. */
   referenceRss: ReadonlyArray<{ name: string, mb: number }>
+  /** The many-services run, unless skipped. */
+  scale?: ScaleResult | undefined
   elapsedSeconds: number
 }
-
-/** Peak RSS allowed for a hacheck process, MB. */
-export const RSS_LIMIT_MB = 100
 
 /** Date, Node version, CPU model (from /proc/cpuinfo), cores, kernel. */
 export function machine (): Machine {
@@ -71,6 +77,14 @@ export function machine (): Machine {
 
 const yes = (ok: boolean): string => ok ? 'yes' : '**no**'
 
+function burstTable (b: BurstResult, ok: boolean): string {
+  return [
+    '| burst | requests | answered | probes reaching the upstream | p50 ms | p99 ms | errors | non-2xx | target | holds |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|---|---|',
+    `| ${b.requests} concurrent, cold key, 200 ms upstream | ${b.requests} | ${b.answered} | ${b.probes} | ${b.p50.toFixed(1)} | ${b.p99.toFixed(1)} | ${b.errors} | ${b.non2xx} | 1 probe, 0 errors | ${yes(ok)} |`
+  ].join('\n')
+}
+
 /** The report as markdown. */
 export function renderReport (r: Report): string {
   const m = r.machine
@@ -78,30 +92,36 @@ export function renderReport (r: Report): string {
   const b = r.burst
   const st = r.steady
   const burstOk = b.probes === 1 && b.errors === 0 && b.non2xx === 0 && b.answered === b.requests
-  const peak = Math.max(...r.rss.map((x) => x.mb))
-  const allLoadOk = r.rows.every((row) => holds(row) !== false)
+  const loadOk = r.rows.every((row) => holds(row) !== false)
+  const probeOk = r.rows.every((row) => holdsProbeCost(row) !== false)
+  const mem = memoryHolds(r.memory)
+  const memOk = peaksHold(r.peaks) && mem.idle && mem.probed
   const noErrors = r.rows.every((row) => row.errors === 0 && row.non2xx === 0) && b.errors === 0 && b.non2xx === 0 && st.errors === 0 && st.non2xx === 0
   return [
     `Run: ${m.date}, Node ${m.node}, ${m.cpu} (${m.cores} cores), Linux ${m.kernel}.`,
     `Load: autocannon, ${s.connections} connections, ${s.rounds} alternating rounds of ${s.duration} s per scenario (medians; errors summed), ` +
-      (s.pinned ? 'servers pinned to CPU 1 and the load generator to CPU 0 (`taskset`).' : 'no CPU pinning.') +
+      (s.pinned ? 'hacheck and the baseline pinned to CPU 1, the load generator and the upstream to CPU 0 (`taskset`).' : 'no CPU pinning.') +
       ` Whole run ${Math.round(r.elapsedSeconds)} s.`,
     '',
     loadTable(r.rows),
     '',
-    '| burst | requests | answered | probes reaching the upstream | p50 ms | p99 ms | errors | non-2xx | target | holds |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|---|',
-    `| ${b.requests} concurrent, cold key, 200 ms upstream | ${b.requests} | ${b.answered} | ${b.probes} | ${b.p50.toFixed(1)} | ${b.p99.toFixed(1)} | ${b.errors} | ${b.non2xx} | 1 probe, 0 errors | ${yes(burstOk)} |`,
+    'Probes that reached the upstream (counted there, before and after each round) and hacheck\'s own CPU time per probe (`/proc/<pid>/stat` over the round, divided by those probes; median round):',
     '',
-    `Peak RSS (VmHWM) of the hacheck processes: ${r.rss.map((x) => `${x.name} ${x.mb.toFixed(1)} MB`).join(', ')}; ` +
-      `target < ${RSS_LIMIT_MB} MB: ${yes(peak < RSS_LIMIT_MB)}. ` +
-      `For comparison, under the same load: ${r.referenceRss.map((x) => `${x.name} ${x.mb.toFixed(1)} MB`).join(', ')}.`,
+    probeTable(r.rows),
+    '',
+    `For scale: the baseline used ${Math.round(1e6 * (r.rows[0]?.serverCpu ?? 0) / Math.max(r.rows[0]?.rps ?? 1, 1))} us of CPU per request in this run (a busy machine inflates every CPU figure alike).`,
+    '',
+    burstTable(b, burstOk),
+    '',
+    renderMemory(r.peaks, r.memory, r.referenceRss),
     '',
     `Steady load (${st.rate} req/s, 10 connections, ${st.seconds} s, warm cache, fresh process): ${Math.round(st.rps)} req/s, ` +
       `p50 ${st.p50.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, errors ${st.errors}, non-2xx ${st.non2xx}, ` +
       `server CPU ${Math.round(st.cpu * 100)}%, peak RSS ${st.rssMb.toFixed(1)} MB.`,
     '',
-    `Targets: load ratios ${yes(allLoadOk)}; burst ${yes(burstOk)}; zero errors ${yes(noErrors)}; memory ${yes(peak < RSS_LIMIT_MB)}.`
+    ...(r.scale === undefined ? [] : [renderScale(r.scale), '']),
+    `Targets: load ratios ${yes(loadOk)}; CPU per probe ${yes(probeOk)}; burst ${yes(burstOk)}; zero errors ${yes(noErrors)}; memory ${yes(memOk)}` +
+      (r.scale === undefined ? '.' : `; ${r.scale.services.toLocaleString('en-US')} services ${yes(scaleHolds(r.scale))}.`)
   ].join('\n')
 }
 
