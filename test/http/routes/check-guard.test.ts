@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { checkers } from '../../../src/checkers/index.js'
 import { up } from '../../../src/checkers/types.js'
-import { CheckGuard } from '../../../src/checks/check-guard.js'
+import { CheckGuard, NAME_TTL_MS } from '../../../src/checks/check-guard.js'
 import { buildTestApp, countingListener, probeChecker } from '../../helper.js'
 
 const withProbe = { ...checkers, probe: probeChecker() }
@@ -36,10 +36,12 @@ test('an allowed header target is probed at the address the guard approved', asy
 test('a host name is resolved once and the checker connects to that address, not a second lookup', async (t) => {
   const target = await countingListener(t, '127.0.0.3')
   const answers = ['127.0.0.3', '169.254.169.254'] // a rebinding resolver: the second answer differs
-  const checkGuard = new CheckGuard({ networks: ['127.0.0.0/8'], timeoutMs: 1000, lookup: async () => answers.shift() ?? '0.0.0.0' })
+  let clock = 0
+  const checkGuard = new CheckGuard({ networks: ['127.0.0.0/8'], timeoutMs: 1000, lookup: async () => answers.shift() ?? '0.0.0.0', now: () => clock })
   const { app } = await buildTestApp(t, {}, { checkers: withProbe, checkGuard })
   const res = await app.inject({ url: `/probe/web/${target.port}/`, headers: { 'x-haproxy-server-state': 'UP; address=svc.test' } })
   assert.deepEqual([res.statusCode, res.body], [200, `connected to 127.0.0.3:${target.port}`])
+  clock += NAME_TTL_MS // the name's resolution expires: the next check looks it up again
   const again = await app.inject({ url: `/probe/web/${target.port}/`, headers: { 'x-haproxy-server-state': 'UP; address=svc.test' } })
   assert.equal(again.statusCode, 403)
   assert.match(again.body, /svc\.test \(169\.254\.169\.254\) is not allowed: a cloud metadata address/)
