@@ -55,6 +55,11 @@ export interface StartOptions {
   name: string
   /** Node script and its arguments. */
   args: string[]
+  /**
+   * Run `args[0]` as the executable it is (its `#!` line and the node flags there apply, as
+   * when a user runs it) instead of under this process's `node`.
+   */
+  direct?: boolean
   /** CPU to pin the process to; none when undefined. */
   cpu?: number | undefined
   /** The port, when known in advance; otherwise the first line of stdout is read as the port. */
@@ -65,7 +70,7 @@ export interface StartOptions {
 
 /** Starts a Node server process and waits until `readyPath` answers. */
 export async function startProcess (opts: StartOptions): Promise<ServerProcess> {
-  const node = [process.execPath, ...opts.args]
+  const node = opts.direct === true ? opts.args : [process.execPath, ...opts.args]
   const [cmd, ...args] = opts.cpu === undefined ? node : ['taskset', '-c', String(opts.cpu), ...node]
   const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''

@@ -39,8 +39,9 @@ export async function getJson<T> (url: string): Promise<T> {
 }
 
 /**
- * Starts the built `bin/hacheck` with `config` (YAML text) and a spool of its own under `dir`
- * (`spoolRoot` to use another), on a free port, pinned to `cpu` when given.
+ * Starts the built `bin/hacheck` (executed itself, as a user runs it) with `config` (YAML
+ * text) and a spool of its own under `dir` (`spoolRoot` to use another), on a free port, pinned
+ * to `cpu` when given.
  */
 export async function startHacheck (name: string, dir: string, config: string, cpu: number | undefined, spoolRoot?: string): Promise<ServerProcess> {
   const file = join(dir, `${name}.yaml`)
@@ -49,6 +50,7 @@ export async function startHacheck (name: string, dir: string, config: string, c
   return await startProcess({
     name,
     args: [join(ROOT, 'bin', 'hacheck'), '-c', file, '--spool-root', spoolRoot ?? join(dir, `spool-${name}`), '-B', '127.0.0.1', '-p', String(port)],
+    direct: true, // as a user runs it: the node flags of its #! line apply
     cpu,
     port,
     readyPath: '/status'
