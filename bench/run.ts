@@ -67,6 +67,7 @@ async function steady (dir: string, upstream: Upstream): Promise<SteadyResult> {
 async function scenarios (dir: string, upstream: Upstream, start: (p: Promise<ServerProcess>) => Promise<ServerProcess>): Promise<Scenario[]> {
   const hacheck = async (name: string, config: string): Promise<ServerProcess> => await start(startHacheck(name, dir, config, SERVER_CPU))
   const baseline = await start(startProcess({ name: 'baseline', args: [join(ROOT, 'dist', 'bench', 'servers', 'baseline.js')], cpu: SERVER_CPU, readyPath: '/spool/svc/0/' }))
+  const ceiling = await start(startProcess({ name: 'bare-probe', args: [join(ROOT, 'dist', 'bench', 'servers', 'bare-probe.js'), String(upstream.http)], cpu: SERVER_CPU, readyPath: '/http/svc/0/' }))
   const spool = await hacheck('spool', 'cache_time: 3600\n')
   const warm = await hacheck('warm', 'cache_time: 3600\n')
   const probeHttp = await hacheck('probe-http', 'cache_time: 0\n')
@@ -78,6 +79,7 @@ async function scenarios (dir: string, upstream: Upstream, start: (p: Promise<Se
     { name: 'hacheck /spool/svc/0/', url: url(spool, '/spool/svc/0/'), server: spool, target: 0.6 },
     { name: 'hacheck /http/ warm cache', url: url(warm, `/http/svc/${upstream.http}/health`), server: warm, target: 0.5 },
     { name: 'hacheck /http/ cache_time 0 + Pragma: no-cache, 1 probe per request', url: url(probeHttp, `/http/svc/${upstream.http}/probe`), server: probeHttp, headers: NO_CACHE, probeCounter: '/probe', target: 0.08, maxCpuUsPerProbe: 180 },
+    { name: 'ceiling: bare Fastify + one node:http GET per request (agent: false)', url: url(ceiling, '/http/svc/0/'), server: ceiling, probeCounter: '/probe' },
     { name: 'hacheck /tcp/ cache_time 0 + Pragma: no-cache, 1 probe per request', url: url(probeTcp, `/tcp/svc/${upstream.tcp}/`), server: probeTcp, headers: NO_CACHE, probeCounter: 'tcp', maxCpuUsPerProbe: 120 },
     { name: 'hacheck /http/ cache_time 0, concurrent requests coalesced', url: url(coalesced, `/http/svc/${upstream.http}/health`), server: coalesced, probeCounter: '/health' }
   ]
@@ -116,9 +118,9 @@ async function main (): Promise<void> {
 
     const base = summarise(list[0]?.name ?? '', samples.get(list[0]?.name ?? '') ?? [])
     const rows: Row[] = list.map((s) => withRatios(summarise(s.name, samples.get(s.name) ?? []), base, s))
-    const peaks = [...list.slice(1).map((s) => ({ scenario: s.name, mb: peakRssMb(s.server.pid) })),
+    const peaks = [...list.filter((s) => s.name.startsWith('hacheck')).map((s) => ({ scenario: s.name, mb: peakRssMb(s.server.pid) })),
       { scenario: 'burst', mb: peakRssMb(bursty.pid) }, { scenario: 'steady', mb: steadyResult.rssMb }]
-    const reference = [list[0]?.server, upstream.proc].flatMap((p) => p === undefined ? [] : [{ name: p.name, mb: peakRssMb(p.pid) }])
+    const reference = [...list.filter((s) => !s.name.startsWith('hacheck')).map((s) => s.server), upstream.proc].flatMap((p) => p === undefined ? [] : [{ name: p.name, mb: peakRssMb(p.pid) }])
     const report = renderReport({
       machine: machine(),
       settings: { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, pinned: PIN },
