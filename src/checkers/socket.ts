@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net'
  *
  * The signal is watched here rather than passed to `net.connect`: Node ties it to the socket
  * with a stream-finished watcher that builds a premature-close error (stack trace included) for
- * every socket destroyed before its end, which is every probe's (a fifth of a tcp probe's CPU).
+ * every socket destroyed before its end, which is every probe's (about 4% of a tcp probe's CPU).
  *
  * @throws the socket error (ECONNREFUSED, ...) or an AbortError when `signal` fires first.
  */

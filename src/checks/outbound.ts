@@ -40,8 +40,6 @@ interface Waiter {
 /** Withdraws a waiting task (see {@link FairSlots.run}); does nothing once it has started. */
 export type Withdraw = () => void
 
-const STARTED: Withdraw = () => {}
-
 /**
  * `max` slots shared round-robin between clients: each client's waiters are served in order,
  * and clients take turns. O(1) per acquire and release.
@@ -68,7 +66,7 @@ export class FairSlots {
     const waiter: Waiter = { cancelled: false, start: () => { this.active++; start() } }
     if (this.active < this.max && this.waiting === 0) {
       waiter.start()
-      return STARTED
+      return FairSlots.started
     }
     const queue = this.queues.get(client)
     if (queue === undefined) this.queues.set(client, [waiter])
@@ -82,7 +80,7 @@ export class FairSlots {
   }
 
   /** The withdraw function {@link FairSlots.run} returns for a task that started at once. */
-  static readonly started: Withdraw = STARTED
+  static readonly started: Withdraw = () => {}
 
   /** Frees the slot of a task that started; the next waiter (if any) starts. */
   release (): void {
