@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { bin, freePort, runBin, tempDir, waitFor } from '../helper.js'
@@ -109,4 +109,23 @@ test('--version, --help and usage errors', async () => {
   r = await runBin('hacheck', ['-p', 'http'])
   assert.equal(r.code, 2)
   assert.match(r.stderr, /--port must be an integer 0-65535/)
+})
+
+test('bin/hacheck run as a command starts Node with its young-generation size, and -n workers inherit it', async (t) => {
+  const port = await freePort()
+  const spool = await tempDir(t)
+  // Executed itself (its #! line applies), as a user or systemd runs it.
+  const child = spawn(bin('hacheck'), ['-B', '127.0.0.1', '-p', String(port), '-n', '2', '--spool-root', spool], { stdio: 'ignore' })
+  t.after(() => { child.kill('SIGKILL') })
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/status`)).ok ? true : undefined, 10000, 'hacheck')
+  const args = async (pid: number): Promise<string[]> => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+  assert.ok((await args(child.pid as number)).includes('--max-semi-space-size=8'), 'the primary')
+  const workers: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
+    if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(child.pid)) workers.push(Number(entry)) // field 4: ppid
+  }
+  assert.equal(workers.length, 2)
+  for (const pid of workers) assert.ok((await args(pid)).includes('--max-semi-space-size=8'), `worker ${pid}`)
 })
