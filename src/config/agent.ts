@@ -1,5 +1,5 @@
 /** Keys of the HAProxy agent-check server. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
-import { Type } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 
 /** The agent section of the config key table. */

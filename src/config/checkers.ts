@@ -1,5 +1,5 @@
 /** Keys of individual checkers: the credentials a protocol logs in with (mysql, postgres, redis). Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
-import { Type } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 
 /** The checkers section of the config key table. */

@@ -9,7 +9,7 @@
  * and in the tools, before anything connects.
  */
 import { hostname } from 'node:os'
-import { Type } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 import { HC_ERR_CONFIG } from '../errors.js'
 import { Nullable, type KeySpec } from './schema.js'
 

@@ -5,7 +5,7 @@
  * member naming a script that is not configured) is checked at start-up by
  * `checks/group-members.ts`, with errors naming the bad member.
  */
-import { Type } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 
 /** A group or script name: a service name (`[.a-zA-Z0-9_-]+`), so it can stand in a URL. */

@@ -2,7 +2,8 @@
  * The building blocks of config key specs: what every section file (`checks.ts`, `server.ts`,
  * `spool.ts`, `agent.ts`, ...) uses to declare its keys. Pure declarations; no I/O.
  */
-import { Type, type TSchema } from '@sinclair/typebox'
+import type { TSchema } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 
 /** One config key: its schema (with default) and the human wording of the type for errors. */
 export interface KeySpec {

@@ -1,5 +1,5 @@
 /** Keys of the server process: logging, open files, connections and their timeouts, stopping. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
-import { Type } from '@sinclair/typebox'
+import { Type } from './json-schema.js'
 import { Cidr, Nullable, type KeySpec } from './schema.js'
 
 /** The server section of the config key table. */
