@@ -9,10 +9,10 @@
  * `tool-config.ts`), else `/var/run/http_status`. Silent on success; exit 0 ok, 1 a file could
  * not be written, 2 usage.
  */
-import { parseArgs } from 'node:util'
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_HTTP_STATUS_ROOT, activatePresence, inactivatePresence, presenceFileName } from '../spool/presence.js'
 import { loadToolConfig, type Env } from './tool-config.js'
+import { parseFlags } from './flags.js'
 
 /** What the tool does. */
 export type PresenceAction = 'activate' | 'inactivate'
@@ -43,22 +43,12 @@ export interface PresenceArgs {
  * @throws HC_ERR_USAGE on an unknown flag, a bad port or service name, or no service.
  */
 export function parsePresenceArgs (argv: readonly string[]): PresenceArgs {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'config-file': { type: 'string', short: 'c' },
-        'http-status-root': { type: 'string' },
-        'service-port': { type: 'string', short: 'P' },
-        help: { type: 'boolean', short: 'h', default: false }
-      }
-    })
-  } catch (err) {
-    throw new HC_ERR_USAGE((err as Error).message)
-  }
+  const parsed = parseFlags(argv, {
+    'config-file': { type: 'string', short: 'c' },
+    'http-status-root': { type: 'string' },
+    'service-port': { type: 'string', short: 'P' },
+    help: { type: 'boolean', short: 'h', default: false }
+  }, true)
   const v = parsed.values
   const args: PresenceArgs = { files: [], configFile: v['config-file'], root: v['http-status-root'], help: v.help }
   if (args.help) return args

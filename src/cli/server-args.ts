@@ -3,9 +3,9 @@
  * no file and imports no Fastify, so the container health check can parse PID 1's arguments
  * cheaply.
  */
-import { parseArgs } from 'node:util'
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_SPOOL_ROOT } from '../spool/format.js'
+import { parseFlags } from './flags.js'
 
 /** The usage line. */
 export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
@@ -53,27 +53,17 @@ function intArg (name: string, value: string, min: number, max: number): number 
  * @throws HC_ERR_USAGE on an unknown flag, a missing value or a bad number.
  */
 export function parseServerArgs (argv: readonly string[]): ServerArgs {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'config-file': { type: 'string', short: 'c' },
-        port: { type: 'string', short: 'p', multiple: true },
-        'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
-        'num-procs': { type: 'string', short: 'n', default: '1' },
-        'spool-root': { type: 'string' },
-        'agent-port': { type: 'string' },
-        verbose: { type: 'boolean', short: 'v', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', default: false }
-      }
-    })
-  } catch (err) {
-    throw new HC_ERR_USAGE((err as Error).message)
-  }
+  const parsed = parseFlags(argv, {
+    'config-file': { type: 'string', short: 'c' },
+    port: { type: 'string', short: 'p', multiple: true },
+    'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
+    'num-procs': { type: 'string', short: 'n', default: '1' },
+    'spool-root': { type: 'string' },
+    'agent-port': { type: 'string' },
+    verbose: { type: 'boolean', short: 'v', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', default: false }
+  }, false)
   const v = parsed.values
   return {
     configFile: v['config-file'],

@@ -2,11 +2,11 @@
  * The spool tools' command line: flags, actions and their checks, parsed into {@link ToolArgs}.
  * Pure: reads no file and prints nothing.
  */
-import { parseArgs } from 'node:util'
 import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
 import { MAX_WEIGHT, isValidWeight } from '../spool/weight.js'
+import { parseFlags } from './flags.js'
 
 /** The actions of `-a/--action` (`weight` is ours). */
 export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list', 'weight'] as const
@@ -135,32 +135,22 @@ function weightArg (value: string | undefined): number {
  *   service names given to status_downed/list (as the reference: "Unexpected args").
  */
 export function parseToolArgs (argv: readonly string[], defaultAction: Action, now: number = Date.now() / 1000): ToolArgs {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'config-file': { type: 'string', short: 'c' },
-        'spool-root': { type: 'string' },
-        action: { type: 'string', short: 'a', default: defaultAction },
-        reason: { type: 'string', short: 'r' },
-        expiration: { type: 'string', short: 'e' },
-        'service-port': { type: 'string', short: 'P' },
-        'service-host': { type: 'string', short: 'H' },
-        port: { type: 'string', short: 'p', default: '3333' },
-        help: { type: 'boolean', short: 'h', default: false },
-        drain: { type: 'boolean', default: false },
-        maint: { type: 'boolean', default: false },
-        clear: { type: 'boolean', default: false },
-        fleet: { type: 'boolean', default: false },
-        'fleet-host': { type: 'string' }
-      }
-    })
-  } catch (err) {
-    throw new HC_ERR_USAGE((err as Error).message)
-  }
+  const parsed = parseFlags(argv, {
+    'config-file': { type: 'string', short: 'c' },
+    'spool-root': { type: 'string' },
+    action: { type: 'string', short: 'a', default: defaultAction },
+    reason: { type: 'string', short: 'r' },
+    expiration: { type: 'string', short: 'e' },
+    'service-port': { type: 'string', short: 'P' },
+    'service-host': { type: 'string', short: 'H' },
+    port: { type: 'string', short: 'p', default: '3333' },
+    help: { type: 'boolean', short: 'h', default: false },
+    drain: { type: 'boolean', default: false },
+    maint: { type: 'boolean', default: false },
+    clear: { type: 'boolean', default: false },
+    fleet: { type: 'boolean', default: false },
+    'fleet-host': { type: 'string' }
+  }, true)
   const v = parsed.values
   if (!(ACTIONS as readonly string[]).includes(v.action)) {
     throw new HC_ERR_USAGE(`action must be one of ${ACTIONS.join(', ')}, got ${JSON.stringify(v.action)}`)
