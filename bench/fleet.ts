@@ -29,7 +29,7 @@ import { quantile, runLoad, type Sample } from './lib/load.js'
 import { canPin, cpuSeconds, freePort, peakRssMb, pinSelf, startProcess, stopProcess, type ServerProcess } from './lib/procs.js'
 import { holds, loadTable, median, summarise, withRatios } from './lib/report.js'
 import { machine, writeResults } from './lib/results.js'
-import { FleetMirror } from '../src/spool/fleet-view.js'
+import { FleetMirror } from '../src/fleet/view.js'
 import { Spool } from '../src/spool/spool.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))

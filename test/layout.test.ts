@@ -17,10 +17,10 @@ const SRC = join(ROOT, 'src')
  * edge).
  */
 const RANK: Record<string, number> = {
-  '.': 0, config: 1, ops: 2, spool: 3, checkers: 3, checks: 4, agent: 5, http: 6, cli: 7
+  '.': 0, config: 1, ops: 2, spool: 3, checkers: 3, fleet: 4, checks: 5, agent: 6, http: 7, cli: 8
 }
 /** Folders that must not import Fastify (the spool tools and checks run without it). */
-const NO_FASTIFY = ['config', 'ops', 'spool', 'checkers', 'checks', 'agent']
+const NO_FASTIFY = ['config', 'ops', 'spool', 'checkers', 'fleet', 'checks', 'agent']
 
 function sources (dir = SRC): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { makeConfig } from '../../src/config/index.js'
-import { startFleet, type Fleet, type FleetLog } from '../../src/spool/fleet.js'
+import { startFleet, type Fleet, type FleetLog } from '../../src/fleet/watcher.js'
 
 const [url = '', countText = '1000'] = process.argv.slice(2)
 const count = Number(countText)

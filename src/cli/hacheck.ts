@@ -19,7 +19,7 @@ import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
-import type { Fleet } from '../spool/fleet.js'
+import type { Fleet } from '../fleet/watcher.js'
 import { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 import { reportStartFailure, type FailureLog } from './start-failure.js'
@@ -65,7 +65,7 @@ async function applyLimits (config: Config, ports: number, log: HacheckLogger): 
  */
 async function startConfiguredFleet (config: Config, spoolRoot: string, log: HacheckLogger): Promise<Fleet | undefined> {
   if (config.fleet_etcd_endpoints === null) return undefined
-  const { startFleet, FIRST_SYNC_WAIT_MS } = await import('../spool/fleet.js')
+  const { startFleet, FIRST_SYNC_WAIT_MS } = await import('../fleet/watcher.js')
   const fleet = await startFleet({ config, log: log.ops, spoolRoot })
   await fleet.firstSync(FIRST_SYNC_WAIT_MS)
   return fleet
@@ -116,7 +116,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       parseGroups(config, deps.checkers)
       // Checked here too, so a bad spool root fails once with a clear message, not per worker.
       await Spool.open(spoolRoot)
-      if (config.fleet_etcd_endpoints !== null) await (await import('../spool/fleet.js')).checkFleetConfig(config)
+      if (config.fleet_etcd_endpoints !== null) await (await import('../fleet/watcher.js')).checkFleetConfig(config)
     } catch (err) {
       return await reportStartFailure(err, sink)
     }

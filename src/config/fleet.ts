@@ -5,7 +5,7 @@
  *
  * Each key is checked on its own here (schema); the checks that span keys (a certificate
  * without its key, http and https endpoints mixed, ...) are in {@link fleetSettings}, and the
- * TLS files are read (so checked readable) by `spool/fleet-client.ts`; both run at start-up
+ * TLS files are read (so checked readable) by `fleet/client.ts`; both run at start-up
  * and in the tools, before anything connects.
  */
 import { hostname } from 'node:os'

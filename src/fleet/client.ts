@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import type { Etcd3, IKeyValue, IOptions } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
 import { HC_ERR_CONFIG } from '../errors.js'
-import type { FleetKv } from './fleet-view.js'
+import type { FleetKv } from './view.js'
 
 /** Deadline on one etcd call (range, txn, lease grant), milliseconds. */
 export const CALL_TIMEOUT_MS = 5000

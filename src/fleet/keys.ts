@@ -1,7 +1,7 @@
 /**
  * (ours) Fleet keys and values in etcd: which key names which spool entry, and what a value
- * means. Pure functions, no I/O; the watcher (`fleet.ts`), the in-memory view (`fleet-view.ts`)
- * and the tools' writes (`fleet-write.ts`) share them.
+ * means. Pure functions, no I/O; the watcher (`watcher.ts`), the in-memory view (`view.ts`)
+ * and the tools' writes (`store.ts`) share them.
  *
  * Layout under the prefix (`fleet_prefix`, default `/hacheck/`), `<name>` being a spool file
  * name (`all`, `web`, `web:8080`, `web:10.0.0.5:8080`):
@@ -22,9 +22,9 @@
  * small whatever was written.
  */
 import { FLEET_HOST_PATTERN } from '../config/fleet.js'
-import { MAX_REASON_LENGTH } from './change.js'
-import { parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from './format.js'
-import { isValidWeight, MAX_WEIGHT } from './weight.js'
+import { MAX_REASON_LENGTH } from '../spool/change.js'
+import { parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from '../spool/format.js'
+import { isValidWeight, MAX_WEIGHT } from '../spool/weight.js'
 
 const HOST_RE = new RegExp(FLEET_HOST_PATTERN)
 

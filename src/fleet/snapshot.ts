@@ -11,8 +11,8 @@
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from './atomic-file.js'
-import { MAX_FLEET_ENTRIES, type FleetKv } from './fleet-view.js'
+import { writeFileAtomic } from '../spool/atomic-file.js'
+import { MAX_FLEET_ENTRIES, type FleetKv } from './view.js'
 
 /** The directory inside the spool root. */
 export const FLEET_DIR = '@fleet'

@@ -11,13 +11,13 @@
  */
 import type { Etcd3, IRequestOp } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import { openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './fleet-client.js'
+import { openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import {
   fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
   type FleetKind, type FleetTarget, type FleetWeightValue, type FleetSpoolValue
-} from './fleet-keys.js'
-import type { FleetKv } from './fleet-view.js'
-import type { SpoolKey, SpoolStateName } from './format.js'
+} from './keys.js'
+import type { FleetKv } from './view.js'
+import type { SpoolKey, SpoolStateName } from '../spool/format.js'
 
 /** Most keys one command writes: etcd's default `--max-txn-ops`. */
 export const MAX_KEYS_PER_WRITE = 128

@@ -1,6 +1,6 @@
 /**
  * (ours) The fleet view: this host's copy of its fleet keys, in memory, answering the spool's
- * lookups synchronously. The watcher (`fleet.ts`) fills it: a full {@link FleetMirror.replace}
+ * lookups synchronously. The watcher (`watcher.ts`) fills it: a full {@link FleetMirror.replace}
  * from a range read at one revision, then {@link FleetMirror.apply} for each watched change after
  * that revision. The check path never waits on the network: when etcd is away the view keeps
  * the last state it had.
@@ -12,12 +12,12 @@
  * whatever its source. Expired entries count as absent.
  */
 import { HC_ERR_SPOOL_WEIGHT } from '../errors.js'
-import type { SpoolEntry, SpoolState } from './format.js'
+import type { SpoolEntry, SpoolState } from '../spool/format.js'
 import {
   parseFleetKey, parseFleetSpoolValue, parseFleetWeightValue, formatFleetSpoolValue, formatFleetWeightValue,
   type FleetKeyName
-} from './fleet-keys.js'
-import type { WeightEntry } from './weight.js'
+} from './keys.js'
+import type { WeightEntry } from '../spool/weight.js'
 
 /** Most keys the view holds; more are ignored with a warning (each costs about 1.5 KB). */
 export const MAX_FLEET_ENTRIES = 10000

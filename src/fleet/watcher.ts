@@ -12,15 +12,23 @@
  * meanwhile loses nothing either.
  *
  * Logged once each: the loss of etcd (or its absence at start) at warn, the recovery at info.
- * The view is written to the spool root after each change (`fleet-snapshot.ts`) and read back at
+ * The view is written to the spool root after each change (`snapshot.ts`) and read back at
  * start, so a restart while etcd is away keeps the fleet's downs.
+ *
+ * Folder fleet/ (this is its main file): operator intent shared through etcd. The watcher
+ * (here), the etcd client (`client.ts`), key and value formats (`keys.ts`), the in-memory view
+ * the spool consults (`view.ts`), its snapshot on disk (`snapshot.ts`) and the tools' writes
+ * (`store.ts`). Its config keys are in `config/fleet.ts` and its gauges in
+ * `ops/fleet-metrics.ts`, where the layout puts config and metrics. May import `spool/`,
+ * `ops/`, `config/` and the top-level leaves; the spool reaches it by `import type` only (the
+ * view is handed in), so a fleet-less hacheck never loads it. Never imports Fastify.
  */
 import type { Etcd3, Watcher } from 'etcd3'
 import { fleetSettings, type FleetConfig, type FleetSettings } from '../config/fleet.js'
-import { describeEtcdError, openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './fleet-client.js'
-import { watchPrefixes } from './fleet-keys.js'
-import { loadSnapshot, saveSnapshot } from './fleet-snapshot.js'
-import { FleetMirror, type FleetStatus } from './fleet-view.js'
+import { describeEtcdError, openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
+import { watchPrefixes } from './keys.js'
+import { loadSnapshot, saveSnapshot } from './snapshot.js'
+import { FleetMirror, type FleetStatus } from './view.js'
 
 /** What the watcher logs to; a pino logger fits. */
 export interface FleetLog {

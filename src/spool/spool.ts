@@ -24,9 +24,10 @@
  *
  * Folder spool/ (this is its main file): operator intent. The spool store and everything about
  * its files: names and contents (`format.ts`), the files themselves (`files.ts`), atomic writes
- * (`atomic-file.ts`), weights (`weight.ts`), remote changes (`change.ts`). May import only
- * `ops/`, `config/` and the top-level leaves (`errors.ts`, `cidr.ts`, `version.ts`); never
- * Fastify: the CLI tools share it with the server.
+ * (`atomic-file.ts`), weights (`weight.ts`), remote changes (`change.ts`). The fleet's entries
+ * (`fleet/`) are consulted through the {@link FleetView} the server hands in. May import only
+ * `ops/`, `config/` and the top-level leaves (`errors.ts`, `cidr.ts`, `version.ts`), and
+ * `fleet/` by `import type`; never Fastify: the CLI tools share it with the server.
  */
 import { constants, statSync } from 'node:fs'
 import { access, mkdir, stat, unlink } from 'node:fs/promises'
@@ -34,7 +35,7 @@ import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
-import type { FleetView } from './fleet-view.js'
+import type { FleetView } from '../fleet/view.js'
 import {
   ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
@@ -65,7 +66,7 @@ export interface SpoolOpenOptions {
   now?: () => number
   /** Where to report a root that goes missing at run time (the server passes its logger). */
   log?: SpoolLog
-  /** (ours) The fleet view, consulted beside each file of a lookup (see `fleet-view.ts`). */
+  /** (ours) The fleet view, consulted beside each file of a lookup (see `fleet/view.ts`). */
   fleet?: FleetView
 }
 

@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { HC_ERR_SPOOL_WEIGHT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { readSpoolFile, removeStaleTempFiles } from './files.js'
-import type { FleetView } from './fleet-view.js'
+import type { FleetView } from '../fleet/view.js'
 import { ALL, fileOf, normaliseKey, readSpoolKeys, spoolFileName, type Spool, type SpoolKey, type SpoolSource } from './spool.js'
 
 /** The weight directory's name inside the spool root. */

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fleetSettings } from '../../src/config/fleet.js'
 import { makeConfig } from '../../src/config/index.js'
-import { checkFleetConfig } from '../../src/spool/fleet.js'
+import { checkFleetConfig } from '../../src/fleet/watcher.js'
 import { runBin, tempDir } from '../helper.js'
 
 test('fleet config: each key is checked, naming the key', () => {

@@ -7,7 +7,7 @@ import type { HealthService } from '../../checks/health.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HttpStatusAnswer } from './http-status.js'
-import type { FleetView } from '../../spool/fleet-view.js'
+import type { FleetView } from '../../fleet/view.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {

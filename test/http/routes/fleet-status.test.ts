@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { PageSnapshot } from '../../../src/http/page/snapshot.js'
-import { FleetMirror } from '../../../src/spool/fleet-view.js'
+import { FleetMirror } from '../../../src/fleet/view.js'
 import { Spool } from '../../../src/spool/spool.js'
 import { buildTestApp, tempDir } from '../../helper.js'
 import { parsePrometheus, sampleValue } from '../../prometheus.js'

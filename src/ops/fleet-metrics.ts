@@ -6,7 +6,7 @@
  * Imports no Fastify; reaches spool/ by `import type` only.
  */
 import { Gauge, type Registry } from 'prom-client'
-import type { FleetView } from '../spool/fleet-view.js'
+import type { FleetView } from '../fleet/view.js'
 
 /** Registers `hacheck_fleet_connected`, `_last_sync_seconds`, `_entries` and `_revision`. */
 export function registerFleetMetrics (registry: Registry, fleet: Pick<FleetView, 'status'>): void {
