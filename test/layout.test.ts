@@ -14,10 +14,11 @@ const SRC = join(ROOT, 'src')
 /**
  * Each folder's place in the import order (top-level files are leaves). A value import must go
  * to a lower rank or stay in its folder; `import type` may go anywhere (it leaves no runtime
- * edge).
+ * edge). The checkers sit below config: the config's one entry point parses agent checks and
+ * group members against the registry, and a checker reads the config by type only.
  */
 const RANK: Record<string, number> = {
-  '.': 0, config: 1, ops: 2, spool: 3, checkers: 3, fleet: 4, checks: 5, agent: 6, http: 7, cli: 8
+  '.': 0, checkers: 1, config: 2, ops: 3, spool: 4, fleet: 5, checks: 6, agent: 7, http: 8, cli: 9
 }
 /** Folders that must not import Fastify (the spool tools and checks run without it). */
 const NO_FASTIFY = ['config', 'ops', 'spool', 'checkers', 'fleet', 'checks', 'agent']

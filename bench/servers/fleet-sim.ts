@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { makeConfig } from '../../src/config/index.js'
-import { startFleet, type Fleet, type FleetLog } from '../../src/fleet/watcher.js'
+import { FleetWatcher, type FleetLog } from '../../src/fleet/watcher.js'
 
 const [url = '', countText = '1000'] = process.argv.slice(2)
 const count = Number(countText)
@@ -23,13 +23,13 @@ let armed: { key: string, event: string, times: Float64Array, seen: Uint8Array, 
 let losses = 0
 const quiet: FleetLog = { debug: () => {}, info: () => {}, warn: (_f, message) => { if (message.includes('lost etcd') || message.includes('cannot reach')) losses++ } }
 
-const fleets: Fleet[] = []
+const fleets: FleetWatcher[] = []
 const started = nowMs()
 const BATCH = 50
 for (let i = 0; i < count; i += BATCH) {
   const batch = await Promise.all(Array.from({ length: Math.min(BATCH, count - i) }, async (_x, j) => {
     const index = i + j
-    const fleet = await startFleet({
+    const fleet = await FleetWatcher.start({
       config: makeConfig({ fleet_etcd_endpoints: [url], fleet_host_name: `sim${String(index).padStart(5, '0')}` }),
       log: quiet,
       grpcOptions: { 'grpc.use_local_subchannel_pool': 1 },
@@ -59,5 +59,5 @@ for await (const line of createInterface({ input: process.stdin })) {
     break
   }
 }
-await Promise.all(fleets.map(async (f) => { await f.close() }))
+await Promise.all(fleets.map(async (f) => { await f.stop() }))
 process.exit(0)

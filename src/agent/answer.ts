@@ -17,11 +17,11 @@
  * checker's failure), so HAProxy's check description says what the HTTP check would.
  */
 import { isPassingStatus } from '../checkers/status.js'
-import type { CheckResult } from '../checkers/types.js'
+import type { CheckResult } from '../checks/result.js'
 import type { HealthService } from '../checks/health.js'
 import { LOCAL_HOST } from '../spool/spool.js'
 import type { SpoolWeights } from '../spool/weight.js'
-import type { AgentCheck } from './checks.js'
+import type { AgentCheck } from '../config/agent.js'
 import type { AgentReply, AgentRequest } from './reply.js'
 
 /** What {@link answerAgent} reads. */

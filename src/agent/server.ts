@@ -24,12 +24,11 @@ import { ClientConnections } from '../ops/conn-limit.js'
 import type { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { answerAgent } from './answer.js'
-import { parseAgentChecks } from './checks.js'
 import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentRequest } from './reply.js'
 
 /** Options for {@link startAgentServer}. */
 export interface AgentServerOptions {
-  config: Pick<Config, 'agent_checks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
+  config: Pick<Config, 'agentChecks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
   health: Pick<HealthService, 'check'>
   spool: Pick<Spool, 'root' | 'now' | 'fleet'>
   /** TCP port; 0 picks a free one (tests). */
@@ -64,10 +63,10 @@ export const BAD_REQUEST_REPLY = formatAgentReply({ health: 'down', reason: 'bad
 /**
  * Starts the agent server.
  *
- * @throws HC_ERR_CONFIG for a bad `agent_checks` entry; the listen error (EADDRINUSE, ...).
+ * @throws the listen error (EADDRINUSE, ...).
  */
 export async function startAgentServer (opts: AgentServerOptions): Promise<AgentServer> {
-  const checks = parseAgentChecks(opts.config)
+  const checks = opts.config.agentChecks
   const weights = new SpoolWeights(opts.spool)
   const requestWaitMs = opts.requestWaitMs ?? 250
   const lingerMs = opts.lingerMs ?? 500

@@ -4,8 +4,10 @@
  *
  * Folder checkers/ (this is its main file): one file per protocol, each a {@link Checker} that
  * turns a target into a result ("down" is a result, not an exception), plus their shared
- * socket, check-status and role-query (`roles.ts`) helpers. May import `spool/` (types), `config/` (types), `ops/` and the
- * top-level leaves; never `checks/`, `http/` or Fastify.
+ * socket, check-status and role-query (`roles.ts`) helpers. The lowest folder: may import
+ * only the top-level leaves, and other folders by `import type` (a checker reads the config it
+ * is handed); never Fastify. The config's entry point reads this registry to parse the checks
+ * written in it (`check-url.ts` is their grammar).
  */
 import { grpc } from './grpc.js'
 import { grpcs } from './grpcs.js'
@@ -46,5 +48,5 @@ export function isProtocol (name: string): name is Protocol {
   return Object.hasOwn(checkers, name)
 }
 
-export type { Checker, CheckContext, CheckFn, CheckOutcome, CheckResult, CheckTarget } from './types.js'
+export type { Checker, CheckContext, CheckFn, CheckOutcome, CheckTarget } from './types.js'
 export type { CheckStatus } from './status.js'

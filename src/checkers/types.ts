@@ -4,7 +4,6 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Config } from '../config/index.js'
-import type { SpoolEntry } from '../spool/spool.js'
 import type { CheckStatus } from './status.js'
 
 /** What to check, resolved from the URL and the request headers (see `target.ts`). */
@@ -52,18 +51,6 @@ export interface CheckOutcome {
   readonly message: string
   /** The HAProxy check status this outcome corresponds to (`L4CON`, `L7STS`, ...). */
   readonly checkStatus: CheckStatus
-}
-
-/** A checker's outcome plus what the health service measured around it. */
-export interface CheckResult extends CheckOutcome {
-  /** Wall-clock milliseconds the probe took (0 for spool answers). */
-  readonly durationMs: number
-  /**
-   * (ours) The spool file that decided or marked this answer: a `down` or `maint` file
-   * (answered without probing), or a `drain` file (probed; a passing probe answers 404).
-   * Absent when no spool file applies.
-   */
-  readonly spool?: SpoolEntry | undefined
 }
 
 /** One protocol's probe. Must resolve (never reject) and must honour `ctx.signal`. */

@@ -15,11 +15,11 @@
  */
 import { performance } from 'node:perf_hooks'
 import { isPassingStatus, type CheckStatus } from '../checkers/status.js'
-import type { CheckResult } from '../checkers/types.js'
+import type { CheckResult } from './result.js'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { LOCAL_HOST, type SpoolEntry } from '../spool/spool.js'
 import type { CheckGuard } from './check-guard.js'
-import type { GroupDefinition, GroupMember } from './group-members.js'
+import type { GroupDefinition, GroupMember } from '../config/groups.js'
 import type { CheckRequest, HealthService } from './health.js'
 
 /** One member's answer within a group run. */

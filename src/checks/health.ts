@@ -3,10 +3,8 @@
  * timeout and fail-closed rules in one place. Routes and the agent server call
  * {@link HealthService.check} and know no protocol by name.
  *
- * Spool states (ours): a `down` or `maint` file answers 503 without probing. A `drain` file
- * does not stop the probe: a passing probe answers 404 `Service <svc> in drain state...`
- * (HAProxy's `http-check disable-on-404` then soft-stops the server, `L7OKC`), a failing one
- * answers its failure, so a broken host that drains still goes down (fail closed).
+ * Spool states (ours): what a `down`, `maint` or `drain` entry answers is decided in
+ * `result.ts` (a drain probes, and a broken host that drains still goes down: fail closed).
  *
  * Folder checks/ (this is its main file): one check from request to result: this health
  * service, the result cache (`cache.ts`), target resolution (`target.ts`), the check-target
@@ -15,12 +13,12 @@
  * `spool/`, `ops/`, `config/` and the top-level leaves; never `http/`, `agent/` or Fastify.
  */
 import { checkers as defaultCheckers, type CheckerRegistry, type Protocol } from '../checkers/index.js'
-import { isPassingStatus } from '../checkers/status.js'
-import type { Checker, CheckContext, CheckResult, CheckTarget } from '../checkers/types.js'
+import type { Checker, CheckContext, CheckTarget } from '../checkers/types.js'
 import type { Config } from '../config/index.js'
-import { describeDown, type Spool, type SpoolState } from '../spool/spool.js'
+import type { Spool, SpoolState } from '../spool/spool.js'
 import { ENTRY_OVERHEAD_BYTES, ResultCache, cacheKey, stringBytes, type CacheStats } from './cache.js'
 import { OutboundLimit } from './outbound.js'
+import { answerAfterProbe, answerWithoutProbe, type CheckResult } from './result.js'
 import type { TransitionLog } from './transition-log.js'
 
 /** A check to run. */
@@ -118,15 +116,10 @@ export class HealthService {
     } catch (err) {
       return this.observed(req, { code: 503, message: `spool lookup failed: ${errorMessage(err)}`, checkStatus: 'L7STS', durationMs: 0 })
     }
-    if (!gate.up && gate.entry.state !== 'drain') {
-      return this.observed(req, { code: 503, message: describeDown(gate.entry), checkStatus: 'L7STS', durationMs: 0, spool: gate.entry })
-    }
-    const result = await this.run(req)
-    if (gate.up) return this.observed(req, result)
-    // A drain file: a passing probe answers 404 (disable-on-404), a failing one its failure.
-    const draining = gate.entry
-    if (!isPassingStatus(result.checkStatus)) return this.observed(req, { ...result, spool: draining })
-    return this.observed(req, { code: 404, message: describeDown(draining), checkStatus: 'L7OKC', durationMs: result.durationMs, spool: draining })
+    const entry = gate.up ? undefined : gate.entry
+    const answered = answerWithoutProbe(entry)
+    if (answered !== undefined) return this.observed(req, answered)
+    return this.observed(req, answerAfterProbe(entry, await this.run(req)))
   }
 
   /**

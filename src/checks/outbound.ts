@@ -18,7 +18,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { failureStatus, seconds } from '../checkers/status.js'
-import type { Checker, CheckOutcome, CheckResult, CheckTarget } from '../checkers/types.js'
+import type { Checker, CheckOutcome, CheckTarget } from '../checkers/types.js'
+import type { CheckResult } from './result.js'
 import type { Config } from '../config/index.js'
 
 /**

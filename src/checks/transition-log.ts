@@ -19,7 +19,8 @@
  */
 import { LRUCache } from 'lru-cache'
 import { isPassingStatus, tenthsOfMs, type CheckStatus } from '../checkers/status.js'
-import type { CheckResult, CheckTarget } from '../checkers/types.js'
+import type { CheckTarget } from '../checkers/types.js'
+import type { CheckResult } from './result.js'
 import type { LogLimiter } from '../ops/log-limit.js'
 
 /** The one logger method used: pino's `info(obj, msg)`. */

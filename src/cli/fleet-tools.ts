@@ -18,7 +18,7 @@
  * 2 usage or config error.
  */
 import { hostname, userInfo } from 'node:os'
-import { fleetSettings, type FleetSettings } from '../config/fleet.js'
+import type { FleetSettings } from '../config/fleet.js'
 import type { Config } from '../config/index.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { describeEtcdError } from '../fleet/client.js'
@@ -46,7 +46,7 @@ export interface FleetToolDeps {
  * @throws HC_ERR_USAGE for `--fleet`/`--fleet-host` without a fleet in the config.
  */
 export function toolFleet (args: ToolArgs, config: Config): FleetSettings | null {
-  const settings = fleetSettings(config)
+  const settings = config.fleet
   if (settings === null && (args.fleet || args.fleetHost !== undefined)) {
     throw new HC_ERR_USAGE(`--${args.fleet ? 'fleet' : 'fleet-host'} needs a config with fleet_etcd_endpoints set (-c FILE or $HACHECK_CONFIG)`)
   }

@@ -8,18 +8,15 @@
  * Fastify, so they start fast.
  */
 import cluster from 'node:cluster'
-import { parseAgentChecks } from '../agent/checks.js'
 import type { CheckerRegistry } from '../checkers/index.js'
-import { parseGroups } from '../checks/group-members.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
-import { HC_ERR_CONFIG } from '../errors.js'
 import { startServer, type RunningServer } from '../http/server.js'
 import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
 import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
-import type { Fleet } from '../fleet/watcher.js'
+import type { FleetWatcher } from '../fleet/watcher.js'
 import { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 import { reportStartFailure, type FailureLog } from './start-failure.js'
@@ -61,12 +58,12 @@ async function applyLimits (config: Config, ports: number, log: HacheckLogger): 
  * `FIRST_SYNC_WAIT_MS`) for its first read. The fleet module, and through it etcd3 and gRPC,
  * is loaded only then: a fleet-less hacheck pays nothing for it.
  *
- * @throws HC_ERR_CONFIG for fleet keys that do not fit together or an unreadable TLS file.
+ * @throws HC_ERR_CONFIG for an unreadable TLS file.
  */
-async function startConfiguredFleet (config: Config, spoolRoot: string, log: HacheckLogger): Promise<Fleet | undefined> {
-  if (config.fleet_etcd_endpoints === null) return undefined
-  const { startFleet, FIRST_SYNC_WAIT_MS } = await import('../fleet/watcher.js')
-  const fleet = await startFleet({ config, log: log.ops, spoolRoot })
+async function startConfiguredFleet (config: Config, spoolRoot: string, log: HacheckLogger): Promise<FleetWatcher | undefined> {
+  if (config.fleet === null) return undefined
+  const { FleetWatcher, FIRST_SYNC_WAIT_MS } = await import('../fleet/watcher.js')
+  const fleet = await FleetWatcher.start({ config, log: log.ops, spoolRoot })
   await fleet.firstSync(FIRST_SYNC_WAIT_MS)
   return fleet
 }
@@ -91,13 +88,9 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   let loaded: LoadedConfig
   let log: HacheckLogger
   try {
-    loaded = await loadConfig(args.configFile ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV]))
-    // A bad entry stops start-up whether or not the agent port is set (or set later).
-    try {
-      parseAgentChecks(loaded.config)
-    } catch (err) {
-      throw new HC_ERR_CONFIG(`${(err as Error).message} (in ${loaded.source})`)
-    }
+    // Every key, agent check and group member is checked here, once: a bad one stops start-up
+    // whether or not the part of hacheck that uses it is on.
+    loaded = await loadConfig(args.configFile ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV]), { checkers: deps.checkers })
     log = createLogger({ logPath: loaded.config.log_path, verbose: args.verbose })
   } catch (err) {
     return await reportStartFailure(err)
@@ -112,11 +105,9 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     for (const warning of loaded.warnings) log.logger.warn(warning)
     try {
       await applyLimits(config, args.ports.length, log)
-      // A group member that does not parse is a config error (exit 2), found once, not per worker.
-      parseGroups(config, deps.checkers)
-      // Checked here too, so a bad spool root fails once with a clear message, not per worker.
+      // Checked here too, so a bad spool root or TLS file fails once with a clear message, not per worker.
       await Spool.open(spoolRoot)
-      if (config.fleet_etcd_endpoints !== null) await (await import('../fleet/watcher.js')).checkFleetConfig(config)
+      if (config.fleet !== null) await (await import('../fleet/watcher.js')).checkFleetFiles(config)
     } catch (err) {
       return await reportStartFailure(err, sink)
     }
@@ -127,7 +118,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   }
 
   let server: RunningServer
-  let fleet: Fleet | undefined
+  let fleet: FleetWatcher | undefined
   boundHeapGrowth() // see ops/heap.ts: bounded state, bounded heap
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
@@ -146,10 +137,10 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       renderMetrics
     })
   } catch (err) {
-    await fleet?.close()
+    await fleet?.stop()
     return await reportStartFailure(err, sink)
   }
-  const close = fleet === undefined ? server.close : async () => { await server.close(); await fleet?.close() }
+  const close = fleet === undefined ? server.close : async () => { await server.close(); await fleet?.stop() }
   installGracefulStop(close, { log, graceMs })
   const ports = server.addresses.map((a) => a.port)
   if (cluster.isWorker) {

@@ -1,4 +1,11 @@
-/** Keys of the HAProxy agent-check server. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/**
+ * Keys of the HAProxy agent-check server, and `agent_checks` parsed into the checks the agent
+ * runs (services without an entry are answered from the spool alone). Keys keep hacheck's
+ * spelling (docs/configuration.md); ours are flat snake_case too.
+ */
+import { isValidServiceName, parseCheckSpec } from '../check-url.js'
+import type { CheckerRegistry, Protocol } from '../checkers/index.js'
+import { HC_ERR_CONFIG } from '../errors.js'
 import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 
@@ -36,3 +43,47 @@ export const agentKeys = {
     name: 'a service name ([.a-zA-Z0-9_-]+)'
   }
 } satisfies Record<string, KeySpec>
+
+/** One configured agent check: an `agent_checks` value, parsed. */
+export interface AgentCheck {
+  protocol: Protocol
+  /** 1-65535 for probing protocols; 0 allowed for `spool`. */
+  port: number
+  /** The path after the port, without the leading `/` or the query string. */
+  query: string
+  /** The query string, without `?`. */
+  queryString: string
+}
+
+/**
+ * Parses one `agent_checks` value with the check-URL grammar (`check-url.ts`).
+ *
+ * @throws HC_ERR_CONFIG naming the service for an unknown protocol, a bad port, a missing `/`
+ *   after the port where the protocol needs one, a query the protocol rejects (an unknown
+ *   role), or a named check (`script/<name>`: a group runs those).
+ */
+export function parseAgentCheck (service: string, spec: string, registry: CheckerRegistry): AgentCheck {
+  const fail = (why: string): never => {
+    throw new HC_ERR_CONFIG(`config error: agent_checks.${service} ${JSON.stringify(spec)}: ${why}; expected <protocol>/<port>/<query>`)
+  }
+  if (!isValidServiceName(service)) return fail('not a service name')
+  let parsed
+  try {
+    parsed = parseCheckSpec(spec, registry)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  // A named check runs what its name says, not the agent's service: that is a group's job.
+  if (parsed.name !== undefined) return fail(`${parsed.protocol} checks are run through a group (groups:), not agent_checks`)
+  const { protocol, port, query, queryString } = parsed
+  return { protocol: protocol as Protocol, port, query, queryString }
+}
+
+/**
+ * Every `agent_checks` entry, parsed, by service name.
+ *
+ * @throws HC_ERR_CONFIG for the first bad entry.
+ */
+export function parseAgentChecks (agentChecks: Readonly<Record<string, string>>, registry: CheckerRegistry): ReadonlyMap<string, AgentCheck> {
+  return new Map(Object.entries(agentChecks).map(([service, spec]) => [service, parseAgentCheck(service, spec, registry)]))
+}

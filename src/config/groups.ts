@@ -1,10 +1,13 @@
 /**
  * (ours) Keys of composite checks: check groups (one URL for a whole host, as gruntwork's
  * health-checker), the scripts they and `/script/<name>/<port>/` may run, and the http_status
- * route. Shapes are checked here; what needs the checker registry (a member's protocol, a
- * member naming a script that is not configured) is checked at start-up by
- * `checks/group-members.ts`, with errors naming the bad member.
+ * route. The key shapes are checked by the schema; {@link parseGroups} then parses each
+ * member against the checker registry (a member's protocol, a member naming a script that is
+ * not configured), with errors naming the bad member.
  */
+import { isValidServiceName, parseCheckSpec } from '../check-url.js'
+import type { CheckerRegistry } from '../checkers/index.js'
+import { HC_ERR_CONFIG } from '../errors.js'
 import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 
@@ -52,3 +55,66 @@ export const groupsKeys = {
     expected: 'a directory path (e.g. /var/run/http_status) or null (the http_status route is off)'
   }
 } satisfies Record<string, KeySpec>
+
+/** One member of a group, ready to be checked. */
+export interface GroupMember {
+  /** As written in the config (`tcp/5432`): how answers and logs name it. */
+  readonly spec: string
+  readonly protocol: string
+  /**
+   * The service the member is checked as: the script's name for `script/<name>`; absent for
+   * the others, which are checked as the group (so `service_name_header` carries its name).
+   */
+  readonly service?: string
+  /** 1-65535; 0 for a script (it is run for the whole group). */
+  readonly port: number
+  /** The path after the port, without the leading `/` and the query string. */
+  readonly query: string
+  /** The query string, without `?`. */
+  readonly queryString: string
+}
+
+/** A configured group. */
+export interface GroupDefinition {
+  readonly name: string
+  readonly members: readonly GroupMember[]
+}
+
+/** Parses one member; throws a plain Error whose message says why (the caller names the member). */
+function parseMember (spec: string, scripts: Readonly<Record<string, unknown>>, registry: CheckerRegistry): GroupMember {
+  const { protocol, checker, port, query, queryString, name } = parseCheckSpec(spec, registry)
+  if (!checker.probes) throw new Error(`${protocol} is not a probe (the group's own spool gate already runs)`)
+  if (name === undefined) return { spec, protocol, port, query, queryString }
+  if (protocol === 'script' && !Object.hasOwn(scripts, name)) throw new Error(`no script '${name}' under scripts`)
+  return { spec, protocol, service: name, port, query, queryString }
+}
+
+/**
+ * Every configured group by name, each member parsed with the check-URL grammar
+ * (`check-url.ts`) against the checker registry the server runs.
+ *
+ * @throws HC_ERR_CONFIG for the first bad group name, script name or member, naming it, e.g.
+ *   `config error: groups.web-stack[1] "htp/8080": unknown protocol 'htp'; expected
+ *   <protocol>/<port>/<query> or script/<name>`.
+ */
+export function parseGroups (
+  values: { groups: Readonly<Record<string, readonly string[]>>, scripts: Readonly<Record<string, unknown>> },
+  registry: CheckerRegistry
+): ReadonlyMap<string, GroupDefinition> {
+  const groups = new Map<string, GroupDefinition>()
+  for (const [name, specs] of Object.entries(values.groups)) {
+    if (!isValidServiceName(name)) throw new HC_ERR_CONFIG(`config error: groups.${name}: not a group name (. and .. are not names)`)
+    const members = specs.map((spec, i) => {
+      try {
+        return parseMember(spec, values.scripts, registry)
+      } catch (err) {
+        throw new HC_ERR_CONFIG(`config error: groups.${name}[${i}] ${JSON.stringify(spec)}: ${(err as Error).message}; expected <protocol>/<port>/<query> or script/<name>`)
+      }
+    })
+    groups.set(name, { name, members })
+  }
+  for (const name of Object.keys(values.scripts)) {
+    if (!isValidServiceName(name)) throw new HC_ERR_CONFIG(`config error: scripts.${name}: not a script name (. and .. are not names)`)
+  }
+  return groups
+}

@@ -1,23 +1,27 @@
 /**
- * Folder config/: the config file, from YAML to a frozen {@link Config}. This file loads and
- * validates; the keys are declared by role in the section files beside it (`checks.ts`,
- * `checkers.ts`, `server.ts`, `spool.ts`, `agent.ts`), each with its type and default: the
- * YAML keys of Yelp's hacheck (CONTRACT section 2) plus ours.
+ * Folder config/: the config file, from YAML to a frozen {@link Config}: the one entry point
+ * that parses and validates it (docs/configuration.md). The keys are declared by role in the
+ * section files beside it (`checks.ts`, `checkers.ts`, `server.ts`, `spool.ts`, `agent.ts`,
+ * `fleet.ts`, `groups.ts`), each with its type and default: the YAML keys of Yelp's hacheck
+ * plus ours. What spans keys or needs the checker registry (agent checks and group members
+ * written as check URLs, fleet settings that must fit together) is parsed here too, once, into
+ * the config's derived fields; the rest of hacheck receives the result and parses nothing.
  *
- * May import only the top-level leaves (`errors.ts`, `cidr.ts`); imports no Fastify: the CLI
- * tools share it.
+ * May import the checker registry (`checkers/`: which protocols exist and what their URLs
+ * say) and the top-level leaves; imports no Fastify: the CLI tools share it.
  */
 import { readFile } from 'node:fs/promises'
 import type { Static } from '@sinclair/typebox'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
+import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
 import { parseCidr } from '../cidr.js'
 import { HC_ERR_CONFIG } from '../errors.js'
-import { agentKeys } from './agent.js'
+import { agentKeys, parseAgentChecks, type AgentCheck } from './agent.js'
 import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
-import { fleetKeys } from './fleet.js'
-import { groupsKeys } from './groups.js'
+import { fleetKeys, fleetSettings, type FleetSettings } from './fleet.js'
+import { groupsKeys, parseGroups, type GroupDefinition } from './groups.js'
 import type { KeySpec } from './schema.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
@@ -48,8 +52,29 @@ const validators: Readonly<Record<string, ValidateFunction>> = (() => {
   ajv.addFormat('cidr', { type: 'string', validate: (value: string) => parseCidr(value) !== null })
   return Object.fromEntries(Object.entries(keys).map(([key, spec]) => [key, ajv.compile(spec.schema)]))
 })()
-/** Validated configuration: every key present, typed, frozen. See README "Configuration". */
-export type Config = Readonly<{ [K in keyof Keys]: Static<Keys[K]['schema']> }>
+/** Every config key, present, typed and frozen: what the file says, defaults filled in. */
+export type ConfigValues = Readonly<{ [K in keyof Keys]: Static<Keys[K]['schema']> }>
+
+/** What the config's keys mean once parsed across keys: computed once, at load. */
+export interface DerivedConfig {
+  /** `agent_checks`, parsed: service name → the check the agent runs. */
+  readonly agentChecks: ReadonlyMap<string, AgentCheck>
+  /** `groups` (with `scripts`), parsed: group name → its members. */
+  readonly checkGroups: ReadonlyMap<string, GroupDefinition>
+  /** The fleet keys, checked across keys; null without `fleet_etcd_endpoints`. */
+  readonly fleet: FleetSettings | null
+}
+
+/** Validated configuration: every key, plus its {@link DerivedConfig}. See docs/configuration.md. */
+export type Config = ConfigValues & DerivedConfig
+
+/** What a config is validated against besides its own keys. */
+export interface ConfigOptions {
+  /** The checker registry the server runs (agent checks and group members name protocols); the built-in one by default. */
+  checkers?: CheckerRegistry
+  /** The default for `fleet_host_name`: the machine's host name by default. */
+  machineHost?: string
+}
 
 /** The result of loading: the frozen config plus warnings (unknown keys) for the caller to log. */
 export interface LoadedConfig {
@@ -90,14 +115,16 @@ function badEntry (value: unknown, errors: ErrorObject[] | null | undefined, spe
 }
 
 /**
- * Validates a plain object (a parsed YAML document) into a frozen {@link Config}.
+ * Validates a plain object (a parsed YAML document) into a frozen {@link Config}: each key
+ * against its schema, then what spans keys ({@link DerivedConfig}).
  *
  * @param raw - the parsed document; `null`/`undefined` (an empty file) means all defaults.
  * @param source - file name used in messages.
  * @throws HC_ERR_CONFIG naming the key, the expected type and the source, on the first bad key;
- *   for a list or mapping, also the bad entry and what it must be.
+ *   for a list or mapping, also the bad entry and what it must be; for an agent check or group
+ *   member, the entry and why; for fleet keys that do not fit together, the keys.
  */
-export function buildConfig (raw: unknown, source = 'config'): LoadedConfig {
+export function buildConfig (raw: unknown, source = 'config', opts: ConfigOptions = {}): LoadedConfig {
   const doc = raw ?? {}
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new HC_ERR_CONFIG(`config error in ${source}: the top level must be a mapping of keys, got ${describe(doc)}`)
@@ -121,17 +148,31 @@ export function buildConfig (raw: unknown, source = 'config'): LoadedConfig {
     if (key in out) continue
     out[key] = structuredClone('default' in spec ? spec.default : spec.schema.default)
   }
-  return { config: deepFreeze(out) as Config, warnings, source }
+  const values = deepFreeze(out) as ConfigValues
+  const registry = opts.checkers ?? defaultCheckers
+  let derived: DerivedConfig
+  try {
+    derived = {
+      agentChecks: parseAgentChecks(values.agent_checks, registry),
+      checkGroups: parseGroups(values, registry),
+      fleet: fleetSettings(values, opts.machineHost)
+    }
+  } catch (err) {
+    throw new HC_ERR_CONFIG(`${(err as Error).message} (in ${source})`)
+  }
+  return { config: Object.freeze({ ...values, ...derived }), warnings, source }
 }
 
 /**
- * Reads and validates a YAML config file; no path means all defaults.
+ * Reads and validates a YAML config file; no path means all defaults. The one entry point:
+ * the server, the tools and `--check-config` all load through it.
  *
  * @param path - file path, or `undefined` for defaults.
- * @throws HC_ERR_CONFIG when the file cannot be read, is not YAML, or has a key of the wrong type.
+ * @throws HC_ERR_CONFIG when the file cannot be read, is not YAML, has a key of the wrong type,
+ *   or keys that do not fit together (see {@link buildConfig}).
  */
-export async function loadConfig (path?: string): Promise<LoadedConfig> {
-  if (path === undefined) return buildConfig({}, 'defaults')
+export async function loadConfig (path?: string, opts: ConfigOptions = {}): Promise<LoadedConfig> {
+  if (path === undefined) return buildConfig({}, 'defaults', opts)
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -144,7 +185,7 @@ export async function loadConfig (path?: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new HC_ERR_CONFIG(`config file ${path} is not valid YAML: ${(err as Error).message}`)
   }
-  return buildConfig(raw, path)
+  return buildConfig(raw, path, opts)
 }
 
 /**
@@ -152,8 +193,8 @@ export async function loadConfig (path?: string): Promise<LoadedConfig> {
  *
  * @throws HC_ERR_CONFIG on a bad value, and (unlike a file) on an unknown key, so typos fail loudly.
  */
-export function makeConfig (overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
-  const { config, warnings } = buildConfig(overrides, 'overrides')
+export function makeConfig (overrides: Partial<Record<keyof ConfigValues, unknown>> = {}, opts: ConfigOptions = {}): Config {
+  const { config, warnings } = buildConfig(overrides, 'overrides', opts)
   if (warnings.length > 0) throw new HC_ERR_CONFIG(warnings.join('; '))
   return config
 }

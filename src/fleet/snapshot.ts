@@ -13,6 +13,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../spool/atomic-file.js'
 import { MAX_FLEET_ENTRIES, type FleetKv } from './view.js'
+import { delay } from './wait.js'
 
 /** The directory inside the spool root. */
 export const FLEET_DIR = '@fleet'
@@ -86,4 +87,58 @@ export async function loadSnapshot (spoolRoot: string, prefix: string, host: str
   const kvs = d.kvs.filter(isKvRow).slice(0, MAX_FLEET_ENTRIES)
     .map(([key, modRevision, value]) => ({ key, modRevision, value: Buffer.from(value, 'utf8') }))
   return { revision: d.revision as number, syncedAt, kvs }
+}
+
+/** What a {@link SnapshotWriter} logs to. */
+export interface SnapshotLog {
+  warn: (fields: Record<string, unknown>, message: string) => void
+}
+
+/** Least time between two snapshot writes while changes keep coming, milliseconds. */
+export const SNAPSHOT_INTERVAL_MS = 1000
+
+/**
+ * Keeps the snapshot file current: written at once after a change (a crash a moment later
+ * keeps it), then at most once per {@link SNAPSHOT_INTERVAL_MS} while changes keep coming. A
+ * failure is warned about once until a write succeeds again. State: whether a change is
+ * unwritten, the write loop in progress, whether the failure was reported.
+ */
+export class SnapshotWriter {
+  private dirty = false
+  private flushing: Promise<void> | undefined
+  private warned = false
+  private readonly stopping = new AbortController()
+
+  constructor (private readonly opts: { spoolRoot: string, data: () => SnapshotData, log: SnapshotLog }) {}
+
+  /** Notes that the view changed; starts a write unless one is under way. */
+  changed (): void {
+    this.dirty = true
+    this.flushing ??= this.flush()
+  }
+
+  /** Ends the pause between writes and waits for the last one. */
+  async stop (): Promise<void> {
+    this.stopping.abort()
+    await this.flushing
+  }
+
+  private async flush (): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false
+      await this.write()
+      await delay(SNAPSHOT_INTERVAL_MS, this.stopping.signal, true)
+    }
+    this.flushing = undefined
+  }
+
+  private async write (): Promise<void> {
+    try {
+      await saveSnapshot(this.opts.spoolRoot, this.opts.data())
+      this.warned = false
+    } catch (err) {
+      if (!this.warned) this.opts.log.warn({ err: (err as Error).message }, 'fleet: cannot write the @fleet snapshot; a restart while etcd is away would forget the fleet state')
+      this.warned = true
+    }
+  }
 }

@@ -12,7 +12,7 @@
  * whatever its source. Expired entries count as absent.
  */
 import { HC_ERR_SPOOL_WEIGHT } from '../errors.js'
-import type { SpoolEntry, SpoolState } from '../spool/format.js'
+import { endsLookup, type SpoolEntry, type SpoolState } from '../spool/format.js'
 import {
   parseFleetKey, parseFleetSpoolValue, parseFleetWeightValue, formatFleetSpoolValue, formatFleetWeightValue,
   type FleetKeyName
@@ -101,9 +101,9 @@ export class FleetMirror implements FleetView {
 
   merge (local: SpoolState, file: string): SpoolState {
     const host = this.live(this.spool.host.get(file))
-    if (host !== undefined && host.entry.state !== 'drain') return host
+    if (host !== undefined && endsLookup(host.entry.state)) return host
     const fleet = this.live(this.spool.fleet.get(file))
-    if (fleet !== undefined && fleet.entry.state !== 'drain') return fleet
+    if (fleet !== undefined && endsLookup(fleet.entry.state)) return fleet
     return local.up ? host ?? fleet ?? local : local
   }
 

@@ -24,11 +24,14 @@
  * view is handed in), so a fleet-less hacheck never loads it. Never imports Fastify.
  */
 import type { Etcd3, Watcher } from 'etcd3'
-import { fleetSettings, type FleetConfig, type FleetSettings } from '../config/fleet.js'
+import { HC_ERR_CONFIG } from '../errors.js'
+import type { Config } from '../config/index.js'
+import type { FleetSettings } from '../config/fleet.js'
 import { describeEtcdError, openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import { watchPrefixes } from './keys.js'
-import { loadSnapshot, saveSnapshot } from './snapshot.js'
-import { FleetMirror, type FleetStatus } from './view.js'
+import { loadSnapshot, SnapshotWriter } from './snapshot.js'
+import { FleetMirror, type FleetKv, type FleetStatus } from './view.js'
+import { delay, within } from './wait.js'
 
 /** What the watcher logs to; a pino logger fits. */
 export interface FleetLog {
@@ -46,34 +49,21 @@ export interface FleetBackoff {
 /** The first back-off; it doubles up to `fleet_reconnect_max_seconds`. */
 export const FIRST_BACKOFF_MS = 250
 
-/** Options for {@link startFleet}. */
+/** Options for {@link FleetWatcher.start}. */
 export interface FleetOptions {
-  config: FleetConfig
+  /** The fleet settings (`config.fleet`, non-null) and the back-off bound. */
+  config: Pick<Config, 'fleet' | 'fleet_reconnect_max_seconds'>
   log: FleetLog
   /** Spool root, where the snapshot lives; none: no snapshot (the bench's simulated hosts). */
   spoolRoot?: string
   /** Clock in unix seconds. */
-  now?: () => number
+  nowSeconds?: () => number
   /** Default: {@link FIRST_BACKOFF_MS} doubling to `fleet_reconnect_max_seconds`. */
   backoff?: FleetBackoff
   /** Called after each change applied from the watch (the bench times propagation with it). */
   onChange?: (type: 'put' | 'delete', key: string) => void
   /** Extra gRPC channel options for the client. */
   grpcOptions?: Record<string, string | number>
-}
-
-/** A running fleet watcher. */
-export interface Fleet {
-  readonly view: FleetMirror
-  readonly settings: FleetSettings
-  /**
-   * Resolves true once the view has been read from etcd and is watched; false when the first
-   * attempt failed, or `timeoutMs` passed first.
-   */
-  firstSync: (timeoutMs: number) => Promise<boolean>
-  status: () => FleetStatus
-  /** Stops watching, writes the snapshot, closes the client. */
-  close: () => Promise<void>
 }
 
 /**
@@ -83,117 +73,134 @@ export interface Fleet {
  */
 export const FIRST_SYNC_WAIT_MS = 2000
 
-const SNAPSHOT_INTERVAL_MS = 1000
 const CANCEL_TIMEOUT_MS = 1000
+const STOP_TIMEOUT_MS = 3000
+const WATCH_CONNECT_TIMEOUT_MS = 5000
 
-/** Resolves after `ms`, or at once when `signal` aborts; `unref`: does not keep the process up. */
-async function delay (ms: number, signal: AbortSignal, unref = false): Promise<void> {
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) { resolve(); return }
-    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-    const timer = setTimeout(done, ms)
-    if (unref) timer.unref()
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
-async function within<T> (work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([work, new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`${what}: no answer within ${ms} ms`)) }, ms)
-    })])
-  } finally {
-    clearTimeout(timer)
-  }
+/**
+ * Checks what {@link FleetWatcher.start} reads before it connects (the TLS files) without
+ * connecting; nothing to check without a fleet.
+ *
+ * @throws HC_ERR_CONFIG naming the key and file that cannot be read.
+ */
+export async function checkFleetFiles (config: Pick<Config, 'fleet'>): Promise<void> {
+  if (config.fleet !== null) await readFleetCredentials(config.fleet)
 }
 
 /**
- * Checks the fleet keys of a config as {@link startFleet} would (settings across keys, TLS
- * files readable) without connecting; nothing to check without a fleet.
- *
- * @throws HC_ERR_CONFIG naming the key.
+ * A running fleet watcher. State: the view; whether the first attempt is over; since when
+ * etcd has been away (for the recovery line); whether it was ever reached; the loop's stop
+ * signal. {@link FleetWatcher.stop} ends the loop, writes the snapshot and closes the client.
  */
-export async function checkFleetConfig (config: FleetConfig): Promise<void> {
-  const settings = fleetSettings(config)
-  if (settings !== null) await readFleetCredentials(settings)
-}
+export class FleetWatcher {
+  readonly view: FleetMirror
+  readonly settings: FleetSettings
+  private readonly opts: FleetOptions
+  private readonly credentials: Awaited<ReturnType<typeof readFleetCredentials>>
+  private readonly now: () => number
+  private readonly backoff: FleetBackoff
+  private readonly prefixes: string[]
+  private readonly stopping = new AbortController()
+  private readonly snapshot: SnapshotWriter | undefined
+  private readonly firstAttempt: Promise<boolean>
+  private settleFirst: (ok: boolean) => void = () => {}
+  /** Unix seconds since etcd has been away; null while connected (or before the first try). */
+  private lostSince: number | null = null
+  private everConnected = false
+  private running: Promise<void> = Promise.resolve()
 
-/**
- * Starts watching. Returns at once (after reading the TLS files and the snapshot); the first
- * sync happens in the background (see {@link Fleet.firstSync}).
- *
- * @throws HC_ERR_CONFIG for fleet settings that do not fit together or an unreadable TLS file;
- *   an Error when the config has no fleet.
- */
-export async function startFleet (opts: FleetOptions): Promise<Fleet> {
-  const maybe = fleetSettings(opts.config)
-  if (maybe === null) throw new Error('startFleet: fleet_etcd_endpoints is not set')
-  const settings: FleetSettings = maybe
-  for (const warning of settings.warnings) opts.log.warn({}, warning)
-  const credentials = await readFleetCredentials(settings)
-  const now = opts.now ?? (() => Date.now() / 1000)
-  const backoff = opts.backoff ?? { initialMs: FIRST_BACKOFF_MS, maxMs: opts.config.fleet_reconnect_max_seconds * 1000 }
-  const view = new FleetMirror({ prefix: settings.prefix, host: settings.host, now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
-  const prefixes = watchPrefixes(settings.prefix, settings.host)
-  const stop = new AbortController()
-  const { spoolRoot } = opts
+  private constructor (opts: FleetOptions, settings: FleetSettings, credentials: FleetWatcher['credentials']) {
+    this.opts = opts
+    this.settings = settings
+    this.credentials = credentials
+    this.now = opts.nowSeconds ?? (() => Date.now() / 1000)
+    this.backoff = opts.backoff ?? { initialMs: FIRST_BACKOFF_MS, maxMs: opts.config.fleet_reconnect_max_seconds * 1000 }
+    this.view = new FleetMirror({ prefix: settings.prefix, host: settings.host, now: this.now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
+    this.prefixes = watchPrefixes(settings.prefix, settings.host)
+    this.firstAttempt = new Promise<boolean>((resolve) => { this.settleFirst = resolve })
+    this.snapshot = opts.spoolRoot === undefined
+      ? undefined
+      : new SnapshotWriter({ spoolRoot: opts.spoolRoot, data: () => ({ prefix: settings.prefix, host: settings.host, ...this.view.dump() }), log: opts.log })
+  }
 
-  if (spoolRoot !== undefined) {
-    const snapshot = await loadSnapshot(spoolRoot, settings.prefix, settings.host).catch(() => null)
-    if (snapshot !== null) {
-      view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
-      opts.log.info({ revision: snapshot.revision, entries: view.status().entries }, 'fleet: last fleet state read from the spool root\'s @fleet snapshot')
+  /**
+   * Starts watching. Returns at once (after reading the TLS files and the snapshot); the first
+   * sync happens in the background (see {@link FleetWatcher.firstSync}).
+   *
+   * @throws HC_ERR_CONFIG for an unreadable TLS file; HC_ERR_CONFIG when the config has no fleet.
+   */
+  static async start (opts: FleetOptions): Promise<FleetWatcher> {
+    const settings = opts.config.fleet
+    if (settings === null) throw new HC_ERR_CONFIG('config error: fleet_etcd_endpoints is not set, so there is no fleet to watch')
+    for (const warning of settings.warnings) opts.log.warn({}, warning)
+    const watcher = new FleetWatcher(opts, settings, await readFleetCredentials(settings))
+    if (opts.spoolRoot !== undefined) {
+      const snapshot = await loadSnapshot(opts.spoolRoot, settings.prefix, settings.host).catch(() => null)
+      if (snapshot !== null) {
+        watcher.view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
+        opts.log.info({ revision: snapshot.revision, entries: watcher.view.status().entries }, 'fleet: last fleet state read from the spool root\'s @fleet snapshot')
+      }
+    }
+    watcher.running = watcher.run().catch((err: unknown) => { opts.log.warn({ err: (err as Error).message }, 'fleet: watcher stopped') })
+    return watcher
+  }
+
+  /**
+   * Resolves true once the view has been read from etcd and is watched; false when the first
+   * attempt failed, or `timeoutMs` passed first.
+   */
+  async firstSync (timeoutMs: number): Promise<boolean> {
+    return await within(this.firstAttempt, timeoutMs, 'first sync').catch(() => false)
+  }
+
+  /** The view's state for `/status`, metrics and the tools. */
+  status (): FleetStatus {
+    return this.view.status()
+  }
+
+  /** Stops watching, writes the snapshot, closes the client. */
+  async stop (): Promise<void> {
+    this.stopping.abort()
+    await within(this.running, STOP_TIMEOUT_MS, 'fleet watcher stop').catch(() => {})
+    await this.snapshot?.stop()
+  }
+
+  /** Cycles until stopped, with a jittered back-off between them. */
+  private async run (): Promise<void> {
+    let attempt = 0
+    while (!this.stopping.signal.aborted) {
+      const watchers: Watcher[] = []
+      let client: Etcd3 | undefined
+      let reason: unknown
+      try {
+        client = await openEtcd(this.settings, { credentials: this.credentials, grpcOptions: this.opts.grpcOptions })
+        reason = await this.cycle(client, watchers)
+        attempt = 0
+      } catch (err) {
+        reason = err
+      }
+      this.lost(reason)
+      await within(Promise.all(watchers.map(async (w) => { await w.cancel() })), CANCEL_TIMEOUT_MS, 'cancel').catch(() => {})
+      client?.close()
+      if (this.stopping.signal.aborted) break
+      const ms = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(attempt++, 20))
+      await delay(ms / 2 + Math.random() * ms / 2, this.stopping.signal)
     }
   }
-
-  // The snapshot: written at once after a change (a crash a moment later keeps it), then at
-  // most once a second while changes keep coming; a failure is warned about once.
-  let dirty = false
-  let flushing: Promise<void> | undefined
-  let snapshotWarned = false
-  const writeSnapshot = async (): Promise<void> => {
-    if (spoolRoot === undefined) return
-    try {
-      await saveSnapshot(spoolRoot, { prefix: settings.prefix, host: settings.host, ...view.dump() })
-      snapshotWarned = false
-    } catch (err) {
-      if (!snapshotWarned) opts.log.warn({ err: (err as Error).message }, 'fleet: cannot write the @fleet snapshot; a restart while etcd is away would forget the fleet state')
-      snapshotWarned = true
-    }
-  }
-  const flush = async (): Promise<void> => {
-    while (dirty) {
-      dirty = false
-      await writeSnapshot()
-      await delay(SNAPSHOT_INTERVAL_MS, stop.signal, true)
-    }
-    flushing = undefined
-  }
-  const changed = (): void => {
-    if (spoolRoot === undefined) return
-    dirty = true
-    flushing ??= flush()
-  }
-
-  let firstAttempt: (ok: boolean) => void = () => {}
-  const firstSynced = new Promise<boolean>((resolve) => { firstAttempt = resolve })
-  let lostSince: number | null = null // set while etcd is away, for the recovery line
-  let everConnected = false
 
   /** One cycle: range, replace, watch; resolves with why it ended. */
-  async function cycle (client: Etcd3, watchers: Watcher[]): Promise<unknown> {
-    const { revision, kvs } = await rangePrefixes(client, prefixes)
+  private async cycle (client: Etcd3, watchers: Watcher[]): Promise<unknown> {
+    const { revision, kvs } = await rangePrefixes(client, this.prefixes)
     // A reconnect that reads back what the view held writes no snapshot, so the next real
     // change is written at once rather than queued behind this one.
-    if (view.replace(kvs, revision)) changed()
+    if (this.view.replace(kvs, revision)) this.snapshot?.changed()
     let ended: (reason: unknown) => void = () => {}
     const end = new Promise<unknown>((resolve) => { ended = resolve })
-    for (const prefix of prefixes) {
+    for (const prefix of this.prefixes) {
       const watcher = client.watch().prefix(prefix).startRevision(String(revision + 1)).watcher()
       watchers.push(watcher)
-      watcher.on('put', (kv) => { const k = toFleetKv(kv); view.apply('put', k); changed(); opts.onChange?.('put', k.key) })
-      watcher.on('delete', (kv) => { const k = toFleetKv(kv); view.apply('delete', k); changed(); opts.onChange?.('delete', k.key) })
+      watcher.on('put', (kv) => { this.applied('put', toFleetKv(kv)) })
+      watcher.on('delete', (kv) => { this.applied('delete', toFleetKv(kv)) })
       watcher.on('disconnected', (err: Error) => { ended(err) })
       watcher.on('error', (err: Error) => { ended(err) })
     }
@@ -202,67 +209,42 @@ export async function startFleet (opts: FleetOptions): Promise<Fleet> {
       w.once('disconnected', reject)
       w.once('error', reject)
     })))
-    await within(connected, 5000, 'watch')
-    view.setConnected(true)
-    firstAttempt(true)
-    if (lostSince !== null || !everConnected) {
-      opts.log.info({ revision, entries: view.status().entries, ...(lostSince === null ? {} : { away_seconds: Math.round((now() - lostSince) * 10) / 10 }) },
-        everConnected ? 'fleet: etcd is back; the fleet view is current again' : 'fleet: watching etcd; the fleet view is current')
+    await within(connected, WATCH_CONNECT_TIMEOUT_MS, 'watch')
+    this.view.setConnected(true)
+    this.settleFirst(true)
+    if (this.lostSince !== null || !this.everConnected) {
+      const away = this.lostSince === null ? {} : { away_seconds: Math.round((this.now() - this.lostSince) * 10) / 10 }
+      this.opts.log.info({ revision, entries: this.view.status().entries, ...away },
+        this.everConnected ? 'fleet: etcd is back; the fleet view is current again' : 'fleet: watching etcd; the fleet view is current')
     }
-    everConnected = true
-    lostSince = null
-    const stopped = new Promise<unknown>((resolve) => { stop.signal.addEventListener('abort', () => { resolve(null) }, { once: true }) })
+    this.everConnected = true
+    this.lostSince = null
+    const stopped = new Promise<unknown>((resolve) => { this.stopping.signal.addEventListener('abort', () => { resolve(null) }, { once: true }) })
     return await Promise.race([end, stopped])
   }
 
-  function lost (err: unknown): void {
-    view.setConnected(false)
-    firstAttempt(false)
-    if (stop.signal.aborted) return
-    if (lostSince === null) {
-      lostSince = now()
-      const st = view.status()
-      opts.log.warn({ error: describeEtcdError(settings, err), revision: st.revision, entries: st.entries },
-        everConnected
-          ? 'fleet: lost etcd; serving the last fleet state and the local spool, reconnecting with back-off'
-          : 'fleet: cannot reach etcd; serving the local spool (and the last fleet state, if any), retrying with back-off')
-    } else {
-      opts.log.debug({ error: describeEtcdError(settings, err) }, 'fleet: etcd still unreachable')
-    }
+  /** Applies one watched change to the view and notes it for the snapshot. */
+  private applied (type: 'put' | 'delete', kv: FleetKv): void {
+    this.view.apply(type, kv)
+    this.snapshot?.changed()
+    this.opts.onChange?.(type, kv.key)
   }
 
-  async function run (): Promise<void> {
-    let attempt = 0
-    while (!stop.signal.aborted) {
-      const watchers: Watcher[] = []
-      let client: Etcd3 | undefined
-      let reason: unknown
-      try {
-        client = await openEtcd(settings, { credentials, grpcOptions: opts.grpcOptions })
-        reason = await cycle(client, watchers)
-        attempt = 0
-      } catch (err) {
-        reason = err
-      }
-      lost(reason)
-      await within(Promise.all(watchers.map(async (w) => { await w.cancel() })), CANCEL_TIMEOUT_MS, 'cancel').catch(() => {})
-      client?.close()
-      if (stop.signal.aborted) break
-      const ms = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt++, 20))
-      await delay(ms / 2 + Math.random() * ms / 2, stop.signal)
+  /** Records the end of a cycle: the view is no longer current; the first loss is logged. */
+  private lost (err: unknown): void {
+    this.view.setConnected(false)
+    this.settleFirst(false)
+    if (this.stopping.signal.aborted) return
+    const error = describeEtcdError(this.settings, err)
+    if (this.lostSince !== null) {
+      this.opts.log.debug({ error }, 'fleet: etcd still unreachable')
+      return
     }
-  }
-  const running = run().catch((err: unknown) => { opts.log.warn({ err: (err as Error).message }, 'fleet: watcher stopped') })
-
-  return {
-    view,
-    settings,
-    status: () => view.status(),
-    firstSync: async (timeoutMs) => await within(firstSynced, timeoutMs, 'first sync').catch(() => false),
-    close: async () => {
-      stop.abort()
-      await within(running, 3000, 'fleet watcher stop').catch(() => {})
-      await flushing
-    }
+    this.lostSince = this.now()
+    const st = this.view.status()
+    this.opts.log.warn({ error, revision: st.revision, entries: st.entries },
+      this.everConnected
+        ? 'fleet: lost etcd; serving the last fleet state and the local spool, reconnecting with back-off'
+        : 'fleet: cannot reach etcd; serving the local spool (and the last fleet state, if any), retrying with back-off')
   }
 }

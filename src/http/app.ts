@@ -14,7 +14,6 @@ import type { Logger } from 'pino'
 import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
 import { isPassingStatus } from '../checkers/status.js'
 import { CheckGuard } from '../checks/check-guard.js'
-import { parseGroups } from '../checks/group-members.js'
 import { GroupService } from '../checks/groups.js'
 import { HealthService } from '../checks/health.js'
 import { LatencyHistory } from '../checks/latency-history.js'
@@ -92,10 +91,7 @@ export interface AppDeps {
    * one by default; tests and embedders may add protocols (e.g. a deliberately slow one).
    */
   checkers?: CheckerRegistry
-  /**
-   * (ours) Runs the configured check groups; built from `groups` by default, which throws
-   * HC_ERR_CONFIG naming a member that does not parse.
-   */
+  /** (ours) Runs the configured check groups; built from the config's parsed `groups` by default. */
   groups?: GroupService
   /** (ours) The last state changes, for the status page; the health service's own by default. */
   transitions?: TransitionLog
@@ -122,7 +118,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now, limiter: logLimiter })
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
-  const groups = deps.groups ?? new GroupService({ groups: parseGroups(config, checkers), health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
+  const groups = deps.groups ?? new GroupService({ groups: config.checkGroups, health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
   let latency = deps.latency
   if (latency === undefined) {
     const history = new LatencyHistory({ now })

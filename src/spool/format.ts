@@ -5,7 +5,11 @@
  *
  * Imports no Fastify.
  */
+import { isValidServiceName, MAX_FILE_NAME_BYTES, MAX_SERVICE_NAME_LENGTH } from '../check-url.js'
 import { HC_ERR_SPOOL_NAME } from '../errors.js'
+
+// Service names are part of the check-URL grammar; the spool names its files after them.
+export { isValidServiceName, MAX_FILE_NAME_BYTES, MAX_SERVICE_NAME_LENGTH }
 
 /** The host a spool key means when it names none: checks of this machine. */
 export const LOCAL_HOST = '127.0.0.1'
@@ -14,15 +18,6 @@ export const ALL = 'all'
 /** Where hacheck keeps its spool unless told otherwise (CONTRACT section 1). */
 export const DEFAULT_SPOOL_ROOT = '/var/spool/hacheck'
 
-/** Longest spool file name, bytes: NAME_MAX of Linux file systems. */
-export const MAX_FILE_NAME_BYTES = 255
-/**
- * Longest service name: `<service>:<port>` must still be a possible file name (`:65535` is six
- * more), so no check, route or tool accepts a name whose spool files cannot exist.
- */
-export const MAX_SERVICE_NAME_LENGTH = MAX_FILE_NAME_BYTES - ':65535'.length
-
-const SERVICE_RE = /^[.a-zA-Z0-9_-]+$/
 const HOST_RE = /^[a-zA-Z0-9._:%-]+$/
 
 /** What a spool file names: a service, optionally narrowed to one port (and one host). */
@@ -43,6 +38,19 @@ export type SpoolStateName = 'down' | 'drain' | 'maint'
 
 /** Every {@link SpoolStateName}. */
 export const SPOOL_STATES: readonly SpoolStateName[] = ['down', 'drain', 'maint']
+
+/**
+ * (ours) Whether an entry in this state ends a spool lookup: `down` and `maint` take the
+ * service out at once, so the first one found (broadest first: `all`, the service, its port;
+ * at each step the local file, then this host's fleet key, then the fleet-wide one) is the
+ * answer. A `drain` entry is kept while the lookup goes on, and is the answer only when
+ * nothing after it is `down` or `maint` (among drains, the first found). Every lookup (the
+ * spool's, the fleet view's, the status page's) follows this rule; what each state then
+ * answers is `checks/result.ts`.
+ */
+export function endsLookup (state: SpoolStateName): boolean {
+  return state !== 'drain'
+}
 
 /** The contents of a spool file. Times are unix seconds (float). */
 export interface SpoolInfo {
@@ -73,14 +81,6 @@ export interface SpoolEntry extends SpoolInfo {
 
 /** The answer of a lookup: up, or down with the entry that says so. */
 export type SpoolState = { up: true } | { up: false, entry: SpoolEntry }
-
-/**
- * True for a name hacheck accepts as a service: `[.a-zA-Z0-9_-]+`, never `.` or `..`, at most
- * {@link MAX_SERVICE_NAME_LENGTH} characters.
- */
-export function isValidServiceName (name: string): boolean {
-  return name.length <= MAX_SERVICE_NAME_LENGTH && SERVICE_RE.test(name) && name !== '.' && name !== '..'
-}
 
 /** True for a host (name, IPv4 or IPv6 address) that can be part of a spool file name. */
 export function isValidHost (host: string): boolean {

@@ -37,7 +37,7 @@ import { writeFileAtomic } from './atomic-file.js'
 import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
 import type { FleetView } from '../fleet/view.js'
 import {
-  ALL, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
+  ALL, endsLookup, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
   type SpoolEntry, type SpoolInfo, type SpoolKey, type SpoolState, type SpoolStateName
 } from './format.js'
 
@@ -164,7 +164,7 @@ export class Spool {
    */
   private step (file: string, key: SpoolKey): SpoolState {
     const local = this.read(file, key)
-    if (this.fleet === undefined || (!local.up && local.entry.state !== 'drain')) return local
+    if (this.fleet === undefined || (!local.up && endsLookup(local.entry.state))) return local
     return this.fleet.merge(local, file)
   }
 
@@ -187,18 +187,18 @@ export class Spool {
     let draining: SpoolState | undefined
     let state = this.step(ALL, ALL_KEY)
     if (!state.up) {
-      if (state.entry.state !== 'drain') return state
+      if (endsLookup(state.entry.state)) return state
       draining = state
     }
     state = this.step(service, key.port === undefined ? key : { service })
     if (!state.up) {
-      if (state.entry.state !== 'drain') return state
+      if (endsLookup(state.entry.state)) return state
       draining ??= state
     }
     if (key.port !== undefined) {
       state = this.step(fileOf(key), key)
       if (!state.up) {
-        if (state.entry.state !== 'drain') return state
+        if (endsLookup(state.entry.state)) return state
         draining ??= state
       }
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseAgentCheck } from '../../src/agent/checks.js'
+import { checkers } from '../../src/checkers/index.js'
+import { parseAgentCheck } from '../../src/config/agent.js'
 import { MAX_REASON, formatAgentReply, parseAgentReply, parseAgentRequest, sanitiseReason } from '../../src/agent/reply.js'
 import { hasCode } from '../../src/errors.js'
 
@@ -52,11 +53,11 @@ test('request: <service>, <service>:<port>, empty for the host; anything else is
 })
 
 test('agent_checks: <protocol>/<port>/<query>', () => {
-  assert.deepEqual(parseAgentCheck('web', 'http/8080/health?deep=1'), { protocol: 'http', port: 8080, query: 'health', queryString: 'deep=1' })
-  assert.deepEqual(parseAgentCheck('web', 'http/8080/'), { protocol: 'http', port: 8080, query: '', queryString: '' })
-  assert.deepEqual(parseAgentCheck('db', 'tcp/5432'), { protocol: 'tcp', port: 5432, query: '', queryString: '' })
-  assert.deepEqual(parseAgentCheck('web', 'spool/0'), { protocol: 'spool', port: 0, query: '', queryString: '' })
+  assert.deepEqual(parseAgentCheck('web', 'http/8080/health?deep=1', checkers), { protocol: 'http', port: 8080, query: 'health', queryString: 'deep=1' })
+  assert.deepEqual(parseAgentCheck('web', 'http/8080/', checkers), { protocol: 'http', port: 8080, query: '', queryString: '' })
+  assert.deepEqual(parseAgentCheck('db', 'tcp/5432', checkers), { protocol: 'tcp', port: 5432, query: '', queryString: '' })
+  assert.deepEqual(parseAgentCheck('web', 'spool/0', checkers), { protocol: 'spool', port: 0, query: '', queryString: '' })
   for (const [service, bad] of [['web', 'gopher/70/'], ['web', 'http/8080'], ['web', 'tcp/0'], ['web', 'tcp/70000'], ['web', 'http'], ['..', 'tcp/1'], ['web', 'script/zk']]) {
-    assert.throws(() => parseAgentCheck(service ?? '', bad ?? ''), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`agent_checks.${service}`), bad)
+    assert.throws(() => parseAgentCheck(service ?? '', bad ?? '', checkers), (err: Error) => hasCode(err, 'HC_ERR_CONFIG') && err.message.includes(`agent_checks.${service}`), bad)
   }
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseAgentCheck } from '../../src/agent/checks.js'
 import { checkers } from '../../src/checkers/index.js'
+import { parseAgentCheck } from '../../src/config/agent.js'
 import { parseRoleQuery, roleVerdict, type RoleSpec } from '../../src/checkers/roles.js'
 import { hasCode } from '../../src/errors.js'
 import { buildTestApp, countingListener } from '../helper.js'
@@ -65,9 +65,9 @@ test('roles: a role that does not exist is a 404 at the route, before anything i
 })
 
 test('roles: an agent_checks entry with an unknown role stops start-up', () => {
-  assert.deepEqual(parseAgentCheck('db', 'postgres/5432/replica?max_lag_seconds=5'),
+  assert.deepEqual(parseAgentCheck('db', 'postgres/5432/replica?max_lag_seconds=5', checkers),
     { protocol: 'postgres', port: 5432, query: 'replica', queryString: 'max_lag_seconds=5' })
-  assert.throws(() => parseAgentCheck('db', 'postgres/5432/standby'), (err: unknown) =>
+  assert.throws(() => parseAgentCheck('db', 'postgres/5432/standby', checkers), (err: unknown) =>
     hasCode(err, 'HC_ERR_CONFIG') && err.message.includes('unknown postgres role "standby"'))
 })
 

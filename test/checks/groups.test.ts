@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { checkers } from '../../src/checkers/index.js'
-import type { CheckResult } from '../../src/checkers/types.js'
-import { parseGroups } from '../../src/checks/group-members.js'
+import type { CheckResult } from '../../src/checks/result.js'
 import { GroupService } from '../../src/checks/groups.js'
 import type { CheckRequest } from '../../src/checks/health.js'
 import { makeConfig } from '../../src/config/index.js'
@@ -11,7 +10,7 @@ test('groups: members take their outbound slots in the share of the client that 
   const asked: Array<string | undefined> = []
   const pass: CheckResult = { code: 200, message: 'ok', checkStatus: 'L7OK', durationMs: 0 }
   const groups = new GroupService({
-    groups: parseGroups(makeConfig({ groups: { web: ['tcp/5432', 'http/8080/health'] } })),
+    groups: makeConfig({ groups: { web: ['tcp/5432', 'http/8080/health'] } }).checkGroups,
     health: {
       check: async () => pass,
       checkWithoutSpool: async (req: CheckRequest) => { asked.push(req.client); return pass }

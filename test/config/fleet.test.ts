@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fleetSettings } from '../../src/config/fleet.js'
 import { makeConfig } from '../../src/config/index.js'
-import { checkFleetConfig } from '../../src/fleet/watcher.js'
+import { checkFleetFiles } from '../../src/fleet/watcher.js'
 import { runBin, tempDir } from '../helper.js'
 
 test('fleet config: each key is checked, naming the key', () => {
@@ -55,9 +55,9 @@ test('fleet config: keys that must go together, and a password sent in clear tex
 })
 
 test('fleet config: TLS files must be readable, named in the error', async () => {
-  await assert.rejects(checkFleetConfig(makeConfig({ fleet_etcd_endpoints: ['https://127.0.0.1:2379'], fleet_etcd_ca_file: '/nonexistent/ca.pem' })),
+  await assert.rejects(checkFleetFiles(makeConfig({ fleet_etcd_endpoints: ['https://127.0.0.1:2379'], fleet_etcd_ca_file: '/nonexistent/ca.pem' })),
     (err: Error) => (err as { code?: string }).code === 'HC_ERR_CONFIG' && /fleet_etcd_ca_file \/nonexistent\/ca.pem cannot be read/.test(err.message))
-  await checkFleetConfig(makeConfig())
+  await checkFleetFiles(makeConfig())
 })
 
 test('hacheck: a fleet config that does not hold stops start-up with exit 2, naming the key', async (t) => {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
 import { makeConfig } from '../../src/config/index.js'
-import { startFleet, type Fleet, type FleetLog } from '../../src/fleet/watcher.js'
+import { FleetWatcher, type FleetLog } from '../../src/fleet/watcher.js'
 import { Spool } from '../../src/spool/spool.js'
 import { SpoolWeights } from '../../src/spool/weight.js'
 import { startEtcd, testCertificates, type EtcdMember } from '../etcd.js'
@@ -28,10 +28,10 @@ function client (t: TestContext, member: EtcdMember): Etcd3 {
   return c
 }
 
-async function fleetOn (t: TestContext, endpoints: string[], spoolRoot: string, log: FleetLog): Promise<{ fleet: Fleet, spool: Spool }> {
+async function fleetOn (t: TestContext, endpoints: string[], spoolRoot: string, log: FleetLog): Promise<{ fleet: FleetWatcher, spool: Spool }> {
   const config = makeConfig({ fleet_etcd_endpoints: endpoints, fleet_host_name: 'web01' })
-  const fleet = await startFleet({ config, log, spoolRoot, backoff: { initialMs: 50, maxMs: 300 } })
-  t.after(async () => { await fleet.close() })
+  const fleet = await FleetWatcher.start({ config, log, spoolRoot, backoff: { initialMs: 50, maxMs: 300 } })
+  t.after(async () => { await fleet.stop() })
   return { fleet, spool: await Spool.open(spoolRoot, { fleet: fleet.view }) }
 }
 
@@ -107,7 +107,7 @@ test('fleet: etcd away at start: local spool and snapshot serve, the view follow
     const log = recordingLog()
     const { fleet } = await fleetOn(t, [etcd.clientUrl], root, log)
     assert.equal(await fleet.firstSync(5000), true)
-    await fleet.close() // writes the snapshot
+    await fleet.stop() // writes the snapshot
   }
   await etcd.kill()
   const log = recordingLog()
@@ -171,15 +171,15 @@ test('fleet: TLS with a client certificate, files named in the config; a wrong C
   t.after(() => { kv.close() })
   await waitFor(async () => { await kv.put('/hacheck/spool/web').value(down('over tls')); return true }, 10000, 'etcd over TLS')
   const root = await tempDir(t)
-  const fleet = await startFleet({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls }), log: recordingLog(), spoolRoot: root })
-  t.after(async () => { await fleet.close() })
+  const fleet = await FleetWatcher.start({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls }), log: recordingLog(), spoolRoot: root })
+  t.after(async () => { await fleet.stop() })
   assert.equal(await fleet.firstSync(5000), true)
   assert.equal(reasonOf(new Spool(root, undefined, undefined, fleet.view), 'web'), 'fleet:over tls')
 
   const other = await testCertificates(t)
   const log = recordingLog()
-  const wrong = await startFleet({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls, fleet_etcd_ca_file: other.ca }), log })
-  t.after(async () => { await wrong.close() })
+  const wrong = await FleetWatcher.start({ config: makeConfig({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01', ...tls, fleet_etcd_ca_file: other.ca }), log })
+  t.after(async () => { await wrong.stop() })
   assert.equal(await wrong.firstSync(5000), false)
   assert.equal(log.count(/cannot reach etcd/), 1)
 })

@@ -17,7 +17,7 @@ import type { LatencyHistory, LatencySeries } from '../../checks/latency-history
 import type { SeenEntry, ServiceLog } from '../../checks/service-log.js'
 import type { RecentTransition, TransitionLog } from '../../checks/transition-log.js'
 import type { Config } from '../../config/index.js'
-import { ALL, type Spool, type SpoolEntry, type SpoolStateName } from '../../spool/spool.js'
+import { ALL, endsLookup, type Spool, type SpoolEntry, type SpoolStateName } from '../../spool/spool.js'
 import { SpoolWeights, type WeightEntry } from '../../spool/weight.js'
 import { VERSION } from '../../version.js'
 
@@ -103,8 +103,6 @@ export interface PageSources {
   fleet?: (() => unknown) | undefined
 }
 
-const STRENGTH: Record<SpoolStateName, number> = { drain: 1, down: 2, maint: 2 }
-
 function pageEntry (entry: SpoolEntry): PageSpoolEntry {
   // `source` is set by the fleet backend where it exists; a plain spool file is local.
   const source = (entry as SpoolEntry & { source?: unknown }).source
@@ -120,13 +118,13 @@ function pageEntry (entry: SpoolEntry): PageSpoolEntry {
 
 /**
  * The row's state as a check of the whole service reads it: `all`, then the service, then its
- * ports; the first down or maint wins, else the first drain (see `Spool.isUp`).
+ * ports, by the spool's lookup rule (`endsLookup`: the first down or maint, else a drain).
  */
 function rowState (entries: readonly PageSpoolEntry[]): ServiceRow['state'] {
   let state: ServiceRow['state'] = 'up'
   for (const e of entries) {
-    if (state === 'up' || STRENGTH[e.state] > STRENGTH[state]) state = e.state
-    if (state !== 'drain') break
+    if (endsLookup(e.state)) return e.state
+    state = 'drain'
   }
   return state
 }

@@ -1,20 +1,23 @@
 /**
  * The check routes: `GET|HEAD /:protocol/:service/:port/*` (and `/:protocol/:service/:port`
- * for protocols that allow it). Generic: the protocol is looked up in the registry, never
- * named here. CONTRACT section 3.
+ * for protocols that allow it), parsed with the one check-URL grammar (`check-url.ts`).
+ * Generic: the protocol is looked up in the registry, never named here. docs/http-api.md
+ * "Check URLs".
  */
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { checkers as defaultCheckers, type Checker, type CheckerRegistry, type CheckResult, type CheckTarget, type Protocol } from '../../checkers/index.js'
+import { isRefusal, isValidServiceName, parseCheckParts, restOfCheckPath, type CheckUrl, type CheckUrlRefusal } from '../../check-url.js'
+import { checkers as defaultCheckers, type CheckerRegistry, type CheckTarget, type Protocol } from '../../checkers/index.js'
 import { tenthsOfMs } from '../../checkers/status.js'
 import type { CheckGuard } from '../../checks/check-guard.js'
 import type { HealthService } from '../../checks/health.js'
+import type { CheckResult } from '../../checks/result.js'
 import type { ServiceLog } from '../../checks/service-log.js'
 import { resolveTarget } from '../../checks/target.js'
 import { HC_ERR_BAD_PORT } from '../../errors.js'
 import type { LogLimiter } from '../../ops/log-limit.js'
 import type { Metrics } from '../../ops/metrics.js'
-import { isValidServiceName, normaliseKey } from '../../spool/spool.js'
+import { normaliseKey } from '../../spool/spool.js'
 
 /** What the check routes need, built once per server. */
 export interface CheckRoutesOptions {
@@ -40,7 +43,6 @@ interface CheckParams {
 /** The URL shapes of a check; the second only for protocols whose `pathRequired` is false. */
 export const CHECK_URLS = ['/:protocol/:service/:port/*', '/:protocol/:service/:port'] as const
 
-const PORT_RE = /^[0-9]+$/
 const HTML = 'text/html; charset=UTF-8'
 
 /** (ours) Response header with the HAProxy check status of the answer (`L7OK`, `L4CON`, ...). */
@@ -49,25 +51,14 @@ export const STATUS_HEADER = 'x-hacheck-status'
 export const DURATION_HEADER = 'x-hacheck-duration-ms'
 
 /**
- * The protocol of a URL that names an existing check route, or `null` (answer 404): unknown
- * protocol, bad service name, non-numeric port, or a missing `/` the protocol requires.
+ * The check a request names, or why it names none: the router's decoded protocol, service and
+ * port, and the raw rest of the URL (query and query string stay as sent).
  */
-export function matchCheckRoute (params: CheckParams, registry: CheckerRegistry = defaultCheckers): Protocol | null {
-  const { protocol, service, port } = params
-  const checker = Object.hasOwn(registry, protocol) ? registry[protocol] : undefined
-  if (checker === undefined || !isValidServiceName(service) || !PORT_RE.test(port)) return null
-  if (checker.pathRequired && params['*'] === undefined) return null
-  return protocol as Protocol
-}
-
-/** The raw (undecoded) path after `/<protocol>/<service>/<port>/`, and the raw query string. */
-export function splitCheckUrl (rawUrl: string): { query: string, queryString: string } {
-  const q = rawUrl.indexOf('?')
-  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
-  const queryString = q === -1 ? '' : rawUrl.slice(q + 1)
-  let slash = 0
-  for (let i = 0; i < 4 && slash !== -1; i++) slash = path.indexOf('/', i === 0 ? 0 : slash + 1)
-  return { query: slash === -1 ? '' : path.slice(slash + 1), queryString }
+function parseRequest (request: FastifyRequest<{ Params: CheckParams }>, registry: CheckerRegistry): CheckUrl | CheckUrlRefusal {
+  const { protocol, service, port } = request.params
+  if (!isValidServiceName(service)) return { refused: 'route', why: 'not a service name' }
+  const rest = request.params['*'] === undefined ? undefined : restOfCheckPath(request.url)
+  return parseCheckParts({ protocol, port, rest }, registry)
 }
 
 /** The HTTP status for a checker code: the code when it is a standard status, else 503. */
@@ -85,12 +76,15 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
   const checkers = opts.checkers ?? defaultCheckers
 
   async function handleCheck (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
-    const protocol = matchCheckRoute(request.params, checkers)
-    if (protocol === null) return notFound(reply)
-    const checker = checkers[protocol] as Checker
-    const urlPort = Number(request.params.port)
-    if (urlPort > 65535) throw new HC_ERR_BAD_PORT(`port ${request.params.port} is out of range 0-65535`)
-    const { host, port } = resolveTarget(urlPort, request.headers, localAddresses)
+    const check = parseRequest(request, checkers)
+    if (isRefusal(check)) {
+      if (check.refused === 'port') throw new HC_ERR_BAD_PORT(check.why)
+      // (ours) A query the protocol gives a meaning to (a role, a gRPC service) must be one it knows.
+      return check.refused === 'query' ? reply.code(404).type(HTML).send(`Not Found: ${check.why}`) : notFound(reply)
+    }
+    const { checker, query, queryString } = check
+    const protocol = check.protocol as Protocol
+    const { host, port } = resolveTarget(check.port, request.headers, localAddresses)
     // A checker the service names (script) contacts nothing: its port is only handed over.
     const connects = checker.probes && checker.namedByService !== true
     if (port === 0 && connects) throw new HC_ERR_BAD_PORT(`port 0 cannot be checked by ${protocol}`)
@@ -98,10 +92,6 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
     // Every spool file of the check must be a possible file name (HC_ERR_SPOOL_NAME, a 400),
     // else the lookup would fail and answer a false down.
     normaliseKey({ service, port, host })
-    const { query, queryString } = splitCheckUrl(request.url)
-    // (ours) A query the protocol gives a meaning to (a role, a gRPC service) must be one it knows.
-    const rejected = checker.rejectsQuery?.(query, queryString)
-    if (rejected !== undefined) return reply.code(404).type(HTML).send(`Not Found: ${rejected}`)
     let result: CheckResult
     // The guard runs before anything connects; spool-only protocols and scripts never connect.
     const decision = !connects
@@ -125,7 +115,8 @@ export default async function checkRoutes (app: FastifyInstance, opts: CheckRout
   }
 
   async function methodNotAllowed (request: FastifyRequest<{ Params: CheckParams }>, reply: FastifyReply): Promise<FastifyReply> {
-    if (matchCheckRoute(request.params, checkers) === null) return notFound(reply)
+    const check = parseRequest(request, checkers)
+    if (isRefusal(check) && check.refused === 'route') return notFound(reply)
     return reply.code(405).header('allow', 'GET, HEAD').type(HTML).send('Method Not Allowed')
   }
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseGroups } from '../../src/checks/group-members.js'
 import { makeConfig } from '../../src/config/index.js'
 import { hasCode } from '../../src/errors.js'
 
-test('groups: members parse like check URLs without the service; script/<name> names a script', () => {
+test('groups: parsed once at load: members parse like check URLs without the service; script/<name> names a script', () => {
   const config = makeConfig({
     groups: { 'web-stack': ['tcp/5432', 'http/8080/health?deep=1', 'mysql/3306/', 'script/zk'] },
     scripts: { zk: { command: ['/usr/local/bin/zk-health-check.sh', '--zk-port', '2191'], timeout: 5 } }
   })
-  const group = parseGroups(config).get('web-stack')
+  const group = config.checkGroups.get('web-stack')
   assert.deepEqual(group?.members, [
     { spec: 'tcp/5432', protocol: 'tcp', port: 5432, query: '', queryString: '' },
     { spec: 'http/8080/health?deep=1', protocol: 'http', port: 8080, query: 'health', queryString: 'deep=1' },
@@ -18,7 +17,7 @@ test('groups: members parse like check URLs without the service; script/<name> n
   ])
 })
 
-test('groups: a member that does not parse is a config error naming the group, the member and why', () => {
+test('groups: a member that does not parse fails the load, naming naming the group, the member and why', () => {
   const cases: Array<[unknown, RegExp]> = [
     [['tcp/5432', 'htp/8080'], /groups\.g\[1\] "htp\/8080": unknown protocol 'htp'/],
     [['tcp/0'], /groups\.g\[0\] "tcp\/0": port must be 1-65535/],
@@ -33,10 +32,9 @@ test('groups: a member that does not parse is a config error naming the group, t
     [['postgres/5432/primry'], /groups\.g\[0\] "postgres\/5432\/primry": unknown postgres role "primry"/]
   ]
   for (const [members, message] of cases) {
-    const config = makeConfig({ groups: { g: members } })
-    assert.throws(() => parseGroups(config), (err: unknown) => hasCode(err, 'HC_ERR_CONFIG') && message.test(err.message), JSON.stringify(members))
+    assert.throws(() => makeConfig({ groups: { g: members } }), (err: unknown) => hasCode(err, 'HC_ERR_CONFIG') && message.test(err.message), JSON.stringify(members))
   }
-  assert.throws(() => parseGroups(makeConfig({ groups: { '..': ['tcp/1'] } })), /groups\.\.\.: not a group name/)
+  assert.throws(() => makeConfig({ groups: { '..': ['tcp/1'] } }), /groups\.\.\.: not a group name/)
 })
 
 test('groups: the config shape is checked when loading (type errors name the key)', () => {
