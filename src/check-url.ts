@@ -1,6 +1,6 @@
 /**
  * The check-URL grammar, in one place: what `/<protocol>/<service>/<port>/<query>?<qs>` may
- * say (docs/http-api.md "Check URLs"), and the same without the service as the config writes a
+ * say (docs/http-api.md "Check routes"), and the same without the service as the config writes a
  * check (`agent_checks`, `groups`: `http/8080/health?deep=1`, `tcp/5432`, `script/zk`). The
  * check route, the agent's configured checks and group members all parse here, so they accept
  * and refuse the same things.

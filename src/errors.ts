@@ -38,7 +38,7 @@ export const HC_ERR_BAD_QUERY = createError<'HC_ERR_BAD_QUERY', 400, [string]>('
 /** Wrong command-line usage; CLIs print the message plus a usage line and exit 2. */
 export const HC_ERR_USAGE = createError<'HC_ERR_USAGE', [string]>('HC_ERR_USAGE', '%s')
 
-/** POST on the spool route while `allow_remote_spool_changes` is false (CONTRACT section 5). */
+/** POST on the spool route while `allow_remote_spool_changes` is false (docs/security.md "Remote spool changes"). */
 export const HC_ERR_REMOTE_SPOOL_DISABLED = createError<'HC_ERR_REMOTE_SPOOL_DISABLED', 403, []>(
   'HC_ERR_REMOTE_SPOOL_DISABLED', 'remote spool changes are not enabled', 403)
 

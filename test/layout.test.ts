@@ -4,7 +4,7 @@
  * way down the role order, so a folder can be read without the ones above it.
  */
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, normalize, relative } from 'node:path'
 import { test } from 'node:test'
 import { ROOT } from './helper.js'
@@ -92,4 +92,29 @@ test('layout: value imports go down the role order, and form no cycle', () => {
     state.set(file, 'done')
   }
   for (const file of edges.keys()) visit(file, [])
+})
+
+test('layout: comments cite the repository\'s own docs, and each cited doc and section exists', () => {
+  const docs = new Map<string, string>()
+  const headings = (doc: string): string => {
+    let text = docs.get(doc)
+    if (text === undefined) {
+      text = readFileSync(join(ROOT, doc), 'utf8')
+      docs.set(doc, text)
+    }
+    return text
+  }
+  for (const file of sources()) {
+    const text = readFileSync(file, 'utf8')
+    const where = relative(ROOT, file)
+    // Nothing a newcomer cannot open: no issue numbers, no spec or style guide kept elsewhere.
+    assert.doesNotMatch(text, /CONTRACT|[Ii]ssue #?[0-9]|STYLE\.md|\.\.\/shared\//, `${where} cites something outside the repository`)
+    for (const m of text.matchAll(/(docs\/[a-z0-9-]+\.md)(?: "([^"]+)")?/g)) {
+      const [, doc = '', section] = m
+      assert.ok(existsSync(join(ROOT, doc)), `${where} cites ${doc}, which does not exist`)
+      if (section !== undefined) {
+        assert.match(headings(doc), new RegExp(`^#+ ${section.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(ours\\))?$`, 'm'), `${where} cites section "${section}" of ${doc}, which has no such heading`)
+      }
+    }
+  }
 })

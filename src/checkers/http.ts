@@ -1,7 +1,7 @@
 /**
  * The `http` protocol (and, through {@link httpChecker}, `https`): GET
  * `<scheme>://<host>:<port>/<query>?<original query string>` and pass the upstream's status and
- * body through (CONTRACT section 3).
+ * body through (docs/http-api.md "Check routes").
  *
  * Proves: a fresh TCP (and TLS) connection works and the application answered this URL with a
  * status of its choosing within `healthcheck_timeout`. Does not prove other URLs work, that

@@ -7,7 +7,7 @@
  * (`CREATE USER 'hacheck'@'127.0.0.1' IDENTIFIED BY '...'`). Works with
  * `mysql_native_password` and `caching_sha2_password` accounts (mysql2 speaks both).
  *
- * Messages as the reference (CONTRACT section 3); unlike the reference, a closed port or a
+ * Messages as the reference (docs/http-api.md "Check routes"); unlike the reference, a closed port or a
  * silent server answers within `healthcheck_timeout`.
  *
  * (ours) `/mysql/<svc>/<port>/primary` and `/replica` (`?max_lag_seconds=N`) also ask the

@@ -3,7 +3,7 @@
  *
  * Proves: the port accepts connections (the kernel completed the handshake, so a listener
  * exists and its backlog is not full). Does not prove the service answers: a wedged process
- * whose socket still listens passes. Messages as the reference (CONTRACT section 3).
+ * whose socket still listens passes. Messages as the reference (docs/http-api.md "Check routes").
  */
 import { performance } from 'node:perf_hooks'
 import { openSocket } from './socket.js'

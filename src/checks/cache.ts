@@ -3,7 +3,7 @@
  * (`cache_max_bytes`: keys and results as V8 stores them, so distinct query strings against an
  * upstream with big bodies cannot grow the process), expired entries purged, failures cached
  * too, concurrent misses on one key sharing one in-flight probe, `Pragma: no-cache` per request.
- * Spool answers never come here. CONTRACT section 3 "Cache".
+ * Spool answers never come here. docs/http-api.md "Cache and outbound limit".
  *
  * Storage and expiry are lru-cache's; the policy (keys, sharing, bypass, counters) is ours.
  */

@@ -1,6 +1,6 @@
 /**
  * The check-target guard (ours). Request headers can point a probe at another host
- * (`X-Haproxy-Server-State: address=`, `X-Nerve-Check-IP`, CONTRACT section 3), which would
+ * (`X-Haproxy-Server-State: address=`, `X-Nerve-Check-IP`, docs/http-api.md "Check routes"), which would
  * make an open hacheck a port scanner and a way into cloud metadata services. Every probe
  * target must therefore lie inside `allowed_check_networks`.
  *

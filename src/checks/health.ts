@@ -34,7 +34,7 @@ export interface CheckRequest {
   client?: string | undefined
 }
 
-/** Counters shown in `/status` (CONTRACT section 4). */
+/** Counters shown in `/status` (docs/http-api.md "Monitoring routes"). */
 export interface HealthStats {
   cache: CacheStats
   /** Probes waiting for a `max_clients` slot. */

@@ -1,5 +1,5 @@
 /**
- * The outbound limit (`max_clients`, CONTRACT section 2) and the probe timeout: at most
+ * The outbound limit (`max_clients`, docs/configuration.md) and the probe timeout: at most
  * `max_clients` probes run at once, the others wait for a slot.
  *
  * The wait is fair between clients (ours): each client address has its own queue, and a slot

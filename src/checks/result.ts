@@ -1,6 +1,6 @@
 /**
  * What a check answers: the health service's output ({@link CheckResult}), and what a spool
- * state does to it, decided here and nowhere else (docs/operator-guide.md "Drain and maint"):
+ * state does to it, decided here and nowhere else (docs/operator-guide.md "Spool states"):
  *
  * | spool entry | probe                  | answer                                           |
  * |-------------|------------------------|--------------------------------------------------|

@@ -1,5 +1,5 @@
 /**
- * Who asked about which service, for `/recent` and `/status/count` (CONTRACT section 4).
+ * Who asked about which service, for `/recent` and `/status/count` (docs/http-api.md "Monitoring routes").
  *
  * Bounded: a client can invent service names and (with many source addresses) clients, so the
  * least recently answered services are forgotten past `maxServices`, the first-counted client

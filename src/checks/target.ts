@@ -1,5 +1,5 @@
 /**
- * Where a check goes: host and port from the URL and the request headers (CONTRACT section 3).
+ * Where a check goes: host and port from the URL and the request headers (docs/http-api.md "Check routes").
  *
  * - `X-Haproxy-Server-State` (HAProxy `http-check send-state`): its `address=` replaces the host
  *   and its `port=` the URL's port; a header without them changes nothing. HAProxy 2.6 sends

@@ -1,5 +1,5 @@
 /**
- * The `hacheck` server command (CONTRACT section 1):
+ * The `hacheck` server command (docs/tools.md "Server command"):
  * `hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [-v]`.
  *
  * Folder cli/ (this is its main file): the commands behind `bin/`: parse arguments, call the

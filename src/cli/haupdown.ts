@@ -1,6 +1,6 @@
 /**
  * The spool tools: `haup`, `hadown`, `hastatus`, `halist`, `hashowdowned` (and, ours,
- * `haweight`) are one program whose default action differs (CONTRACT section 6). Each action is
+ * `haweight`) are one program whose default action differs (docs/tools.md "Spool tools"). Each action is
  * a small function over the shared spool module; this file runs them. Arguments are parsed in
  * `tool-args.ts`, lines formatted in `tool-output.ts`.
  *

@@ -1,5 +1,5 @@
 /**
- * The server's command line (CONTRACT section 1), parsed into {@link ServerArgs}. Pure: reads
+ * The server's command line (docs/tools.md "Server command"), parsed into {@link ServerArgs}. Pure: reads
  * no file and imports no Fastify, so the container health check can parse PID 1's arguments
  * cheaply.
  */

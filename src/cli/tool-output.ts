@@ -1,4 +1,4 @@
-/** What the spool tools print: the CONTRACT section 6 line formats. Pure. */
+/** What the spool tools print: the line formats of docs/tools.md "Spool tools". Pure. */
 import { pyFloat, type SpoolEntry, type SpoolKey } from '../spool/spool.js'
 import type { WeightEntry } from '../spool/weight.js'
 

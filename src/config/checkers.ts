@@ -1,4 +1,4 @@
-/** Keys of individual checkers: the credentials a protocol logs in with (mysql, postgres, redis). Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/** Keys of individual checkers: the credentials a protocol logs in with (mysql, postgres, redis). Keys keep hacheck's spelling (docs/configuration.md); ours are flat snake_case too. */
 import { Type } from './json-schema.js'
 import { Nullable, type KeySpec } from './schema.js'
 

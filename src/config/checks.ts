@@ -1,4 +1,4 @@
-/** Keys of one check: cache, timeout, outbound limit, forwarded headers, where probes may go. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/** Keys of one check: cache, timeout, outbound limit, forwarded headers, where probes may go. Keys keep hacheck's spelling (docs/configuration.md); ours are flat snake_case too. */
 import { Type } from './json-schema.js'
 import { CIDR_ITEM, Cidr, HeaderName, Nullable, type KeySpec } from './schema.js'
 

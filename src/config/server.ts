@@ -1,4 +1,4 @@
-/** Keys of the server process: logging, open files, connections and their timeouts, stopping. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/** Keys of the server process: logging, open files, connections and their timeouts, stopping. Keys keep hacheck's spelling (docs/configuration.md); ours are flat snake_case too. */
 import { Type } from './json-schema.js'
 import { Cidr, Nullable, type KeySpec } from './schema.js'
 

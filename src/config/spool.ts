@@ -1,4 +1,4 @@
-/** Keys of the spool: where it lives, and who may change it over HTTP. Keys keep hacheck's spelling (CONTRACT section 2); ours are flat snake_case too. */
+/** Keys of the spool: where it lives, and who may change it over HTTP. Keys keep hacheck's spelling (docs/configuration.md); ours are flat snake_case too. */
 import { Type } from './json-schema.js'
 import { CIDR_ITEM, Cidr, Nullable, type KeySpec } from './schema.js'
 

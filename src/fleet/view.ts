@@ -5,7 +5,7 @@
  * that revision. The check path never waits on the network: when etcd is away the view keeps
  * the last state it had.
  *
- * Precedence (README "Fleet"): at each step of the lookup (`all`, `<service>`,
+ * Precedence (docs/fleet.md "Precedence between sources"): at each step of the lookup (`all`, `<service>`,
  * `<service>:<port>`) the local file is read first, then this host's key, then the fleet-wide
  * key; the first `down` or `maint` entry ends the lookup; a `drain` entry is returned only when
  * nothing in the whole lookup is `down` or `maint`. Weights: the lowest of every weight set,

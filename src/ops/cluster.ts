@@ -1,5 +1,5 @@
 /**
- * `-n NUM` (CONTRACT section 1): NUM identical worker processes (node:cluster) sharing the
+ * `-n NUM` (docs/tools.md "Server command"): NUM identical worker processes (node:cluster) sharing the
  * listening ports. The primary only supervises:
  *
  * - start-up: forks the workers and waits until each one listens; if one fails first (port in

@@ -1,5 +1,5 @@
 /**
- * `rlimit_nofile` (CONTRACT section 2): raise the open-files soft limit at start, as the
+ * `rlimit_nofile` (docs/configuration.md): raise the open-files soft limit at start, as the
  * reference does with `resource.setrlimit`. Node has no setrlimit, so on Linux this runs
  * `prlimit --pid <own pid> --nofile=SOFT:HARD` (util-linux) and reads the result back from
  * `/proc/self/limits`. Any failure stops start-up with a message saying why: the setting is

@@ -1,5 +1,5 @@
 /**
- * The form of a remote spool change (CONTRACT section 5): `status=up|down`, `reason` (required
+ * The form of a remote spool change (docs/security.md "Remote spool changes"): `status=up|down`, `reason` (required
  * for down), `expiration` and `creation` (unix seconds), from the query string and/or an
  * urlencoded body. (ours) With `status=down`, `state=down|drain|maint` says which spool state
  * to write (default down; see `format.ts`). Validated field by field; every error names its field.

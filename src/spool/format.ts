@@ -15,7 +15,7 @@ export { isValidServiceName, MAX_FILE_NAME_BYTES, MAX_SERVICE_NAME_LENGTH }
 export const LOCAL_HOST = '127.0.0.1'
 /** The file that takes the whole host down. */
 export const ALL = 'all'
-/** Where hacheck keeps its spool unless told otherwise (CONTRACT section 1). */
+/** Where hacheck keeps its spool unless told otherwise (docs/tools.md "Server command"). */
 export const DEFAULT_SPOOL_ROOT = '/var/spool/hacheck'
 
 const HOST_RE = /^[a-zA-Z0-9._:%-]+$/
@@ -63,7 +63,7 @@ export interface SpoolInfo {
 
 /**
  * (ours) Where an entry comes from: this host's spool directory (`local`), a fleet-wide etcd
- * key (`fleet`), or an etcd key for this host alone (`host`). See README "Fleet".
+ * key (`fleet`), or an etcd key for this host alone (`host`). See docs/fleet.md.
  */
 export type SpoolSource = 'local' | 'fleet' | 'host'
 

@@ -4,7 +4,7 @@
  * File names: `all` (the whole host), `<service>`, `<service>:<port>`, and
  * `<service>:<host>:<port>` for a target other than 127.0.0.1. Contents: JSON
  * `{"reason": str, "expiration": float|null, "creation": float|null}` (unix seconds), or any
- * other text, which is a legacy file whose whole content is the reason (CONTRACT section 3).
+ * other text, which is a legacy file whose whole content is the reason (docs/http-api.md "Check routes").
  *
  * (ours) A file may also carry `"state": "drain"` or `"state": "maint"`; absent (or anything
  * else) means `down`. The reference reads any such file as down, which is the safe reading:

@@ -1,5 +1,5 @@
 /**
- * Every example of the README sections "Groups and scripts" and "Coming from http_status /
+ * Every example of the doc sections "Groups and scripts" and "Coming from http_status /
  * health-checker" runs: the YAML files are saved as their first-line comment names them and
  * load without warnings; each `bin/hacheck ...` block is started as written (in a scratch
  * directory holding `bin` and `config` links to the checkout); the other shell blocks run in
@@ -27,11 +27,11 @@ import { startHaproxy } from './haproxy.js'
 
 interface Block { lang: string, body: string }
 
-/** The fenced code blocks of README section `## <title>` (up to the next `## `). */
-function sectionBlocks (title: string): Block[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+/** The fenced code blocks of section `## <title>` of a doc (up to the next `## `). */
+function sectionBlocks (doc: string, title: string): Block[] {
+  const readme = readFileSync(join(ROOT, doc), 'utf8')
   const start = readme.indexOf(`\n## ${title}\n`)
-  assert.notEqual(start, -1, `README has no section ${title}`)
+  assert.notEqual(start, -1, `${doc} has no section ${title}`)
   const end = readme.indexOf('\n## ', start + 4)
   const text = readme.slice(start, end === -1 ? undefined : end)
   return [...text.matchAll(/^```([a-z]*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', body: m[2] ?? '' }))
@@ -121,10 +121,10 @@ async function startBlock (t: TestContext, env: Env, block: Block): Promise<void
   }, 15000, `${line}: ${stderr}`)
 }
 
-test('README "Groups and scripts" and "Coming from http_status / health-checker": every example runs', async (t) => {
+test('docs "Groups and scripts" and "Coming from http_status / health-checker": every example runs', async (t) => {
   const env = await environment(t)
-  const groups = sectionBlocks('Groups and scripts').filter((b) => b.lang !== 'text')
-  const coming = sectionBlocks('Coming from http_status / health-checker')
+  const groups = sectionBlocks('docs/groups-and-scripts.md', 'Groups and scripts').filter((b) => b.lang !== 'text')
+  const coming = sectionBlocks('docs/migration.md', 'Coming from http_status / health-checker')
   assert.deepEqual(groups.map((b) => b.lang), ['yaml', 'sh', 'sh'])
   assert.deepEqual(coming.map((b) => b.lang), ['yaml', 'yaml', 'yaml', 'sh', 'sh', 'yaml', 'sh', 'sh', 'haproxy', 'keepalived'])
   const [groupsYaml, groupsStart, groupsSession] = groups as [Block, Block, Block]

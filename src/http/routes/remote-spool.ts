@@ -1,5 +1,5 @@
 /**
- * Remote spool changes: `POST /spool/<service>/<port>/<query>` (CONTRACT section 5), with our
+ * Remote spool changes: `POST /spool/<service>/<port>/<query>` (docs/security.md "Remote spool changes"), with our
  * security model around it. In order, before the body is read:
  *
  * 1. `allow_remote_spool_changes` false: 403 `remote spool changes are not enabled`;

@@ -1,5 +1,5 @@
 /**
- * Monitoring routes, JSON as the reference answers them (CONTRACT section 4):
+ * Monitoring routes, JSON as the reference answers them (docs/http-api.md "Monitoring routes"):
  * `/status`, `/status/count`, `/recent?threshold=<seconds>`.
  */
 import type { FastifyInstance } from 'fastify'
