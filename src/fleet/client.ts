@@ -44,11 +44,13 @@ async function readPem (key: string, path: string | null): Promise<Buffer | unde
  */
 export async function readFleetCredentials (settings: FleetSettings): Promise<Credentials | undefined> {
   if (settings.tls === null) return undefined
-  const [ca, cert, key] = await Promise.all([
+  // Settled in key order, so with two unreadable files the error names the first key, always.
+  const read = await Promise.allSettled([
     readPem('fleet_etcd_ca_file', settings.tls.caFile),
     readPem('fleet_etcd_cert_file', settings.tls.certFile),
     readPem('fleet_etcd_key_file', settings.tls.keyFile)
   ])
+  const [ca, cert, key] = read.map((r) => { if (r.status === 'rejected') throw r.reason; return r.value })
   if (ca === undefined && cert === undefined) return undefined
   // gRPC takes no root certificate as "the system's"; the etcd3 typings insist on one.
   return { rootCertificate: ca as Buffer, certChain: cert, privateKey: key }
