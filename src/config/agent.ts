@@ -14,22 +14,26 @@ export const agentKeys = {
   agent_port: {
     schema: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
     default: null,
-    expected: 'a port 0-65535 or null (no agent-check server)'
+    expected: 'a port 0-65535 or null (no agent-check server)',
+    description: 'serve HAProxy agent-check on this port; null: no agent server; `--agent-port` wins'
   },
   agent_bind: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
-    expected: 'an address or null (the -B address)'
+    expected: 'an address or null (the -B address)',
+    description: 'address for the agent server; null: the `-B` address'
   },
   // HAProxy holds one agent connection per server check in flight (200 for 200 servers whose
   // checks all hang: test/e2e/haproxy-connections.test.ts); idle ones cost a socket each.
   agent_max_connections: {
     schema: Type.Integer({ minimum: 1, default: 4096 }),
-    expected: 'an integer >= 1'
+    expected: 'an integer >= 1',
+    description: 'concurrent connections on the agent port; more are closed on arrival, without a reply'
   },
   agent_max_connections_per_client: {
     schema: Type.Integer({ minimum: 1, default: 1024 }),
-    expected: 'an integer >= 1'
+    expected: 'an integer >= 1',
+    description: 'concurrent agent connections one client address may hold; more from it are closed on arrival'
   },
   agent_checks: {
     schema: Type.Record(
@@ -40,7 +44,8 @@ export const agentKeys = {
     default: {},
     expected: 'a mapping of service names to checks <protocol>/<port>/<query>',
     item: 'a check <protocol>/<port>/<query> (e.g. http/8080/health or tcp/5432)',
-    name: 'a service name ([.a-zA-Z0-9_-]+)'
+    name: 'a service name ([.a-zA-Z0-9_-]+)',
+    description: 'per service, the check the agent runs: `<protocol>/<port>/<query>`, e.g. `web: http/8080/health`, `db: tcp/5432`; services without one are answered from the spool alone'
   }
 } satisfies Record<string, KeySpec>
 

@@ -15,38 +15,51 @@ export const DEFAULT_CHECK_NETWORKS: readonly string[] = Object.freeze([
 export const checksKeys = {
   cache_time: {
     schema: Type.Number({ minimum: 0, default: 10 }),
-    expected: 'a number of seconds >= 0'
+    expected: 'a number of seconds >= 0',
+    description: 'how long a checker result (success or failure) is reused',
+    reference: true
   },
   healthcheck_timeout: {
     schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
-    expected: 'a number of seconds > 0'
+    expected: 'a number of seconds > 0',
+    description: 'bound on one upstream probe',
+    reference: true
   },
   max_clients: {
     schema: Type.Integer({ minimum: 1, default: 10 }),
-    expected: 'an integer >= 1'
+    expected: 'an integer >= 1',
+    description: 'outbound probes in flight at once',
+    reference: true
   },
   cache_max_entries: {
     schema: Type.Integer({ minimum: 1, default: 10000 }),
-    expected: 'an integer >= 1'
+    expected: 'an integer >= 1',
+    description: 'most results kept in the cache (least recently used go first)'
   },
   cache_max_bytes: {
     schema: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
-    expected: 'a number of bytes >= 1024'
+    expected: 'a number of bytes >= 1024',
+    description: 'most bytes of results kept in the cache (keys and bodies as held in memory); least recently used go first'
   },
   service_name_header: {
     schema: Nullable(HeaderName),
     default: null,
-    expected: 'a header name or null'
+    expected: 'a header name or null',
+    description: 'HTTP probes send the service name in this header; the name joins the cache key',
+    reference: true
   },
   http_headers_to_copy: {
     schema: Type.Array(HeaderName, { default: ['Host'] }),
     expected: 'a list of header names',
-    item: 'a header name'
+    item: 'a header name',
+    description: 'request headers forwarded to HTTP(S) probes',
+    reference: true
   },
   allowed_check_networks: {
     schema: Type.Array(Cidr),
     default: DEFAULT_CHECK_NETWORKS,
     expected: 'a list of CIDR networks (e.g. 10.0.0.0/8)',
-    item: CIDR_ITEM
+    item: CIDR_ITEM,
+    description: 'where probes may go (403 otherwise); see [Check-target guard](security.md#check-target-guard)'
   }
 } satisfies Record<string, KeySpec>

@@ -24,45 +24,54 @@ export const fleetKeys = {
   fleet_etcd_endpoints: {
     schema: Nullable(Type.Array(Type.String({ pattern: ENDPOINT_PATTERN, maxLength: 300 }), { minItems: 1, maxItems: 32 })),
     default: null,
-    expected: 'a list of 1-32 etcd client URLs (http://host:2379 or https://host:2379), or null (no fleet)'
+    expected: 'a list of 1-32 etcd client URLs (http://host:2379 or https://host:2379), or null (no fleet)',
+    description: 'etcd client URLs; see [Fleet](fleet.md#fleet-ours)'
   },
   fleet_prefix: {
     schema: Type.String({ pattern: '^[\\x21-\\x7e]{0,255}/$', default: '/hacheck/' }),
-    expected: 'a key prefix of printable characters without spaces, ending in / (at most 256)'
+    expected: 'a key prefix of printable characters without spaces, ending in / (at most 256)',
+    description: 'where hacheck\'s keys live in etcd'
   },
   fleet_host_name: {
     schema: Nullable(Type.String({ pattern: FLEET_HOST_PATTERN })),
     default: null,
-    expected: 'a host name ([a-zA-Z0-9._-], starting with a letter or digit), or null for the machine\'s host name'
+    expected: 'a host name ([a-zA-Z0-9._-], starting with a letter or digit), or null for the machine\'s host name',
+    description: 'this host\'s name in `<prefix>hosts/<host>/`'
   },
   fleet_etcd_username: {
     schema: Nullable(Type.String({ minLength: 1, maxLength: 256 })),
     default: null,
-    expected: 'an etcd user name, or null (no authentication)'
+    expected: 'an etcd user name, or null (no authentication)',
+    description: 'etcd credentials (both or neither)'
   },
   fleet_etcd_password: {
     schema: Nullable(Type.String({ minLength: 1, maxLength: 1024 })),
     default: null,
-    expected: 'the etcd user\'s password, or null'
+    expected: 'the etcd user\'s password, or null',
+    description: 'etcd credentials (both or neither)'
   },
   fleet_etcd_ca_file: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
-    expected: 'a readable PEM file (CA certificates for etcd), or null (system CAs for https endpoints)'
+    expected: 'a readable PEM file (CA certificates for etcd), or null (system CAs for https endpoints)',
+    description: 'TLS to etcd: CA, client certificate and key (https endpoints only)'
   },
   fleet_etcd_cert_file: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
-    expected: 'a readable PEM file (client certificate for etcd), or null'
+    expected: 'a readable PEM file (client certificate for etcd), or null',
+    description: 'TLS to etcd: CA, client certificate and key (https endpoints only)'
   },
   fleet_etcd_key_file: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
-    expected: 'a readable PEM file (the client certificate\'s private key), or null'
+    expected: 'a readable PEM file (the client certificate\'s private key), or null',
+    description: 'TLS to etcd: CA, client certificate and key (https endpoints only)'
   },
   fleet_reconnect_max_seconds: {
     schema: Type.Number({ minimum: 1, maximum: 600, default: 5 }),
-    expected: 'seconds 1-600 (the longest back-off between attempts to reach etcd)'
+    expected: 'seconds 1-600 (the longest back-off between attempts to reach etcd)',
+    description: 'longest back-off between attempts to reach etcd'
   }
 } satisfies Record<string, KeySpec>
 

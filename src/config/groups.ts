@@ -38,21 +38,25 @@ export const groupsKeys = {
       { additionalProperties: false }
     ),
     default: {},
-    expected: `a mapping of group names to lists of 1-${MAX_GROUP_MEMBERS} checks (<protocol>/<port>/<query>, or script/<name>)`
+    expected: `a mapping of group names to lists of 1-${MAX_GROUP_MEMBERS} checks (<protocol>/<port>/<query>, or script/<name>)`,
+    description: 'check groups served at `/group/<name>/<port>/`: members `<protocol>/<port>/<query>` or `script/<name>`, at most 64 per group; see [Groups and scripts](groups-and-scripts.md#groups-and-scripts)'
   },
   group_failure_code: {
     schema: Type.Integer({ minimum: 400, maximum: 599, default: 503 }),
-    expected: 'an HTTP status 400-599 (503; 504 answers as gruntwork health-checker does)'
+    expected: 'an HTTP status 400-599 (503; 504 answers as gruntwork health-checker does)',
+    description: 'a group\'s answer when a member fails (504 as gruntwork\'s health-checker)'
   },
   scripts: {
     schema: Type.Record(Type.String({ pattern: NAME_PATTERN }), Script, { additionalProperties: false }),
     default: {},
-    expected: `a mapping of script names to {command: <argv list, or a string for /bin/sh -c>, timeout: <seconds, at most ${MAX_SCRIPT_TIMEOUT_SECONDS}>}`
+    expected: `a mapping of script names to {command: <argv list, or a string for /bin/sh -c>, timeout: <seconds, at most ${MAX_SCRIPT_TIMEOUT_SECONDS}>}`,
+    description: 'commands `/script/<name>/<port>/` and `script/<name>` members run: `command` an argv list or a `/bin/sh -c` string, `timeout` seconds (default `healthcheck_timeout`, at most 3600)'
   },
   http_status_root: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,
-    expected: 'a directory path (e.g. /var/run/http_status) or null (the http_status route is off)'
+    expected: 'a directory path (e.g. /var/run/http_status) or null (the http_status route is off)',
+    description: 'directory of http_status presence files; set, `/status?SERVICE=...&PORT=...&VIP=...` answers as http_status; see [Coming from http_status / health-checker](migration.md#coming-from-http_status--health-checker)'
   }
 } satisfies Record<string, KeySpec>
 

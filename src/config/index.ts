@@ -27,8 +27,8 @@ import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
 
 /**
- * The whole key table: one section per role, each in its own file. A new section is one file
- * and one line here.
+ * The whole key table: one section per role, each in its own file. A new section is one file,
+ * one line here and one in {@link CONFIG_SECTIONS}.
  */
 const keys = {
   ...checksKeys,
@@ -39,6 +39,17 @@ const keys = {
   ...fleetKeys,
   ...groupsKeys
 }
+
+/** The key table by section, titled, in the order docs/configuration.md lists them. */
+export const CONFIG_SECTIONS: ReadonlyArray<{ readonly title: string, readonly keys: Readonly<Record<string, KeySpec>> }> = [
+  { title: 'Checks', keys: checksKeys },
+  { title: 'Checker credentials', keys: checkersKeys },
+  { title: 'Server', keys: serverKeys },
+  { title: 'Spool', keys: spoolKeys },
+  { title: 'Agent-check server', keys: agentKeys },
+  { title: 'Fleet', keys: fleetKeys },
+  { title: 'Groups, scripts and http_status', keys: groupsKeys }
+]
 
 type Keys = typeof keys
 

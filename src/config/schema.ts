@@ -16,6 +16,14 @@ export interface KeySpec {
   item?: string
   /** For mappings: what a key must be. */
   name?: string
+  /**
+   * What the key does, one or two sentences of Markdown for docs/configuration.md, which is
+   * generated from these specs (`npm run docs`; a test fails when the file is out of date).
+   * Links are relative to `docs/`.
+   */
+  description: string
+  /** True for the keys Yelp's hacheck reads (same spelling and meaning); absent: ours. */
+  reference?: true
 }
 
 /** What one entry of a CIDR list must be (for {@link KeySpec.item}). */
