@@ -56,19 +56,28 @@ const DEFAULTS = {
   fleet_etcd_ca_file: null,
   fleet_etcd_cert_file: null,
   fleet_etcd_key_file: null,
-  fleet_reconnect_max_seconds: 5
+  fleet_reconnect_max_seconds: 5,
+  // ours (load weights)
+  load_weight_sources: [],
+  load_weight_window: 'avg10',
+  load_weight_factor: 1,
+  load_weight_floor: 10,
+  load_weight_interval_seconds: 2,
+  load_weight_hysteresis: 5,
+  pressure_root: '/proc/pressure',
+  load_weight_cgroups: {}
 }
 
 /** The config's keys, without what is derived from them. */
 function valuesOf (config: Config): Record<string, unknown> {
-  const { agentChecks, checkGroups, fleet, ...values } = config
+  const { agentChecks, checkGroups, fleet, loadWeight, ...values } = config
   return values
 }
 
 test('no config file means every default (docs/configuration.md)', async () => {
   const { config, warnings, source } = await loadConfig()
   assert.deepEqual(valuesOf(config), DEFAULTS)
-  assert.deepEqual([config.agentChecks.size, config.checkGroups.size, config.fleet], [0, 0, null], 'derived from the defaults')
+  assert.deepEqual([config.agentChecks.size, config.checkGroups.size, config.fleet, config.loadWeight], [0, 0, null, null], 'derived from the defaults')
   assert.deepEqual(warnings, [])
   assert.equal(source, 'defaults')
 })
