@@ -246,10 +246,10 @@ function renderServices (services, actionsOn) {
   applyFilterAndSort()
 }
 
-/** A load weight (`row.load`, `all.load`) as text: `load 63% (host, pressure 37.2)`. */
+/** A load weight (`row.load`, `all.load`) as text: `load weight 63% (host pressure 37.2%)`. */
 function loadText (load) {
   const where = load.scope === 'all' ? 'host' : 'cgroup'
-  return load.percent == null ? `load weight: no ${where} pressure readable` : `load ${load.percent}% (${where}, pressure ${load.pressure})`
+  return load.percent == null ? `load weight: no ${where} pressure readable` : `load weight ${load.percent}% (${where} pressure ${load.pressure}%)`
 }
 
 /** Each load-weight scope with its inputs: `all 63% (cpu 37.2, memory 0.1, io: <why ignored>)`. */
