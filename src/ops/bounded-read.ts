@@ -29,6 +29,9 @@ export type BoundedRead =
    */
   | { readonly kind: 'refused', readonly reason: string, readonly code?: string | undefined }
 
+/** The first read's size when the file's size says less (procfs, cgroupfs: 0), bytes. */
+const SMALL_FILE_BYTES = 1024
+
 const ABSENT: BoundedRead = Object.freeze({ kind: 'absent' })
 
 function refused (reason: string, code?: string): BoundedRead {
@@ -80,7 +83,8 @@ export function readBoundedFile (path: string, label: string, maxBytes: number):
     const opened = fstatSync(fd)
     const swapped = problemOf(label, opened, maxBytes)
     if (swapped !== undefined) return refused(swapped)
-    let buf = Buffer.allocUnsafe(opened.size + 1)
+    // procfs and cgroupfs files say size 0: start with room for a small file, not one byte.
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(opened.size, SMALL_FILE_BYTES)) + 1)
     let n = 0
     for (;;) {
       if (n === buf.length) {
