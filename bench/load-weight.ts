@@ -7,6 +7,8 @@
  *    (2 s). Once on fixture files in a temp directory, once on the kernel's own files
  *    (`/proc/pressure` and, for the 20 cgroups, `/sys/fs/cgroup/unified` or `/sys/fs/cgroup`,
  *    whichever holds `cpu.pressure`), and the cost of a weight lookup (what an agent reply adds).
+ *    Then the longest event-loop delay while a sampler of 20, and of 256 (the most allowed),
+ *    cgroups reads every 100 ms, against the same time without one.
  * 2. Idle: two built `bin/hacheck` processes side by side, load weights on (the same 20 cgroups,
  *    default interval) and off, doing nothing for IDLE seconds; their CPU from /proc.
  * 3. Throughput: the same two processes (pinned to CPU 1 when possible, the driver to CPU 0),
@@ -22,8 +24,9 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { makeConfig } from '../src/config/index.js'
-import { LoadSampler } from '../src/ops/load-weight.js'
+import { LoadSampler, SCOPES_PER_TURN } from '../src/ops/load-weight.js'
 import { runAgentLoad, type AgentSample } from './lib/agent-load.js'
 import { envInt } from './lib/env.js'
 import { runLoad, type Sample } from './lib/load.js'
@@ -75,6 +78,34 @@ function samplingCost (label: string, pressureRoot: string, cgroupOf: (service: 
   return { label, usPerRound, usPerRead: usPerRound / ((CGROUP_SERVICES.length + 1) * RESOURCES.length), unusable, nsPerLookup }
 }
 
+interface LoopBlock { cgroups: number, withSampler: number, without: number }
+
+/** The event loop's p99 and max delay over `seconds`, with a sampler of `cgroups` cgroups reading every 100 ms, and without. */
+async function loopBlock (dir: string, cgroups: number, seconds: number): Promise<LoopBlock> {
+  const root = join(dir, 'pressure')
+  const names = Array.from({ length: cgroups }, (_, i) => `svc${i}`)
+  await mkdir(root, { recursive: true })
+  for (const r of RESOURCES) await writeFile(join(root, r), pressure(12.5))
+  for (const s of names) {
+    await mkdir(join(dir, 'many', s), { recursive: true })
+    for (const r of RESOURCES) await writeFile(join(dir, 'many', s, `${r}.pressure`), pressure(3))
+  }
+  const settings = makeConfig({ load_weight_sources: [...RESOURCES], pressure_root: root, load_weight_interval_seconds: 0.1, load_weight_cgroups: Object.fromEntries(names.map((s) => [s, join(dir, 'many', s)])) }).loadWeight
+  if (settings === null) throw new Error('load weights are off')
+  const delay = async (): Promise<number> => {
+    const h = monitorEventLoopDelay({ resolution: 1 })
+    h.enable()
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+    h.disable()
+    return h.max / 1e6
+  }
+  const without = await delay()
+  const sampler = new LoadSampler({ settings }).start()
+  const withSampler = await delay()
+  sampler.stop()
+  return { cgroups, withSampler, without }
+}
+
 interface Pair { on: ServerProcess, off: ServerProcess, onAgent: number, offAgent: number }
 
 async function startPair (dir: string, pressureRoot: string, cgroupOf: (service: string) => string): Promise<Pair> {
@@ -110,7 +141,7 @@ async function throughput (pair: Pair): Promise<Map<string, Array<AgentSample | 
   return rounds
 }
 
-function render (costs: SamplingCost[], idle: { onMsPerS: number, offMsPerS: number }, rounds: Map<string, Array<AgentSample | Sample>>, uptime: string): string {
+function render (costs: SamplingCost[], blocks: LoopBlock[], idle: { onMsPerS: number, offMsPerS: number }, rounds: Map<string, Array<AgentSample | Sample>>, uptime: string): string {
   const m = machine()
   const pct = (usPerS: number): string => `${(usPerS / 1e4).toFixed(4)} %`
   const lines = [
@@ -120,6 +151,12 @@ function render (costs: SamplingCost[], idle: { onMsPerS: number, offMsPerS: num
     '| files read | CPU per round, us | per file, us | CPU per second at the default 2 s interval | unusable inputs | weight lookup (per agent reply), ns |',
     '|---|--:|--:|--:|--:|--:|',
     ...costs.map((c) => `| ${c.label} | ${c.usPerRound.toFixed(1)} | ${c.usPerRead.toFixed(2)} | ${(c.usPerRound / DEFAULT_INTERVAL_S).toFixed(1)} us/s (${pct(c.usPerRound / DEFAULT_INTERVAL_S)} of a core) | ${c.unusable} | ${c.nsPerLookup.toFixed(0)} |`),
+    '',
+    `Longest event-loop delay (\`monitorEventLoopDelay\`, 1 ms resolution) over 5 s in this process, with a sampler reading every 100 ms (${SCOPES_PER_TURN} scopes per turn of the loop), and over 5 s without one:`,
+    '',
+    '| cgroups (files a round) | with the sampler, ms | without, ms |',
+    '|--:|--:|--:|',
+    ...blocks.map((b) => `| ${b.cgroups} (${(b.cgroups + 1) * RESOURCES.length}) | ${b.withSampler.toFixed(1)} | ${b.without.toFixed(1)} |`),
     '',
     `Idle for ${IDLE} s, two \`bin/hacheck\` processes side by side: load weights on (kernel files, default interval) ${idle.onMsPerS.toFixed(2)} ms CPU/s, off ${idle.offMsPerS.toFixed(2)} ms CPU/s (/proc, 10 ms ticks: the difference is within the clock's resolution unless it exceeds ${(10 / IDLE).toFixed(2)} ms/s).`,
     '',
@@ -158,11 +195,13 @@ async function main (): Promise<void> {
     if (kernel) costs.push(samplingCost(`kernel files (/proc/pressure, ${cgroup})`, '/proc/pressure', () => cgroup))
     else log('no kernel PSI files here: the kernel row is skipped')
     for (const c of costs) log(`${c.label}: ${c.usPerRound.toFixed(1)} us/round, ${c.nsPerLookup.toFixed(0)} ns/lookup, ${c.unusable} unusable`)
+    const blocks = [await loopBlock(join(dir, 'b20'), 20, 5), await loopBlock(join(dir, 'b256'), 256, 5)]
+    for (const b of blocks) log(`${b.cgroups} cgroups: event loop max delay ${b.withSampler.toFixed(1)} ms with the sampler, ${b.without.toFixed(1)} ms without`)
     pair = kernel ? await startPair(dir, '/proc/pressure', () => cgroup) : await startPair(dir, fixtureRoot, (s) => join(dir, 'cgroups', s))
     log(`idle ${IDLE} s...`)
     const idle = await idleCpu(pair)
     const rounds = await throughput(pair)
-    const report = render(costs, idle, rounds, uptime)
+    const report = render(costs, blocks, idle, rounds, uptime)
     process.stdout.write(`${report}\n`)
     log(`written to ${await writeResults(join(ROOT, 'bench', 'RESULTS.md'), report, { begin: '<!-- bench-load-weight:begin (written by npm run bench:load-weight) -->', end: '<!-- bench-load-weight:end -->' })}`)
   } finally {

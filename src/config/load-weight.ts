@@ -15,8 +15,12 @@ import type { KeySpec } from './schema.js'
 /** An absolute path without NUL bytes (a directory is checked when read, never at load). */
 const AbsolutePath = Type.String({ pattern: '^/[^\\x00]*$', maxLength: 4096 })
 
-/** Most services with a cgroup of their own: each costs three small reads per interval. */
-export const MAX_LOAD_WEIGHT_CGROUPS = 1000
+/**
+ * Most services with a cgroup of their own: each costs three small reads per interval, some
+ * 0.1 ms of CPU on a busy machine (bench/RESULTS.md "Load weights"), so 256 cost about 1.5 % of
+ * a core at the default 2 s interval.
+ */
+export const MAX_LOAD_WEIGHT_CGROUPS = 256
 
 /** The load-weight section of the config key table. */
 export const loadWeightKeys = {

@@ -75,6 +75,12 @@ export interface LoadLog {
   info: (obj: object, msg: string) => void
 }
 
+/**
+ * Scopes read per turn of the event loop in a timer round: 3 files each, some 0.1 ms of
+ * synchronous reads a scope (bench/RESULTS.md, "Load weights").
+ */
+export const SCOPES_PER_TURN = 4
+
 /** Options for {@link LoadSampler}. */
 export interface LoadSamplerOptions {
   settings: LoadWeightSettings
@@ -87,9 +93,9 @@ export interface LoadSamplerOptions {
 }
 
 /**
- * Reads pressure on a timer and holds each scope's load weight. State: the scopes (replaced
- * whole on each read, so a reader never sees half a round), which sources are currently
- * reported unusable, and the timer. {@link LoadSampler.stop} clears the timer; the timer is
+ * Reads pressure on a timer and holds each scope's load weight. State: the scopes (each
+ * replaced whole when read, so a reader never sees half a scope), which sources are currently
+ * reported unusable, the timer and whether a round is in progress. {@link LoadSampler.stop} clears the timer; the timer is
  * unref'd, so it never holds a process open.
  */
 export class LoadSampler {
@@ -102,6 +108,8 @@ export class LoadSampler {
   /** Path → the reason it was reported unusable, while it stays so. */
   private readonly reported = new Map<string, string>()
   private timer: NodeJS.Timeout | undefined
+  /** A timer round is in progress. */
+  private sampling = false
 
   constructor (opts: LoadSamplerOptions) {
     this.settings = opts.settings
@@ -122,11 +130,14 @@ export class LoadSampler {
     for (const [service, dir] of this.settings.cgroups) this.state.set(service, empty(service, 'cgroup', dir))
   }
 
-  /** Reads once now, then every `intervalMs`. Calling it again does nothing. */
+  /**
+   * Reads once now (all scopes at once, so the first answers have weights), then every
+   * `intervalMs` in slices (see {@link SCOPES_PER_TURN}). Calling it again does nothing.
+   */
   start (): this {
     if (this.timer !== undefined) return this
     this.sample()
-    this.timer = setInterval(() => { this.sample() }, this.settings.intervalMs)
+    this.timer = setInterval(() => { this.sampleInSlices().catch(() => {}) }, this.settings.intervalMs)
     this.timer.unref()
     return this
   }
@@ -136,26 +147,51 @@ export class LoadSampler {
     return this.timer !== undefined
   }
 
-  /** Stops the timer; the last weights stay readable. */
+  /** Stops the timer (and a round in progress); the last weights stay readable. */
   stop (): void {
     clearInterval(this.timer)
     this.timer = undefined
   }
 
-  /** Reads every scope's files once and updates its weight. Synchronous, never throws. */
+  /** Reads every scope's files once and updates its weight, in one go. Synchronous, never throws. */
   sample (): void {
     const nowMs = this.nowMs()
-    for (const [name, prev] of this.state) {
-      const inputs = prev.inputs.map((input) => this.readInput(name, input))
-      let pressure: number | null = null
-      for (const input of inputs) {
-        const value = input.some?.[this.settings.window]
-        if (value !== undefined && (pressure === null || value > pressure)) pressure = value
+    for (const name of this.state.keys()) this.sampleScope(name, nowMs)
+  }
+
+  /**
+   * One timer round: every scope, {@link SCOPES_PER_TURN} at a time with a turn of the event
+   * loop between, so a thousand cgroups never hold the loop for long. A round still running when
+   * the next tick comes is not doubled: that tick is skipped.
+   */
+  private async sampleInSlices (): Promise<void> {
+    if (this.sampling) return
+    this.sampling = true
+    try {
+      const nowMs = this.nowMs()
+      let done = 0
+      for (const name of [...this.state.keys()]) {
+        if (this.timer === undefined) return
+        this.sampleScope(name, nowMs)
+        if (++done % SCOPES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve))
       }
-      const computed = pressure === null ? null : loadWeightFor(pressure, this.settings)
-      const weight = computed === null ? null : nextWeight(prev.weight, computed, this.settings)
-      this.state.set(name, { ...prev, weight, computed, pressure, inputs, sampledAtMs: nowMs })
+    } finally {
+      this.sampling = false
     }
+  }
+
+  private sampleScope (name: string, nowMs: number): void {
+    const prev = this.state.get(name)
+    if (prev === undefined) return
+    const inputs = prev.inputs.map((input) => this.readInput(name, input))
+    let pressure: number | null = null
+    for (const input of inputs) {
+      const value = input.some?.[this.settings.window]
+      if (value !== undefined && (pressure === null || value > pressure)) pressure = value
+    }
+    const computed = pressure === null ? null : loadWeightFor(pressure, this.settings)
+    const weight = computed === null ? null : nextWeight(prev.weight, computed, this.settings)
+    this.state.set(name, { ...prev, weight, computed, pressure, inputs, sampledAtMs: nowMs })
   }
 
   private readInput (scope: string, input: PressureInput): PressureInput {

@@ -64,7 +64,7 @@ test('each load-weight key is validated; a bad value names the key and what it m
     ['load_weight_cgroups', { web: 'system.slice/web.service' }, /load_weight_cgroups' must be a mapping .*: entry web \("system.slice\/web.service"\) is not an absolute directory path/],
     ['load_weight_cgroups', { 'a/b': '/sys/fs/cgroup/x' }, /load_weight_cgroups' must be a mapping .*: entry "a\/b" is not a service name/],
     ['load_weight_cgroups', ['/sys/fs/cgroup/x'], /load_weight_cgroups' must be a mapping/],
-    ['load_weight_cgroups', Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`s${i}`, '/x'])), /load_weight_cgroups' must be a mapping of at most 1000 service names/]
+    ['load_weight_cgroups', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`s${i}`, '/x'])), /load_weight_cgroups' must be a mapping of at most 256 service names/]
   ]
   for (const [key, value, message] of bad) {
     assert.throws(() => buildConfig({ load_weight_sources: ['cpu'], [key]: value }, 'f.yaml'),

@@ -4,7 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { makeConfig, type Config } from '../../src/config/index.js'
-import { LoadSampler, loadWeightFor, nextWeight } from '../../src/ops/load-weight.js'
+import { LoadSampler, SCOPES_PER_TURN, loadWeightFor, nextWeight } from '../../src/ops/load-weight.js'
 import { readPressureFile } from '../../src/ops/pressure.js'
 import { tempDir } from '../helper.js'
 import { writePressure } from './pressure-fixtures.js'
@@ -177,4 +177,28 @@ test('sampler: reads on its timer (first read at start), never on a weight looku
   t.mock.timers.tick(50_000)
   assert.equal(reads, 3, 'no read after stop()')
   assert.equal(load.weight('web'), 20, 'the last weight stays readable')
+})
+
+test('sampler: a timer round reads SCOPES_PER_TURN scopes per turn of the event loop, and a round still running is not doubled', async (t) => {
+  const { root, config: base } = await fixture(t)
+  const cgroups = await tempDir(t, 'hacheck-cgroups-')
+  const services = Array.from({ length: 10 }, (_, i) => `svc${i}`)
+  for (const s of services) await writePressure(join(cgroups, s), 'cpu.pressure', 50)
+  await writePressure(root, 'cpu', 0)
+  const config = makeConfig({ ...valuesOf(base), load_weight_cgroups: Object.fromEntries(services.map((s) => [s, join(cgroups, s)])) })
+  let reads = 0
+  t.mock.timers.enable({ apis: ['setInterval'] })
+  const load = sampler(config, { read: (path) => { reads++; return readPressureFile(path) } })
+  load.start()
+  assert.equal(reads, 11, 'start reads every scope at once')
+  t.mock.timers.tick(config.loadWeight?.intervalMs ?? 0)
+  assert.equal(reads, 11 + SCOPES_PER_TURN, 'the first slice, then the event loop gets a turn')
+  t.mock.timers.tick(config.loadWeight?.intervalMs ?? 0)
+  assert.equal(reads, 11 + SCOPES_PER_TURN, 'a tick during a round is skipped')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(reads, 11 + 2 * SCOPES_PER_TURN)
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(reads, 22, 'the round ends after every scope')
+  assert.deepEqual(services.map((s) => load.weight(s)), services.map(() => 50))
+  load.stop()
 })
