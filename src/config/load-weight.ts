@@ -16,9 +16,9 @@ import type { KeySpec } from './schema.js'
 const AbsolutePath = Type.String({ pattern: '^/[^\\x00]*$', maxLength: 4096 })
 
 /**
- * Most services with a cgroup of their own: each costs three small reads per interval, some
- * 0.1 ms of CPU on a busy machine (bench/RESULTS.md "Load weights"), so 256 cost about 1.5 % of
- * a core at the default 2 s interval.
+ * Most services with a cgroup of their own: each costs three small reads per interval, up to
+ * 0.5 ms of CPU on a busy machine (bench/RESULTS.md "Load weights"), so 256 cost a few percent
+ * of a core at the default 2 s interval.
  */
 export const MAX_LOAD_WEIGHT_CGROUPS = 256
 

@@ -76,7 +76,7 @@ export interface LoadLog {
 }
 
 /**
- * Scopes read per turn of the event loop in a timer round: 3 files each, some 0.1 ms of
+ * Scopes read per turn of the event loop in a timer round: 3 files each, 0.1-0.5 ms of
  * synchronous reads a scope (bench/RESULTS.md, "Load weights").
  */
 export const SCOPES_PER_TURN = 4
