@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { down, up, type Checker, type CheckOutcome, type CheckTarget } from '../src/checkers/types.js'
-import { makeConfig, type Config } from '../src/config/index.js'
+import { CONFIG_SECTIONS, makeConfig, type Config } from '../src/config/index.js'
 import { buildApp, type AppDeps } from '../src/http/app.js'
 import { Spool } from '../src/spool/spool.js'
 
@@ -244,4 +244,11 @@ export async function getFrom (localAddress: string, url: string, opts: { header
     req.on('error', reject)
     req.end()
   })
+}
+
+/** A config's keys as the file writes them, without the fields derived from them at load. */
+export function configValues (config: Config): Record<string, unknown> {
+  const values: Record<string, unknown> = {}
+  for (const section of CONFIG_SECTIONS) for (const key of Object.keys(section.keys)) values[key] = config[key as keyof Config]
+  return values
 }

@@ -21,6 +21,7 @@ import type { Logger } from 'pino'
 import type { HealthService } from '../checks/health.js'
 import type { Config } from '../config/index.js'
 import { ClientConnections } from '../ops/conn-limit.js'
+import type { LoadSampler } from '../ops/load-weight.js'
 import type { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { answerAgent } from './answer.js'
@@ -31,6 +32,8 @@ export interface AgentServerOptions {
   config: Pick<Config, 'agentChecks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
   health: Pick<HealthService, 'check'>
   spool: Pick<Spool, 'root' | 'now' | 'fleet'>
+  /** (ours) The load-weight sampler when load weights are on: replies carry the lower of its weight and the spool's. */
+  load?: Pick<LoadSampler, 'weight'> | undefined
   /** TCP port; 0 picks a free one (tests). */
   port: number
   /** Address to bind, IPv4 or IPv6. */
@@ -82,7 +85,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     working.add(socket)
     let text: string
     try {
-      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks }, socket.remoteAddress))
+      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks, load: opts.load }, socket.remoteAddress))
     } finally {
       working.delete(socket)
     }

@@ -6,16 +6,20 @@
  *
  * (ours) `hadown --drain` / `--maint` write a drain or maint file; `haweight SERVICE... PERCENT`
  * sets a weight (`--clear` removes it); `hastatus` prints `DRAIN`/`MAINT` lines in the `DOWN`
- * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set.
+ * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set; with
+ * load weights on, a `LOAD\t<percent>\t<svc>\t...` line after them: the load weight the
+ * pressure read now gives, with its inputs.
  */
 import { readFile, stat } from 'node:fs/promises'
 import { userInfo } from 'node:os'
+import type { LoadWeightSettings } from '../config/load-weight.js'
 import { errnoCode, hasCode } from '../errors.js'
+import { LoadSampler } from '../ops/load-weight.js'
 import { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { runFleetTool, toolFleet } from './fleet-tools.js'
 import { HELP, USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
-import { displayName, downLine, pyJson, weightLine } from './tool-output.js'
+import { displayName, downLine, loadLine, pyJson, weightLine } from './tool-output.js'
 import { loadToolConfig, type SpoolRootChoice } from './tool-config.js'
 
 /** Where the tools write; injected by tests. */
@@ -30,8 +34,8 @@ export interface ToolIO {
   checkout?: string | null
 }
 
-/** Tool arguments with the spool root resolved. */
-type RunArgs = ToolArgs & { spoolRoot: string }
+/** Tool arguments with the spool root resolved (and, ours, the config's load-weight settings). */
+type RunArgs = ToolArgs & { spoolRoot: string, loadWeight?: LoadWeightSettings | null }
 
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
@@ -88,6 +92,9 @@ async function actionWeight (args: RunArgs): Promise<number> {
 async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
   const spool = new Spool(args.spoolRoot)
   const weights = new SpoolWeights(spool)
+  // (ours) One read of the pressure files, without the server's hysteresis.
+  const load = args.loadWeight == null ? undefined : new LoadSampler({ settings: args.loadWeight })
+  load?.sample()
   let code = 0
   for (const key of keysOf(args)) {
     const state = spool.status(key)
@@ -99,6 +106,7 @@ async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
     }
     const weight = await weights.get(key)
     if (weight !== null) io.stdout(`${weightLine(weight)}\n`)
+    if (load !== undefined) io.stdout(`${loadLine(displayName(key), load.scopeOf(key.service), load.settings.window)}\n`)
   }
   return code
 }
@@ -181,7 +189,7 @@ export async function main (prog: string, argv: readonly string[], defaultAction
   try {
     if (args.action === 'list') return await actionList(args, io)
     const tool = await loadToolConfig(args, io.env, { checkout: io.checkout })
-    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root }
+    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, loadWeight: tool.config.loadWeight }
     const local = async (): Promise<number> => {
       if (READ_ONLY.has(args.action)) await requireRoot(tool.spoolRoot)
       return await handlers[args.action](runArgs, io)

@@ -1,6 +1,8 @@
 /** What the spool tools print: the line formats of docs/tools.md "Spool tools". Pure. */
 import { pyFloat, type SpoolEntry, type SpoolKey } from '../spool/spool.js'
 import type { WeightEntry } from '../spool/weight.js'
+import type { ScopeLoad } from '../ops/load-weight.js'
+import type { PressureWindow } from '../ops/pressure.js'
 
 /** `svc`, or `svc:<host>:<port>` (host empty when absent: `svc::1234`), as the tools print keys. */
 export function displayName (key: SpoolKey): string {
@@ -19,6 +21,17 @@ export function downLine (entry: SpoolEntry): string {
 /** (ours) `WEIGHT\t<percent>\t<name>`. */
 export function weightLine (entry: WeightEntry): string {
   return `WEIGHT\t${entry.weight}\t${displayName(entry.key)}`
+}
+
+/**
+ * (ours) `LOAD\t<percent, or - when no source is usable>\t<name>\t<where> <window>: <inputs>`,
+ * `<where>` being `host` or `cgroup <dir>`, each input `<resource> <percent>` or
+ * `<resource>: <why it is ignored>` (docs/tools.md "Spool tools").
+ */
+export function loadLine (name: string, scope: ScopeLoad, window: PressureWindow): string {
+  const where = scope.kind === 'host' ? 'host' : `cgroup ${scope.dir}`
+  const inputs = scope.inputs.map((i) => i.some === null ? `${i.resource}: ${i.error ?? 'not read'}` : `${i.resource} ${i.some[window].toFixed(2)}`)
+  return `LOAD\t${scope.weight ?? '-'}\t${name}\t${where} ${window}: ${inputs.join(', ')}`
 }
 
 /** `json.dumps` spacing (`", "`, `": "`), so `halist` prints what the reference printed. */

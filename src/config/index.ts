@@ -2,10 +2,11 @@
  * Folder config/: the config file, from YAML to a frozen {@link Config}: the one entry point
  * that parses and validates it (docs/configuration.md). The keys are declared by role in the
  * section files beside it (`checks.ts`, `checkers.ts`, `server.ts`, `spool.ts`, `agent.ts`,
- * `fleet.ts`, `groups.ts`), each with its type and default: the YAML keys of Yelp's hacheck
- * plus ours. What spans keys or needs the checker registry (agent checks and group members
- * written as check URLs, fleet settings that must fit together) is parsed here too, once, into
- * the config's derived fields; the rest of hacheck receives the result and parses nothing.
+ * `fleet.ts`, `groups.ts`, `load-weight.ts`), each with its type and default: the YAML keys of
+ * Yelp's hacheck plus ours. What spans keys or needs the checker registry (agent checks and
+ * group members written as check URLs, fleet and load-weight settings that must fit together)
+ * is parsed here too, once, into the config's derived fields; the rest of hacheck receives the
+ * result and parses nothing.
  *
  * May import the checker registry (`checkers/`: which protocols exist and what their URLs
  * say) and the top-level leaves; imports no Fastify: the CLI tools share it.
@@ -22,6 +23,7 @@ import { checkersKeys } from './checkers.js'
 import { checksKeys } from './checks.js'
 import { fleetKeys, fleetSettings, type FleetSettings } from './fleet.js'
 import { groupsKeys, parseGroups, type GroupDefinition } from './groups.js'
+import { loadWeightKeys, loadWeightSettings, type LoadWeightSettings } from './load-weight.js'
 import type { KeySpec } from './schema.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
@@ -37,7 +39,8 @@ const keys = {
   ...spoolKeys,
   ...agentKeys,
   ...fleetKeys,
-  ...groupsKeys
+  ...groupsKeys,
+  ...loadWeightKeys
 }
 
 /** The key table by section, titled, in the order docs/configuration.md lists them. */
@@ -48,7 +51,8 @@ export const CONFIG_SECTIONS: ReadonlyArray<{ readonly title: string, readonly k
   { title: 'Spool', keys: spoolKeys },
   { title: 'Agent-check server', keys: agentKeys },
   { title: 'Fleet', keys: fleetKeys },
-  { title: 'Groups, scripts and http_status', keys: groupsKeys }
+  { title: 'Groups, scripts and http_status', keys: groupsKeys },
+  { title: 'Load weights', keys: loadWeightKeys }
 ]
 
 type Keys = typeof keys
@@ -74,6 +78,8 @@ export interface DerivedConfig {
   readonly checkGroups: ReadonlyMap<string, GroupDefinition>
   /** The fleet keys, checked across keys; null without `fleet_etcd_endpoints`. */
   readonly fleet: FleetSettings | null
+  /** (ours) The load-weight keys, checked across keys; null without `load_weight_sources` (off). */
+  readonly loadWeight: LoadWeightSettings | null
 }
 
 /** Validated configuration: every key, plus its {@link DerivedConfig}. See docs/configuration.md. */
@@ -166,7 +172,8 @@ export function buildConfig (raw: unknown, source = 'config', opts: ConfigOption
     derived = {
       agentChecks: parseAgentChecks(values.agent_checks, registry),
       checkGroups: parseGroups(values, registry),
-      fleet: fleetSettings(values, opts.machineHost)
+      fleet: fleetSettings(values, opts.machineHost),
+      loadWeight: loadWeightSettings(values)
     }
   } catch (err) {
     throw new HC_ERR_CONFIG(`${(err as Error).message} (in ${source})`)

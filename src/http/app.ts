@@ -22,6 +22,7 @@ import { localAddresses } from '../checks/target.js'
 import { STATE_CHANGE_CATEGORY, TransitionLog } from '../checks/transition-log.js'
 import type { Config } from '../config/index.js'
 import { limitConnectionsPerClient } from '../ops/conn-limit.js'
+import { LoadSampler } from '../ops/load-weight.js'
 import { LogLimiter, STATE_CHANGE_BUDGET } from '../ops/log-limit.js'
 import { Metrics } from '../ops/metrics.js'
 import type { Spool } from '../spool/spool.js'
@@ -32,7 +33,7 @@ import { httpStatusAnswer } from './routes/http-status.js'
 import metricsRoutes from './routes/metrics.js'
 import pageRoutes from './routes/page.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
-import statusRoutes, { fleetStatus } from './routes/status.js'
+import statusRoutes, { fleetStatus, loadWeightStatus } from './routes/status.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -99,10 +100,16 @@ export interface AppDeps {
   latency?: LatencyHistory
   /** Rate limits for log lines clients can cause; built on `logger` by default. */
   logLimiter?: LogLimiter
+  /**
+   * (ours) The load-weight sampler; built and started from `config.loadWeight` by default (none
+   * when load weights are off). Whoever builds the runtime stops it (`server.ts`; an app built
+   * on its own stops its own on close).
+   */
+  load?: LoadSampler | undefined
 }
 
 /** {@link AppDeps} with every member present: what several apps of one server share. */
-export type Runtime = Required<Omit<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>> & Pick<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics'>
+export type Runtime = Required<Omit<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics' | 'load'>> & Pick<AppDeps, 'logger' | 'opsLogger' | 'renderMetrics' | 'load'>
 
 /** Largest request header section accepted, bytes (Node answers 431 beyond it). */
 export const MAX_HEADER_SIZE = 16384
@@ -119,6 +126,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
   const groups = deps.groups ?? new GroupService({ groups: config.checkGroups, health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
+  const load = deps.load ?? (config.loadWeight === null ? undefined : new LoadSampler({ settings: config.loadWeight, logger: deps.opsLogger ?? deps.logger }).start())
   let latency = deps.latency
   if (latency === undefined) {
     const history = new LatencyHistory({ now })
@@ -131,7 +139,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     health,
     transitions,
     latency,
-    metrics: deps.metrics ?? new Metrics({ health, spool: deps.spool }),
+    metrics: deps.metrics ?? new Metrics({ health, spool: deps.spool, load }),
     checkGuard,
     groups,
     renderMetrics: deps.renderMetrics,
@@ -141,7 +149,8 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     startTime: deps.startTime ?? now(),
     logLimiter,
     logger: deps.logger,
-    opsLogger: deps.opsLogger
+    opsLogger: deps.opsLogger,
+    load
   }
 }
 
@@ -152,6 +161,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
  * @param deps - shared state; see {@link AppDeps}.
  */
 export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const ownsLoad = deps.load === undefined
   const rt = createRuntime(config, deps)
   const app = Fastify({
     ...(rt.logger === undefined
@@ -189,6 +199,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   // when the stop began does not hold the stop open until keep_alive_timeout.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
+  if (ownsLoad) app.addHook('onClose', async () => { rt.load?.stop() })
   // Callback style, not async: this runs for every answer and a promise each is measurable.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
@@ -215,7 +226,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
   const httpStatus = config.http_status_root === null ? undefined : httpStatusAnswer({ root: config.http_status_root, spool: rt.spool })
-  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus, fleet: rt.spool.fleet })
+  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus, fleet: rt.spool.fleet, load: rt.load })
   await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers, logLimiter: rt.logLimiter
@@ -224,6 +235,12 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
   await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType, allowedCidrs: config.metrics_allowed_cidrs })
   const fleet = rt.spool.fleet
-  await app.register(pageRoutes, { config, ...rt, fleet: fleet === undefined ? undefined : () => fleetStatus(fleet) })
+  const load = rt.load
+  await app.register(pageRoutes, {
+    config,
+    ...rt,
+    fleet: fleet === undefined ? undefined : () => fleetStatus(fleet),
+    loadWeight: load === undefined ? undefined : () => loadWeightStatus(load)
+  })
   return app
 }

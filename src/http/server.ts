@@ -48,6 +48,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
   let agent: AgentServer | undefined
   const close = async (): Promise<void> => {
     await Promise.all([...apps.map(async (app) => { await app.close() }), agent?.close()])
+    runtime.load?.stop()
     runtime.logLimiter.close() // writes the last "lines suppressed" summaries
   }
   try {
@@ -64,6 +65,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
         config: opts.config,
         health: runtime.health,
         spool: runtime.spool,
+        load: runtime.load,
         port: agentPort,
         host: opts.config.agent_bind ?? opts.bindAddress,
         logger: opts.logger,

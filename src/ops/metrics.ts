@@ -14,11 +14,15 @@ import type { HealthService } from '../checks/health.js'
 import type { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 import { registerFleetMetrics } from './fleet-metrics.js'
+import { registerLoadMetrics } from './load-metrics.js'
+import type { LoadSampler } from './load-weight.js'
 
 /** What {@link Metrics} reads at scrape time. */
 export interface MetricsSources {
   health: HealthService
   spool: Spool
+  /** (ours) The load-weight sampler, when load weights are on: its gauges are registered too. */
+  load?: Pick<LoadSampler, 'scopes' | 'settings'> | undefined
   /** Also collect prom-client's process metrics (CPU, memory, event loop, GC); default true. */
   defaultMetrics?: boolean
 }
@@ -123,6 +127,7 @@ export class Metrics {
       registers
     }).set({ version: VERSION }, 1)
     if (spool.fleet !== undefined) registerFleetMetrics(this.registry, spool.fleet)
+    if (sources.load !== undefined) registerLoadMetrics(this.registry, sources.load)
     if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 

@@ -4,18 +4,18 @@
  * of temp files a killed writer left behind. Shared by the spool, its weights, the agent and
  * every tool.
  *
- * A spool entry is hostile until proven a small regular file: a FIFO would block the reader
- * (and with it the event loop, or a thread-pool thread), `/dev/zero` never ends, and a symlink
- * to `/etc/passwd` would serve that file to any client as a down reason. So an entry is opened
- * without following symlinks and without blocking, checked with fstat to be a regular file, and
- * read up to {@link MAX_SPOOL_FILE_BYTES}; anything else is refused with a reason that names the
- * problem and never quotes the file.
+ * A spool entry is hostile until proven a small regular file: a FIFO would block the reader,
+ * `/dev/zero` never ends, and a symlink to `/etc/passwd` would serve that file to any client as
+ * a down reason. So an entry is read as `ops/bounded-read.ts` reads any such file (no symlink
+ * followed, no blocking, a regular file of at most {@link MAX_SPOOL_FILE_BYTES}); anything else
+ * is refused with a reason that names the problem and never quotes the file.
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readSync, renameSync, unlinkSync, type Stats } from 'node:fs'
+import { linkSync, renameSync, unlinkSync } from 'node:fs'
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { errnoCode } from '../errors.js'
+import { readBoundedFile, type BoundedRead } from '../ops/bounded-read.js'
 import { parseSpoolFileName, type SpoolKey } from './format.js'
 
 /** Largest spool or weight file read, bytes (real ones hold a few hundred); a bigger one is refused. */
@@ -24,92 +24,18 @@ export const MAX_SPOOL_FILE_BYTES = 64 * 1024
 /** A temp file older than this, milliseconds, is a killed writer's left-over and is removed. */
 export const STALE_TEMP_MS = 60_000
 
-// O_NOFOLLOW: a symlink fails with ELOOP. O_NONBLOCK: a FIFO (swapped in after the lstat) opens
-// at once instead of waiting for a writer; regular files ignore it.
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
-
-/** What {@link readSpoolFile} found. */
-export type SpoolFileRead =
-  /** No such file: the common case, answered by one lstat that does not throw. */
-  | { readonly kind: 'absent' }
-  /** A regular file of at most {@link MAX_SPOOL_FILE_BYTES}, decoded as UTF-8. */
-  | { readonly kind: 'text', readonly text: string }
-  /**
-   * Something is there but may not be read; `reason` names the problem (fail closed), `code`
-   * is the system error when there was one (`EACCES`, `ENOTDIR`, ...).
-   */
-  | { readonly kind: 'refused', readonly reason: string, readonly code?: string | undefined }
-
-const ABSENT: SpoolFileRead = Object.freeze({ kind: 'absent' })
-
-function refused (reason: string, code?: string): SpoolFileRead {
-  return { kind: 'refused', reason, code }
-}
-
-function failed (label: string, err: unknown): SpoolFileRead {
-  const code = errnoCode(err)
-  return refused(`cannot read ${label}: ${code ?? (err as Error).message}`, code)
-}
-
-function problemOf (label: string, stats: Stats): string | undefined {
-  if (stats.isSymbolicLink()) return `${label} is a symbolic link, not a regular file`
-  if (!stats.isFile()) return `${label} is not a regular file`
-  if (stats.size > MAX_SPOOL_FILE_BYTES) return `${label} is larger than ${MAX_SPOOL_FILE_BYTES} bytes`
-  return undefined
-}
+/** What {@link readSpoolFile} found (see {@link BoundedRead}). */
+export type SpoolFileRead = BoundedRead
 
 /**
- * Reads one spool or weight file, synchronously and boundedly: an lstat (absent: done), then an
- * open with O_NOFOLLOW|O_NONBLOCK, an fstat that it is a regular file, and at most
- * {@link MAX_SPOOL_FILE_BYTES} + 1 bytes read. Never blocks on a FIFO or device, never reads
- * past the bound, never throws.
+ * Reads one spool or weight file, synchronously and boundedly, as `ops/bounded-read.ts` reads
+ * any hostile file: at most {@link MAX_SPOOL_FILE_BYTES}. Never blocks on a FIFO or device,
+ * never reads past the bound, never throws.
  *
  * @param label - how reasons name the file, e.g. `spool entry web` or `weight file @weight/web`.
  */
 export function readSpoolFile (path: string, label: string): SpoolFileRead {
-  let stats: Stats | undefined
-  try {
-    stats = lstatSync(path, { throwIfNoEntry: false })
-  } catch (err) {
-    return failed(label, err)
-  }
-  if (stats === undefined) return ABSENT
-  const problem = problemOf(label, stats)
-  if (problem !== undefined) return refused(problem)
-  let fd: number
-  try {
-    fd = openSync(path, OPEN_FLAGS)
-  } catch (err) {
-    const code = errnoCode(err)
-    if (code === 'ENOENT') return ABSENT // removed since the lstat
-    if (code === 'ELOOP') return refused(`${label} is a symbolic link, not a regular file`)
-    return failed(label, err)
-  }
-  try {
-    // The entry may have been swapped since the lstat: what counts is what was opened.
-    const opened = fstatSync(fd)
-    const swapped = problemOf(label, opened)
-    if (swapped !== undefined) return refused(swapped)
-    let buf = Buffer.allocUnsafe(opened.size + 1)
-    let n = 0
-    for (;;) {
-      if (n === buf.length) {
-        if (buf.length > MAX_SPOOL_FILE_BYTES) break
-        const bigger = Buffer.allocUnsafe(MAX_SPOOL_FILE_BYTES + 1) // it grew while we read
-        buf.copy(bigger, 0, 0, n)
-        buf = bigger
-      }
-      const got = readSync(fd, buf, n, buf.length - n, null)
-      if (got === 0) break
-      n += got
-    }
-    if (n > MAX_SPOOL_FILE_BYTES) return refused(`${label} is larger than ${MAX_SPOOL_FILE_BYTES} bytes`)
-    return { kind: 'text', text: buf.toString('utf8', 0, n) }
-  } catch (err) {
-    return failed(label, err)
-  } finally {
-    try { closeSync(fd) } catch {}
-  }
+  return readBoundedFile(path, label, MAX_SPOOL_FILE_BYTES)
 }
 
 /**

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildConfig, loadConfig, makeConfig, type Config } from '../../src/config/index.js'
+import { buildConfig, loadConfig, makeConfig } from '../../src/config/index.js'
 import { hasCode } from '../../src/errors.js'
-import { tempDir } from '../helper.js'
+import { configValues, tempDir } from '../helper.js'
 
 const DEFAULTS = {
   cache_time: 10,
@@ -56,19 +56,22 @@ const DEFAULTS = {
   fleet_etcd_ca_file: null,
   fleet_etcd_cert_file: null,
   fleet_etcd_key_file: null,
-  fleet_reconnect_max_seconds: 5
-}
-
-/** The config's keys, without what is derived from them. */
-function valuesOf (config: Config): Record<string, unknown> {
-  const { agentChecks, checkGroups, fleet, ...values } = config
-  return values
+  fleet_reconnect_max_seconds: 5,
+  // ours (load weights)
+  load_weight_sources: [],
+  load_weight_window: 'avg10',
+  load_weight_factor: 1,
+  load_weight_floor: 10,
+  load_weight_interval_seconds: 2,
+  load_weight_hysteresis: 5,
+  pressure_root: '/proc/pressure',
+  load_weight_cgroups: {}
 }
 
 test('no config file means every default (docs/configuration.md)', async () => {
   const { config, warnings, source } = await loadConfig()
-  assert.deepEqual(valuesOf(config), DEFAULTS)
-  assert.deepEqual([config.agentChecks.size, config.checkGroups.size, config.fleet], [0, 0, null], 'derived from the defaults')
+  assert.deepEqual(configValues(config), DEFAULTS)
+  assert.deepEqual([config.agentChecks.size, config.checkGroups.size, config.fleet, config.loadWeight], [0, 0, null, null], 'derived from the defaults')
   assert.deepEqual(warnings, [])
   assert.equal(source, 'defaults')
 })
@@ -79,7 +82,7 @@ test('an empty file means all defaults (the reference crashes)', async (t) => {
     const file = join(dir, 'empty.yaml')
     await writeFile(file, text)
     const { config } = await loadConfig(file)
-    assert.deepEqual(valuesOf(config), DEFAULTS, JSON.stringify(text))
+    assert.deepEqual(configValues(config), DEFAULTS, JSON.stringify(text))
   }
 })
 

@@ -17,6 +17,7 @@ import type { LatencyHistory, LatencySeries } from '../../checks/latency-history
 import type { SeenEntry, ServiceLog } from '../../checks/service-log.js'
 import type { RecentTransition, TransitionLog } from '../../checks/transition-log.js'
 import type { Config } from '../../config/index.js'
+import type { LoadSampler } from '../../ops/load-weight.js'
 import { ALL, endsLookup, type Spool, type SpoolEntry, type SpoolStateName } from '../../spool/spool.js'
 import { SpoolWeights, type WeightEntry } from '../../spool/weight.js'
 import { VERSION } from '../../version.js'
@@ -52,7 +53,20 @@ export interface ServiceRow {
   spool: PageSpoolEntry[]
   /** The lowest weight that applies, percent, with the file that sets it; null when none is set. */
   weight: { percent: number, file: string } | null
+  /**
+   * (ours) The load weight that applies (docs/operator-guide.md "Load weights"): percent (null
+   * when no pressure source of its scope is usable), the scope (`all`: the host's; else the
+   * service's cgroup) and the pressure counted; null when load weights are off.
+   */
+  load: RowLoad | null
   latency: LatencySeries | null
+}
+
+/** A load weight as the page shows it. */
+export interface RowLoad {
+  percent: number | null
+  scope: string
+  pressure: number | null
 }
 
 /** This host's part of the page. */
@@ -69,6 +83,8 @@ export interface HostInfo {
   spool_error?: string
   /** The fleet's connection state, when a fleet is configured (shape owned by the fleet backend). */
   fleet?: unknown
+  /** (ours) Load weights with their inputs, as `/status` shows them, when they are on. */
+  load_weight?: unknown
 }
 
 /** The whole page's data. */
@@ -80,7 +96,7 @@ export interface PageSnapshot {
   actions: { enabled: boolean, token_required: boolean }
   services: ServiceRow[]
   /** The `all` spool file and weight: what applies to every service of this host. */
-  all: { spool: PageSpoolEntry[], weight: { percent: number, file: string } | null }
+  all: { spool: PageSpoolEntry[], weight: { percent: number, file: string } | null, load: RowLoad | null }
   /** Services left out past {@link MAX_ROWS}. */
   services_omitted: number
   /** The last state changes, newest first. */
@@ -101,6 +117,10 @@ export interface PageSources {
   now: () => number
   /** The fleet's connection state, when a fleet backend exists; undefined leaves it out. */
   fleet?: (() => unknown) | undefined
+  /** (ours) The load-weight sampler, when load weights are on. */
+  load?: Pick<LoadSampler, 'scopeOf'> | undefined
+  /** (ours) Load weights as `/status` shows them, when they are on. */
+  loadWeight?: (() => unknown) | undefined
 }
 
 function pageEntry (entry: SpoolEntry): PageSpoolEntry {
@@ -162,6 +182,12 @@ function groupBy<T> (items: readonly T[], key: (item: T) => string): Map<string,
   return map
 }
 
+function rowLoad (load: PageSources['load'], service: string): RowLoad | null {
+  if (load === undefined) return null
+  const scope = load.scopeOf(service)
+  return { percent: scope.weight, scope: scope.service, pressure: scope.pressure }
+}
+
 /** Builds the page's data from the live state. Never throws for a spool it cannot read: it reports it in `host.spool_error`. */
 export async function buildSnapshot (src: PageSources): Promise<PageSnapshot> {
   const now = src.now()
@@ -183,7 +209,7 @@ export async function buildSnapshot (src: PageSources): Promise<PageSnapshot> {
   const services = names.map((name): ServiceRow => {
     const spool = [...allEntries, ...(spoolBy.get(name) ?? []).map(pageEntry)]
     const weight = lowestWeight([...allWeights, ...(weightBy.get(name) ?? [])])
-    return { name, state: rowState(spool), last: seen.get(name) ?? null, spool, weight, latency: src.latency.get(name) ?? null }
+    return { name, state: rowState(spool), last: seen.get(name) ?? null, spool, weight, load: rowLoad(src.load, name), latency: src.latency.get(name) ?? null }
   })
 
   const stats = src.health.stats()
@@ -200,12 +226,14 @@ export async function buildSnapshot (src: PageSources): Promise<PageSnapshot> {
   if (error !== undefined) host.spool_error = error
   const fleet = src.fleet?.()
   if (fleet !== undefined) host.fleet = fleet
+  const loadWeight = src.loadWeight?.()
+  if (loadWeight !== undefined) host.load_weight = loadWeight
   return {
     generated: now,
     host,
     actions: { enabled: src.config.allow_remote_spool_changes, token_required: src.config.remote_spool_token !== null },
     services,
-    all: { spool: allEntries, weight: lowestWeight(allWeights) },
+    all: { spool: allEntries, weight: lowestWeight(allWeights), load: rowLoad(src.load, ALL) },
     services_omitted: candidates.length - names.length,
     transitions: src.transitions.recent()
   }

@@ -8,6 +8,7 @@ import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HttpStatusAnswer } from './http-status.js'
 import type { FleetView } from '../../fleet/view.js'
+import type { LoadSampler } from '../../ops/load-weight.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {
@@ -20,6 +21,8 @@ export interface StatusRoutesOptions {
   httpStatus?: HttpStatusAnswer | undefined
   /** (ours) The fleet view, when a fleet is configured: `/status` then shows its state. */
   fleet?: Pick<FleetView, 'status'> | undefined
+  /** (ours) The load-weight sampler, when load weights are on: `/status` then shows each scope. */
+  load?: Pick<LoadSampler, 'scopes' | 'settings'> | undefined
 }
 
 const JSON_TYPE = 'application/json; charset=UTF-8'
@@ -52,9 +55,43 @@ export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, u
   }
 }
 
+/**
+ * (ours) The `load_weight` member of `/status` (docs/http-api.md "Monitoring routes"): the rule's
+ * settings, then each scope (`all`: the host's PSI files, used by every service without a cgroup
+ * of its own; then each service of `load_weight_cgroups`) with the weight in use, what the rule
+ * gave before hysteresis, the pressure it counted and each input: the file, its `some` line or
+ * why it is ignored. Times in unix seconds.
+ */
+export function loadWeightStatus (load: Pick<LoadSampler, 'scopes' | 'settings'>): Record<string, unknown> {
+  const s = load.settings
+  return {
+    sources: s.sources,
+    window: s.window,
+    factor: s.factor,
+    floor: s.floor,
+    hysteresis: s.hysteresis,
+    interval_seconds: s.intervalMs / 1000,
+    scopes: load.scopes().map((scope) => ({
+      service: scope.service,
+      kind: scope.kind,
+      dir: scope.dir,
+      weight: scope.weight,
+      computed: scope.computed,
+      pressure: scope.pressure,
+      sampled_at: scope.sampledAtMs === null ? null : scope.sampledAtMs / 1000,
+      inputs: scope.inputs.map((input) => ({
+        resource: input.resource,
+        path: input.path,
+        some: input.some === null ? null : { avg10: input.some.avg10, avg60: input.some.avg60, avg300: input.some.avg300, total_us: input.some.totalUs },
+        error: input.error
+      }))
+    }))
+  }
+}
+
 /** Registers `/status`, `/status/count` and `/recent`. */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
-  const { health, serviceLog, startTime, now, fleet } = opts
+  const { health, serviceLog, startTime, now, fleet, load } = opts
 
   app.get('/status', async (request, reply) => {
     const asHttpStatus = opts.httpStatus?.(request, reply)
@@ -66,7 +103,8 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
       outbound_request_queue_size: stats.outbound_request_queue_size,
       // (ours) checks answered unprobed because no max_clients slot came free in time
       outbound_slot_timeouts: stats.outbound_slot_timeouts,
-      ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet) })
+      ...(fleet === undefined ? {} : { fleet: fleetStatus(fleet) }),
+      ...(load === undefined ? {} : { load_weight: loadWeightStatus(load) })
     })
   })
 

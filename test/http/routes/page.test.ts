@@ -111,7 +111,7 @@ test('/page/data: rows with the last answer, spool files, weights and latency; t
   assert.deepEqual([api?.state, api?.last?.code, api?.last?.check_status], ['up', 503, 'L4CON'])
   assert.deepEqual(api?.latency?.failed, [59])
   assert.deepEqual(data.transitions.map((tr) => [tr.service, tr.from, tr.to, tr.result]), [['api', null, 'L4CON', 'failing']])
-  assert.deepEqual(data.all, { spool: [], weight: { percent: 60, file: 'all' } })
+  assert.deepEqual(data.all, { spool: [], weight: { percent: 60, file: 'all' }, load: null })
   assert.deepEqual(data.actions, { enabled: false, token_required: false })
   assert.equal(data.host.spool_root, spool.root)
   assert.deepEqual(Object.keys(data.host.cache), ['gets', 'hits', 'misses', 'sets', 'expirations'])

@@ -198,6 +198,7 @@ function updateRow (entry, row, actionsOn) {
   const main = mainEntry(row)
   const parts = row.spool.map((e) => row.spool.length > 1 ? `${e.state}: ${e.file} · ${e.source}` : `${e.file} · ${e.source}`)
   if (row.weight) parts.push(`weight ${row.weight.percent}% (${row.weight.file})`)
+  if (row.load) parts.push(loadText(row.load))
   setText(cells.reason.firstChild, main ? main.reason : '')
   setText(cells.reason.lastChild, parts.length ? ` ${parts.join(' · ')}` : '')
   setTitle(cells.reason, row.spool.map((e) => `${e.file} [${e.state}, ${e.source}]: ${e.reason}`).join('\n'))
@@ -245,6 +246,20 @@ function renderServices (services, actionsOn) {
   applyFilterAndSort()
 }
 
+/** A load weight (`row.load`, `all.load`) as text: `load weight 63% (host pressure 37.2%)`. */
+function loadText (load) {
+  const where = load.scope === 'all' ? 'host' : 'cgroup'
+  return load.percent == null ? `load weight: no ${where} pressure readable` : `load weight ${load.percent}% (${where} pressure ${load.pressure}%)`
+}
+
+/** Each load-weight scope with its inputs: `all 63% (cpu 37.2, memory 0.1, io: <why ignored>)`. */
+function describeLoad (status) {
+  return status.scopes.map((scope) => {
+    const inputs = scope.inputs.map((i) => i.some ? `${i.resource} ${i.some[status.window]}` : `${i.resource}: ${i.error}`)
+    return `${scope.service} ${scope.weight == null ? '—' : `${scope.weight}%`} (${status.window}: ${inputs.join(', ')})`
+  }).join(' · ')
+}
+
 /* ---- transitions, host, banner ---- */
 
 let transitionsKey = ''
@@ -282,6 +297,7 @@ function renderHost (host) {
     ['Outbound probes', `${host.outbound_in_flight} in flight, ${host.outbound_request_queue_size} queued`]
   ]
   if (host.fleet !== undefined) items.push(['Fleet', describe(host.fleet)])
+  if (host.load_weight !== undefined) items.push(['Load weight', describeLoad(host.load_weight)])
   if (host.spool_error) items.push(['Spool error', host.spool_error])
   const dl = $('host')
   const labels = [...dl.querySelectorAll('dt')].map((dt) => dt.textContent)
@@ -305,6 +321,7 @@ function renderBanner (all) {
       (main.expiration != null ? `, ${relative(main.expiration)}` : ''))
   }
   if (all.weight) parts.push(`host weight ${all.weight.percent}%`)
+  if (all.load && all.load.percent != null && all.load.percent < 100) parts.push(loadText(all.load))
   banner.hidden = parts.length === 0
   banner.className = `banner ${main ? main.state : 'drain'}`
   setText(banner, parts.join(' · '))
