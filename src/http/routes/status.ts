@@ -8,6 +8,7 @@ import type { ServiceLog } from '../../checks/service-log.js'
 import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HttpStatusAnswer } from './http-status.js'
 import type { FleetView } from '../../fleet/view.js'
+import { refuseOtherMethods } from './get-only.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {
@@ -52,7 +53,7 @@ export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, u
   }
 }
 
-/** Registers `/status`, `/status/count` and `/recent`. */
+/** Registers `/status`, `/status/count` and `/recent` (GET only: other methods get a 405). */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
   const { health, serviceLog, startTime, now, fleet } = opts
 
@@ -81,4 +82,5 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
     const threshold = parseThreshold(Array.isArray(raw) ? raw[raw.length - 1] : raw)
     return reply.type(JSON_TYPE).send(`{"seen_services":${serviceLog.recentJson(threshold)},"threshold_seconds":${threshold}}`)
   })
+  refuseOtherMethods(app, ['/status', '/status/count', '/recent'])
 }
