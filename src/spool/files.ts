@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readSync, renameSync, unlinkSync, type Stats } from 'node:fs'
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { errnoCode } from '../errors.js'
+import { HC_ERR_SPOOL_ROOT, errnoCode } from '../errors.js'
 import { parseSpoolFileName, type SpoolKey } from './format.js'
 
 /** Largest spool or weight file read, bytes (real ones hold a few hundred); a bigger one is refused. */
@@ -201,4 +201,15 @@ export function removeIfUnchanged (path: string, seen: string): void {
   } finally {
     try { unlinkSync(aside) } catch {}
   }
+}
+
+/**
+ * Why a spool root cannot be read, in the words every tool uses (`hashowdowned`, `hastatus`):
+ * a permission problem says how to run instead.
+ */
+export function spoolRootError (root: string, err: unknown): Error {
+  const why = errnoCode(err) === 'EACCES' || errnoCode(err) === 'EPERM'
+    ? `permission denied (${errnoCode(err) ?? ''}): run the tool with sudo, or as the user the server runs as`
+    : (err as Error).message
+  return new HC_ERR_SPOOL_ROOT(`cannot read spool root ${root}: ${why}`)
 }
