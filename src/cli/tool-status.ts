@@ -24,6 +24,7 @@ const DAEMON_TIMEOUT_MS = 3000
 interface DaemonFleet {
   connected?: unknown
   seconds_since_last_sync?: unknown
+  entries?: unknown
   host?: unknown
   prefix?: unknown
 }
@@ -80,19 +81,22 @@ export async function effectiveLookup (root: string, opts: EffectiveLookupOption
   const prefix = (daemon.answered ? text(daemon.fleet?.prefix) : null) ?? opts.fleet?.prefix ?? null
   const host = (daemon.answered ? text(daemon.fleet?.host) : null) ?? opts.fleet?.host ?? null
   const snapshot = await loadSnapshot(root, prefix, host).catch(() => null)
+  // No daemon and no snapshot: no fleet view exists anywhere; the local spool is the answer.
+  if (!daemon.answered && snapshot === null) return { spool: new Spool(root, nowSeconds), note: null }
   const view = new FleetMirror({ prefix: snapshot?.prefix ?? prefix ?? '', host: snapshot?.host ?? host ?? '', now: nowSeconds })
   if (snapshot !== null) view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
   let note: string | null
   if (daemon.answered) {
     const age = daemon.fleet?.seconds_since_last_sync
-    note = daemon.fleet?.connected === true
-      ? null
-      : typeof age === 'number' ? `fleet as of ${Math.round(age)}s ago (etcd unreachable)` : 'fleet never synced with etcd'
+    const held = daemon.fleet?.entries
+    note = snapshot === null && typeof held === 'number' && held > 0
+      ? `fleet entries unknown (the daemon holds ${held}; no readable @fleet snapshot)`
+      : daemon.fleet?.connected === true
+        ? null
+        : typeof age === 'number' ? `fleet as of ${Math.round(age)}s ago (etcd unreachable)` : 'fleet never synced with etcd'
   } else {
-    const away = `no hacheck answering on 127.0.0.1:${opts.daemonPort}`
-    note = snapshot?.syncedAt === null || snapshot === null
-      ? `fleet unknown (${away}, no @fleet snapshot)`
-      : `fleet as of the @fleet snapshot written ${Math.max(0, Math.round(nowSeconds() - snapshot.syncedAt))}s ago (${away})`
+    const written = snapshot?.syncedAt ?? null
+    note = `fleet as of the @fleet snapshot${written === null ? '' : ` written ${Math.max(0, Math.round(nowSeconds() - written))}s ago`} (no hacheck answering on 127.0.0.1:${opts.daemonPort})`
   }
   return { spool: new Spool(root, nowSeconds, undefined, view), note }
 }
