@@ -5,8 +5,9 @@
  * `tool-args.ts`, lines formatted in `tool-output.ts`.
  *
  * (ours) `hadown --drain` / `--maint` write a drain or maint file; `haweight SERVICE... PERCENT`
- * sets a weight (`--clear` removes it); `hastatus` prints `DRAIN`/`MAINT` lines in the `DOWN`
- * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set.
+ * sets a weight (`--clear` removes it); `hastatus` prints what the daemon answers (the server's
+ * lookup, `tool-status.ts`), `DRAIN`/`MAINT` lines in the `DOWN` shape, and a
+ * `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set.
  */
 import { constants } from 'node:fs'
 import { access, readFile, stat } from 'node:fs/promises'

@@ -60,7 +60,7 @@ picks the default action.
       --maint               down: admin maintenance instead (MAINT in HAProxy)
   -P, --service-port N      one port of the service (file SERVICE:N)
   -H, --service-host HOST   one port of a remote target (file SERVICE:HOST:N; needs -P)
-  -p, --port N              the daemon's port, for list (default 3333)
+  -p, --port N              the daemon's port, for list and for status with a fleet (default 3333)
       --clear               weight: remove the weight instead of setting one
       --fleet               up, down, weight: every host, through etcd (endpoints from -c);
                             status, status_downed: show fleet entries beside local ones
