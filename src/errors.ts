@@ -60,6 +60,12 @@ export const HC_ERR_BAD_FIELD = createError<'HC_ERR_BAD_FIELD', 400, [string]>('
 /** `rlimit_nofile` could not be applied; start-up fails rather than run with a lower limit. */
 export const HC_ERR_RLIMIT = createError<'HC_ERR_RLIMIT', [string]>('HC_ERR_RLIMIT', '%s')
 
+/**
+ * A listening address the server cannot use (in use, not on this host, does not resolve,
+ * needs privileges): the address, then why (docs/tools.md "Server command").
+ */
+export const HC_ERR_LISTEN = createError<'HC_ERR_LISTEN', [string, string]>('HC_ERR_LISTEN', 'cannot listen on %s: %s')
+
 /** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code

@@ -114,6 +114,11 @@ export const PREREQUISITES: readonly Prerequisite[] = [
     check: async () => await runs('openssl', ['version'])
   },
   {
+    name: 'promtool (on PATH), to check /metrics',
+    provide: '.ci/run installs the Debian package prometheus',
+    check: async () => await runs('promtool', ['--version'])
+  },
+  {
     name: 'curl (on PATH), for the README quick start',
     provide: '.ci/run installs the Debian package curl',
     check: async () => await runs('curl', ['--version'])

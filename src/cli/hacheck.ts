@@ -8,6 +8,7 @@
  * Fastify, so they start fast.
  */
 import cluster from 'node:cluster'
+import { resolve } from 'node:path'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
 import { startServer, type RunningServer } from '../http/server.js'
@@ -19,7 +20,8 @@ import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
 import type { FleetWatcher } from '../fleet/watcher.js'
 import { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
-import { reportStartFailure, type FailureLog } from './start-failure.js'
+import { checkListenAddresses, type ListenAddress } from './listen-check.js'
+import { reportEarlyFailure, reportStartFailure, type FailureLog } from './start-failure.js'
 import { HELP, USAGE, parseServerArgs, type ServerArgs } from './server-args.js'
 import { CONFIG_ENV, resolveSpoolRoot, type Env } from './tool-config.js'
 
@@ -51,6 +53,14 @@ async function applyLimits (config: Config, ports: number, log: HacheckLogger): 
     log.logger.warn({ max_connections: config.max_connections, ports, nofile_soft_limit: soft },
       'the open-files limit is below max_connections per port (plus spare); raise rlimit_nofile (or LimitNOFILE) or lower max_connections')
   }
+}
+
+/** Every address the server will listen on: each `-p` port, and the agent port when set. */
+function listenAddresses (args: ServerArgs, config: Config): ListenAddress[] {
+  const addresses = args.ports.map((port) => ({ host: args.bindAddress, port }))
+  const agentPort = args.agentPort ?? config.agent_port
+  if (agentPort !== null) addresses.push({ host: config.agent_bind ?? args.bindAddress, port: agentPort })
+  return addresses
 }
 
 /**
@@ -91,13 +101,21 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
     // Every key, agent check and group member is checked here, once: a bad one stops start-up
     // whether or not the part of hacheck that uses it is on.
     loaded = await loadConfig(args.configFile ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV]), { checkers: deps.checkers })
-    log = createLogger({ logPath: loaded.config.log_path, verbose: args.verbose })
   } catch (err) {
     return await reportStartFailure(err)
   }
+  try {
+    // A failed start leaves nothing on disk: the addresses are tried before the log file and
+    // the spool root are created (see listen-check.ts).
+    if (cluster.isPrimary) await checkListenAddresses(listenAddresses(args, loaded.config))
+    log = createLogger({ logPath: loaded.config.log_path, verbose: args.verbose })
+  } catch (err) {
+    return await reportEarlyFailure(err, loaded.config.log_path, args.verbose)
+  }
   const { config } = loaded
   const sink: FailureLog = { log, toFile: config.log_path !== 'stderr' && config.log_path !== 'stdout', verbose: args.verbose }
-  const spoolRoot = resolveSpoolRoot(args.spoolRoot, env, loaded).root
+  // Absolute, so the start-up line says where the spool is whatever the working directory.
+  const spoolRoot = resolve(resolveSpoolRoot(args.spoolRoot, env, loaded).root)
   const startup = { version: VERSION, bind: args.bindAddress, spoolRoot, config: loaded.source }
   const graceMs = config.shutdown_timeout * 1000
 

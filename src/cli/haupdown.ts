@@ -5,21 +5,25 @@
  * `tool-args.ts`, lines formatted in `tool-output.ts`.
  *
  * (ours) `hadown --drain` / `--maint` write a drain or maint file; `haweight SERVICE... PERCENT`
- * sets a weight (`--clear` removes it); `hastatus` prints `DRAIN`/`MAINT` lines in the `DOWN`
- * shape and a `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set; with
- * load weights on, a `LOAD\t<percent>\t<svc>\t...` line after them: the load weight the
- * pressure read now gives, with its inputs.
+ * sets a weight (`--clear` removes it); `hastatus` prints what the daemon answers (the server's
+ * lookup, `tool-status.ts`), `DRAIN`/`MAINT` lines in the `DOWN` shape, and a
+ * `WEIGHT\t<percent>\t<svc>` line after the state line when a weight is set; with load weights
+ * on, a `LOAD\t<percent>\t<svc>\t...` line after them: the load weight the pressure read now
+ * gives, with its inputs.
  */
-import { readFile, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, readFile, stat } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import type { LoadWeightSettings } from '../config/load-weight.js'
 import { errnoCode, hasCode } from '../errors.js'
+import type { FleetSettings } from '../config/fleet.js'
 import { LoadSampler } from '../ops/load-weight.js'
-import { Spool } from '../spool/spool.js'
+import { Spool, spoolRootError } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { runFleetTool, toolFleet } from './fleet-tools.js'
 import { HELP, USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
-import { displayName, downLine, loadLine, pyJson, weightLine } from './tool-output.js'
+import { displayName, downLine, loadLine, pyJson, stateLine, weightLine } from './tool-output.js'
+import { effectiveLookup } from './tool-status.js'
 import { loadToolConfig, type SpoolRootChoice } from './tool-config.js'
 
 /** Where the tools write; injected by tests. */
@@ -34,8 +38,8 @@ export interface ToolIO {
   checkout?: string | null
 }
 
-/** Tool arguments with the spool root resolved (and, ours, the config's load-weight settings). */
-type RunArgs = ToolArgs & { spoolRoot: string, loadWeight?: LoadWeightSettings | null }
+/** Tool arguments with the spool root resolved, the fleet the config names (null: none) and (ours) its load-weight settings. */
+type RunArgs = ToolArgs & { spoolRoot: string, fleetSettings: FleetSettings | null, loadWeight?: LoadWeightSettings | null }
 
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
@@ -89,21 +93,18 @@ async function actionWeight (args: RunArgs): Promise<number> {
   return 0
 }
 
+/** (ours) What the daemon answers for each service, with the server's lookup (see `tool-status.ts`). */
 async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
-  const spool = new Spool(args.spoolRoot)
-  const weights = new SpoolWeights(spool)
+  const { spool, note } = await effectiveLookup(args.spoolRoot, { fleet: args.fleetSettings, daemonPort: args.daemonPort })
+  const weights = new SpoolWeights(new Spool(args.spoolRoot))
   // (ours) One read of the pressure files, without the server's hysteresis.
   const load = args.loadWeight == null ? undefined : new LoadSampler({ settings: args.loadWeight })
   load?.sample()
   let code = 0
   for (const key of keysOf(args)) {
-    const state = spool.status(key)
-    if (state.up) {
-      io.stdout(`UP\t${displayName(key)}\n`)
-    } else {
-      io.stdout(`${downLine(state.entry)}\n`)
-      code = 1
-    }
+    const state = spool.isUp(key.service, key.port, key.host)
+    io.stdout(`${stateLine(key, state, note)}\n`)
+    if (!state.up) code = 1
     const weight = await weights.get(key)
     if (weight !== null) io.stdout(`${weightLine(weight)}\n`)
     if (load !== undefined) io.stdout(`${loadLine(displayName(key), load.scopeOf(key.service), load.settings.window)}\n`)
@@ -162,8 +163,14 @@ const READ_ONLY: ReadonlySet<Action> = new Set(['status', 'status_downed'])
 async function requireRoot (choice: SpoolRootChoice): Promise<void> {
   const from = choice.from === 'the default' ? choice.from : `from ${choice.from}`
   try {
-    if ((await stat(choice.root)).isDirectory()) return
+    if ((await stat(choice.root)).isDirectory()) {
+      // A root the caller cannot search would read as every service down: say why instead.
+      await access(choice.root, constants.X_OK).catch((err: unknown) => { throw spoolRootError(choice.root, err) })
+      return
+    }
   } catch (err) {
+    if (hasCode(err, 'HC_ERR_SPOOL_ROOT')) throw err
+    if (errnoCode(err) === 'EACCES') throw spoolRootError(choice.root, err)
     if (errnoCode(err) !== 'ENOENT') throw new Error(`cannot read spool root ${choice.root} (${from}): ${(err as Error).message}`)
     throw new Error(`spool root ${choice.root} (${from}) does not exist: is hacheck's spool elsewhere? Give --spool-root, -c FILE or HACHECK_SPOOL_ROOT`)
   }
@@ -189,7 +196,7 @@ export async function main (prog: string, argv: readonly string[], defaultAction
   try {
     if (args.action === 'list') return await actionList(args, io)
     const tool = await loadToolConfig(args, io.env, { checkout: io.checkout })
-    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, loadWeight: tool.config.loadWeight }
+    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, fleetSettings: tool.config.fleet, loadWeight: tool.config.loadWeight }
     const local = async (): Promise<number> => {
       if (READ_ONLY.has(args.action)) await requireRoot(tool.spoolRoot)
       return await handlers[args.action](runArgs, io)

@@ -6,9 +6,11 @@
  * prints nothing: it hands its line to the primary, which prints it once.
  */
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
 import { hasCode } from '../errors.js'
 import { notifyFailed, type StartFailure } from '../ops/cluster.js'
-import type { HacheckLogger } from '../ops/logger.js'
+import { createLogger, type HacheckLogger } from '../ops/logger.js'
+import { hostPort, listenReason } from './listen-check.js'
 
 /** The exit code for a start-up error: 2 for usage and config errors, else 1. */
 export function exitCodeOf (err: unknown): number {
@@ -22,18 +24,10 @@ export function exitCodeOf (err: unknown): number {
 export function messageOf (err: unknown): string {
   const sys = err as NodeJS.ErrnoException & { address?: string, port?: number }
   if ((sys.syscall === 'listen' || sys.syscall === 'bind') && sys.code !== undefined && sys.port !== undefined) {
-    const host = sys.address?.includes(':') === true ? `[${sys.address}]` : sys.address ?? ''
-    const why = LISTEN_ERRORS[sys.code]
-    return `cannot listen on ${host}:${sys.port}: ${why === undefined ? sys.code : `${why} (${sys.code})`}`
+    return `cannot listen on ${hostPort(sys.address ?? '', sys.port)}: ${listenReason(err)}`
   }
   const text = err instanceof Error ? err.message : String(err)
   return text.replace(/\s*\n\s*/g, '; ')
-}
-
-const LISTEN_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available on this host',
-  EACCES: 'permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE'
 }
 
 /** Where a failure goes besides stderr; absent before the logger exists. */
@@ -70,4 +64,23 @@ export async function reportStartFailure (failure: unknown, sink?: FailureLog): 
 function isStartFailure (value: unknown): value is StartFailure {
   return !(value instanceof Error) && typeof value === 'object' && value !== null &&
     typeof (value as StartFailure).code === 'number' && typeof (value as StartFailure).message === 'string'
+}
+
+/**
+ * Reports a failure found before anything was created on disk (a listening address that
+ * cannot be used, a log file that cannot be opened): a log file that already exists gets the
+ * line too, a missing one is not created for it.
+ *
+ * @param logPath - the config's `log_path` (`stderr`, `stdout` or a file).
+ */
+export async function reportEarlyFailure (failure: unknown, logPath: string, verbose: boolean): Promise<number> {
+  const toFile = logPath !== 'stderr' && logPath !== 'stdout'
+  if (toFile && !existsSync(logPath)) return await reportStartFailure(failure)
+  let log: HacheckLogger
+  try {
+    log = createLogger({ logPath, verbose })
+  } catch {
+    return await reportStartFailure(failure)
+  }
+  return await reportStartFailure(failure, { log, toFile, verbose })
 }

@@ -60,7 +60,7 @@ picks the default action.
       --maint               down: admin maintenance instead (MAINT in HAProxy)
   -P, --service-port N      one port of the service (file SERVICE:N)
   -H, --service-host HOST   one port of a remote target (file SERVICE:HOST:N; needs -P)
-  -p, --port N              the daemon's port, for list (default 3333)
+  -p, --port N              the daemon's port, for list and for status with a fleet (default 3333)
       --clear               weight: remove the weight instead of setting one
       --fleet               up, down, weight: every host, through etcd (endpoints from -c);
                             status, status_downed: show fleet entries beside local ones
@@ -83,10 +83,14 @@ const MAX_RELATIVE_SECONDS = 10 * 365 * 86400
  *
  * @param now - unix seconds.
  * @throws HC_ERR_USAGE for anything else, a relative time of zero or over ten years, or a
- *   time that is not in the future (a past expiry would leave the service up, silently).
+ *   time that is not in the future (a past expiry would leave the service up, silently;
+ *   `-5m` says so and suggests `+5m`).
  */
 export function parseExpiration (value: string, now: number): number {
   const relative = /^\+([0-9]+(?:\.[0-9]+)?)([smhd])$/.exec(value.trim())
+  if (/^-[0-9]+(?:\.[0-9]+)?[smhd]$/.test(value.trim())) {
+    throw new HC_ERR_USAGE(`--expiration ${value.trim()} is in the past: the service would stay up; a duration counts from now, so write +${value.trim().slice(1)}`)
+  }
   let at: number
   if (relative !== null) {
     const seconds = Number(relative[1]) * (UNIT_SECONDS[relative[2] as string] as number)

@@ -1,5 +1,5 @@
 /** What the spool tools print: the line formats of docs/tools.md "Spool tools". Pure. */
-import { pyFloat, type SpoolEntry, type SpoolKey } from '../spool/spool.js'
+import { fileOf, pyFloat, type SpoolEntry, type SpoolKey, type SpoolState } from '../spool/spool.js'
 import type { WeightEntry } from '../spool/weight.js'
 import type { ScopeLoad } from '../ops/load-weight.js'
 import type { PressureWindow } from '../ops/pressure.js'
@@ -16,6 +16,26 @@ export function displayName (key: SpoolKey): string {
 export function downLine (entry: SpoolEntry): string {
   const expiration = entry.expiration === null ? 'inf' : pyFloat(entry.expiration)
   return `${entry.state.toUpperCase()}\t${expiration}\t${displayName(entry.key)}\t${entry.reason}`
+}
+
+/**
+ * (ours) `hastatus`'s first line for a service: what the daemon answers (`state`, from the
+ * server's lookup), in the reference's shape: `UP\t<name>`, or `DOWN\t<expiration>\t<name>\t<reason>`
+ * (`DRAIN`/`MAINT` alike). When the answer comes from anything but the service's own local file
+ * (`all`, a port's file, a fleet entry), two fields follow: the source (`local`, `fleet`,
+ * `host`) and the spool name that holds it; when the fleet's part is in doubt, `note` last.
+ * So the line is the reference's, byte for byte, wherever the reference was right.
+ *
+ * @param key - the key asked about, normalised (its name is printed, whatever file answered).
+ */
+export function stateLine (key: SpoolKey, state: SpoolState, note: string | null): string {
+  const tail = note === null ? '' : `\t${note}`
+  if (state.up) return `UP\t${displayName(key)}${tail}`
+  const { entry } = state
+  const source = entry.source ?? 'local'
+  const own = source === 'local' && entry.file === fileOf(key)
+  const line = downLine({ ...entry, key })
+  return own && note === null ? line : `${line}\t${source}\t${entry.file}${tail}`
 }
 
 /** (ours) `WEIGHT\t<percent>\t<name>`. */

@@ -5,9 +5,8 @@
  */
 import { isValidServiceName, parseCheckSpec } from '../check-url.js'
 import type { CheckerRegistry, Protocol } from '../checkers/index.js'
-import { HC_ERR_CONFIG } from '../errors.js'
 import { Type } from './json-schema.js'
-import { Nullable, type KeySpec } from './schema.js'
+import { Nullable, configErrorAt, type KeySpec } from './schema.js'
 
 /** The agent section of the config key table. */
 export const agentKeys = {
@@ -69,7 +68,7 @@ export interface AgentCheck {
  */
 export function parseAgentCheck (service: string, spec: string, registry: CheckerRegistry): AgentCheck {
   const fail = (why: string): never => {
-    throw new HC_ERR_CONFIG(`config error: agent_checks.${service} ${JSON.stringify(spec)}: ${why}; expected <protocol>/<port>/<query>`)
+    throw configErrorAt(`config error: agent_checks.${service} ${JSON.stringify(spec)}: ${why}; expected <protocol>/<port>/<query>`, ['agent_checks', service])
   }
   if (!isValidServiceName(service)) return fail('not a service name')
   let parsed

@@ -7,9 +7,8 @@
  */
 import { isValidServiceName, parseCheckSpec } from '../check-url.js'
 import type { CheckerRegistry } from '../checkers/index.js'
-import { HC_ERR_CONFIG } from '../errors.js'
 import { Type } from './json-schema.js'
-import { Nullable, type KeySpec } from './schema.js'
+import { Nullable, configErrorAt, type KeySpec } from './schema.js'
 
 /** A group or script name: a service name (`[.a-zA-Z0-9_-]+`), so it can stand in a URL. */
 const NAME_PATTERN = '^[.a-zA-Z0-9_-]{1,255}$'
@@ -97,7 +96,8 @@ function parseMember (spec: string, scripts: Readonly<Record<string, unknown>>, 
  * Every configured group by name, each member parsed with the check-URL grammar
  * (`check-url.ts`) against the checker registry the server runs.
  *
- * @throws HC_ERR_CONFIG for the first bad group name, script name or member, naming it, e.g.
+ * @throws HC_ERR_CONFIG for the first bad group name, script name or member, naming it (and
+ *   carrying its place in the file, see `configErrorAt`), e.g.
  *   `config error: groups.web-stack[1] "htp/8080": unknown protocol 'htp'; expected
  *   <protocol>/<port>/<query> or script/<name>`.
  */
@@ -107,18 +107,18 @@ export function parseGroups (
 ): ReadonlyMap<string, GroupDefinition> {
   const groups = new Map<string, GroupDefinition>()
   for (const [name, specs] of Object.entries(values.groups)) {
-    if (!isValidServiceName(name)) throw new HC_ERR_CONFIG(`config error: groups.${name}: not a group name (. and .. are not names)`)
+    if (!isValidServiceName(name)) throw configErrorAt(`config error: groups.${name}: not a group name (. and .. are not names)`, ['groups', name])
     const members = specs.map((spec, i) => {
       try {
         return parseMember(spec, values.scripts, registry)
       } catch (err) {
-        throw new HC_ERR_CONFIG(`config error: groups.${name}[${i}] ${JSON.stringify(spec)}: ${(err as Error).message}; expected <protocol>/<port>/<query> or script/<name>`)
+        throw configErrorAt(`config error: groups.${name}[${i}] ${JSON.stringify(spec)}: ${(err as Error).message}; expected <protocol>/<port>/<query> or script/<name>`, ['groups', name, i])
       }
     })
     groups.set(name, { name, members })
   }
   for (const name of Object.keys(values.scripts)) {
-    if (!isValidServiceName(name)) throw new HC_ERR_CONFIG(`config error: scripts.${name}: not a script name (. and .. are not names)`)
+    if (!isValidServiceName(name)) throw configErrorAt(`config error: scripts.${name}: not a script name (. and .. are not names)`, ['scripts', name])
   }
   return groups
 }

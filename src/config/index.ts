@@ -14,7 +14,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Static } from '@sinclair/typebox'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { parse as parseYaml } from 'yaml'
 import { checkers as defaultCheckers, type CheckerRegistry } from '../checkers/index.js'
 import { parseCidr } from '../cidr.js'
 import { HC_ERR_CONFIG } from '../errors.js'
@@ -24,9 +23,10 @@ import { checksKeys } from './checks.js'
 import { fleetKeys, fleetSettings, type FleetSettings } from './fleet.js'
 import { groupsKeys, parseGroups, type GroupDefinition } from './groups.js'
 import { loadWeightKeys, loadWeightSettings, type LoadWeightSettings } from './load-weight.js'
-import type { KeySpec } from './schema.js'
+import { configPathOf, type ConfigPath, type KeySpec } from './schema.js'
 import { serverKeys } from './server.js'
 import { spoolKeys } from './spool.js'
+import { parseYamlSource } from './yaml-source.js'
 
 /**
  * The whole key table: one section per role, each in its own file. A new section is one file,
@@ -91,6 +91,8 @@ export interface ConfigOptions {
   checkers?: CheckerRegistry
   /** The default for `fleet_host_name`: the machine's host name by default. */
   machineHost?: string
+  /** The line where a key path is written in the source, so errors can name it; none by default. */
+  lineOf?: (path: ConfigPath) => number | undefined
 }
 
 /** The result of loading: the frozen config plus warnings (unknown keys) for the caller to log. */
@@ -111,16 +113,16 @@ function describe (value: unknown): string {
 
 /**
  * For a list or mapping whose shape is right but one entry is not: which entry, and what it
- * must be (`item 2 ("10.0.0.0/33") is not a CIDR network ...`). `null` when the value itself is
- * the problem.
+ * must be (`item 2 ("10.0.0.0/33") is not a CIDR network ...`), with the entry's key or index.
+ * `null` when the value itself is the problem.
  */
-function badEntry (value: unknown, errors: ErrorObject[] | null | undefined, spec: KeySpec): string | null {
+function badEntry (value: unknown, errors: ErrorObject[] | null | undefined, spec: KeySpec): { text: string, at: string | number } | null {
   if (value === null || typeof value !== 'object') return null
   const first = errors?.[0]
   if (first === undefined) return null
   if (first.keyword === 'additionalProperties' && first.instancePath === '') {
     const key = String((first.params as { additionalProperty?: unknown }).additionalProperty)
-    return `entry ${JSON.stringify(key)} is not ${spec.name ?? 'a valid name'}`
+    return { text: `entry ${JSON.stringify(key)} is not ${spec.name ?? 'a valid name'}`, at: key }
   }
   const segment = /^\/([^/]*)/.exec(first.instancePath)?.[1]
   if (segment === undefined) return null
@@ -128,7 +130,7 @@ function badEntry (value: unknown, errors: ErrorObject[] | null | undefined, spe
   const entry = (value as Record<string, unknown>)[name]
   const label = Array.isArray(value) ? `item ${Number(name) + 1}` : `entry ${name}`
   const shown = typeof entry === 'string' ? JSON.stringify(entry) : describe(entry)
-  return `${label} (${shown}) is not ${spec.item ?? 'valid'}`
+  return { text: `${label} (${shown}) is not ${spec.item ?? 'valid'}`, at: Array.isArray(value) ? Number(name) : name }
 }
 
 /**
@@ -148,16 +150,22 @@ export function buildConfig (raw: unknown, source = 'config', opts: ConfigOption
   }
   const warnings: string[] = []
   const out: Record<string, unknown> = {}
+  // `<file>, line N` where the source knows the line.
+  const where = (path: ConfigPath): string => {
+    const line = path.length === 0 ? undefined : opts.lineOf?.(path)
+    return line === undefined ? source : `${source}, line ${line}`
+  }
   for (const [key, value] of Object.entries(doc)) {
     if (!Object.hasOwn(keys, key)) {
-      warnings.push(`unknown config key '${key}' in ${source} (ignored)`)
+      warnings.push(`unknown config key '${key}' in ${where([key])} (ignored)`)
       continue
     }
     const spec: KeySpec = keys[key as keyof Keys]
     const validate = validators[key]
     if (validate?.(value) !== true) {
       const entry = badEntry(value, validate?.errors, spec)
-      throw new HC_ERR_CONFIG(`config error in ${source}: key '${key}' must be ${spec.expected}${entry === null ? `, got ${describe(value)}` : `: ${entry}`}`)
+      const at = entry === null ? [key] : [key, entry.at]
+      throw new HC_ERR_CONFIG(`config error in ${where(at)}: key '${key}' must be ${spec.expected}${entry === null ? `, got ${describe(value)}` : `: ${entry.text}`}`)
     }
     out[key] = value
   }
@@ -176,7 +184,7 @@ export function buildConfig (raw: unknown, source = 'config', opts: ConfigOption
       loadWeight: loadWeightSettings(values)
     }
   } catch (err) {
-    throw new HC_ERR_CONFIG(`${(err as Error).message} (in ${source})`)
+    throw new HC_ERR_CONFIG(`${(err as Error).message} (in ${where(configPathOf(err) ?? [])})`)
   }
   return { config: Object.freeze({ ...values, ...derived }), warnings, source }
 }
@@ -186,8 +194,9 @@ export function buildConfig (raw: unknown, source = 'config', opts: ConfigOption
  * the server, the tools and `--check-config` all load through it.
  *
  * @param path - file path, or `undefined` for defaults.
- * @throws HC_ERR_CONFIG when the file cannot be read, is not YAML, has a key of the wrong type,
- *   or keys that do not fit together (see {@link buildConfig}).
+ * @throws HC_ERR_CONFIG when the file cannot be read, is not YAML (naming the line), has a key
+ *   of the wrong type, or keys that do not fit together (see {@link buildConfig}; naming the
+ *   line of the key or entry).
  */
 export async function loadConfig (path?: string, opts: ConfigOptions = {}): Promise<LoadedConfig> {
   if (path === undefined) return buildConfig({}, 'defaults', opts)
@@ -197,13 +206,9 @@ export async function loadConfig (path?: string, opts: ConfigOptions = {}): Prom
   } catch (err) {
     throw new HC_ERR_CONFIG(`cannot read config file ${path}: ${(err as Error).message}`)
   }
-  let raw: unknown
-  try {
-    raw = parseYaml(text)
-  } catch (err) {
-    throw new HC_ERR_CONFIG(`config file ${path} is not valid YAML: ${(err as Error).message}`)
-  }
-  return buildConfig(raw, path, opts)
+  const source = parseYamlSource(text, path)
+  const loaded = buildConfig(source.value, path, { ...opts, lineOf: source.lineOf })
+  return { ...loaded, warnings: [...source.warnings, ...loaded.warnings] }
 }
 
 /**

@@ -3,6 +3,7 @@
  * `spool.ts`, `agent.ts`, ...) uses to declare its keys. Pure declarations; no I/O.
  */
 import type { TSchema } from '@sinclair/typebox'
+import { HC_ERR_CONFIG } from '../errors.js'
 import { Type } from './json-schema.js'
 
 /** One config key: its schema (with default) and the human wording of the type for errors. */
@@ -40,3 +41,20 @@ export const Cidr = Type.String({ format: 'cidr' })
 
 /** A header name as RFC 9110 allows it (a token). */
 export const HeaderName = Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })
+
+/** Where in the config file something is: keys and list indexes from the top (`['groups', 'web', 0]`). */
+export type ConfigPath = ReadonlyArray<string | number>
+
+/**
+ * An HC_ERR_CONFIG that also says where in the file the problem is written, so the config
+ * entry point can add the line (see {@link configPathOf}).
+ */
+export function configErrorAt (message: string, path: ConfigPath): Error {
+  return Object.assign(new HC_ERR_CONFIG(message), { configPath: path })
+}
+
+/** The path an error from {@link configErrorAt} carries, or undefined. */
+export function configPathOf (err: unknown): ConfigPath | undefined {
+  const path = (err as { configPath?: unknown } | null)?.configPath
+  return Array.isArray(path) ? path as ConfigPath : undefined
+}

@@ -151,8 +151,20 @@ export async function rangePrefixes (client: Etcd3, prefixes: readonly string[])
   return { revision, kvs }
 }
 
-/** An error message for people: the endpoints and the cause, never a credential. */
+/**
+ * A gRPC status message without its empty fields: grpc-js writes `Label: ` with nothing after
+ * it (`... Last error: Error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: `); those
+ * go, and so does an `Error: ` repeated inside a field.
+ */
+export function cleanEtcdMessage (message: string): string {
+  return message
+    .replace(/(^|[.,;]\s*)[A-Z][A-Za-z ]{0,40}:\s*(?:null|undefined)?\s*(?=[.,;]|$)/g, '$1')
+    .replace(/(: )(?:Error: )+/g, '$1')
+    .replace(/[\s.,;:]+$/, '')
+}
+
+/** An error message for people: the endpoints and the cause in one line, never a credential. */
 export function describeEtcdError (settings: FleetSettings, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
-  return `etcd at ${settings.endpoints.join(', ')}: ${message.split('\n')[0]?.slice(0, 300) ?? ''}`
+  return `etcd at ${settings.endpoints.join(', ')}: ${cleanEtcdMessage(message.split('\n')[0]?.slice(0, 300) ?? '')}`
 }

@@ -24,6 +24,9 @@ export const MAX_SNAPSHOT_BYTES = MAX_FLEET_ENTRIES * 4096
 
 /** What the snapshot holds. */
 export interface FleetSnapshot {
+  /** The fleet prefix and host name it was written for. */
+  prefix: string
+  host: string
   revision: number
   /** Unix seconds when the view was last known current. */
   syncedAt: number | null
@@ -70,8 +73,11 @@ const isKvRow = (row: unknown): row is [string, number, string] => Array.isArray
  * Reads the snapshot written for `prefix` and `host`; null when there is none, or it is not a
  * regular file, too large, not ours, or for another prefix or host. Rows that are not
  * `[key, revision, value]` are dropped; the view then parses each key and value as from etcd.
+ *
+ * @param prefix - null: whichever prefix it was written for (the tools, when no config names
+ *   the fleet); so for `host`.
  */
-export async function loadSnapshot (spoolRoot: string, prefix: string, host: string): Promise<FleetSnapshot | null> {
+export async function loadSnapshot (spoolRoot: string, prefix: string | null, host: string | null): Promise<FleetSnapshot | null> {
   const text = await readBounded(join(spoolRoot, FLEET_DIR, SNAPSHOT_FILE))
   if (text === null) return null
   let doc: unknown
@@ -82,11 +88,12 @@ export async function loadSnapshot (spoolRoot: string, prefix: string, host: str
   }
   if (doc === null || typeof doc !== 'object') return null
   const d = doc as Record<string, unknown>
-  if (d.hacheck_fleet_snapshot !== 1 || d.prefix !== prefix || d.host !== host || !Number.isSafeInteger(d.revision) || !Array.isArray(d.kvs)) return null
+  if (d.hacheck_fleet_snapshot !== 1 || typeof d.prefix !== 'string' || typeof d.host !== 'string') return null
+  if ((prefix !== null && d.prefix !== prefix) || (host !== null && d.host !== host) || !Number.isSafeInteger(d.revision) || !Array.isArray(d.kvs)) return null
   const syncedAt = typeof d.synced_at === 'number' && Number.isFinite(d.synced_at) ? d.synced_at : null
   const kvs = d.kvs.filter(isKvRow).slice(0, MAX_FLEET_ENTRIES)
     .map(([key, modRevision, value]) => ({ key, modRevision, value: Buffer.from(value, 'utf8') }))
-  return { revision: d.revision as number, syncedAt, kvs }
+  return { prefix: d.prefix, host: d.host, revision: d.revision as number, syncedAt, kvs }
 }
 
 /** What a {@link SnapshotWriter} logs to. */

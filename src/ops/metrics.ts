@@ -30,6 +30,12 @@ export interface MetricsSources {
 /** Probe duration buckets, seconds: 1 ms up to the default `healthcheck_timeout` of 10 s. */
 export const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+/**
+ * Node default gauges that prom-client names with a counter's `_total` suffix; removed (see
+ * docs/operator-guide.md "Metrics").
+ */
+export const REDUNDANT_TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const
+
 /** The metrics of one runtime (one process). */
 export class Metrics {
   readonly registry = new Registry()
@@ -128,7 +134,13 @@ export class Metrics {
     }).set({ version: VERSION }, 1)
     if (spool.fleet !== undefined) registerFleetMetrics(this.registry, spool.fleet)
     if (sources.load !== undefined) registerLoadMetrics(this.registry, sources.load)
-    if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    if (sources.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry })
+      // prom-client names three gauges `*_total`, a counter's suffix, which `promtool check
+      // metrics` rejects; each is the sum of the labelled gauge beside it (`nodejs_active_handles`
+      // by type, ...), so `sum(nodejs_active_handles)` gives the same number.
+      for (const name of REDUNDANT_TOTAL_GAUGES) this.registry.removeSingleMetric(name)
+    }
   }
 
   /**

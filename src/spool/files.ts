@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { linkSync, renameSync, unlinkSync } from 'node:fs'
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { errnoCode } from '../errors.js'
+import { HC_ERR_SPOOL_ROOT, errnoCode } from '../errors.js'
 import { readBoundedFile, type BoundedRead } from '../ops/bounded-read.js'
 import { parseSpoolFileName, type SpoolKey } from './format.js'
 
@@ -127,4 +127,15 @@ export function removeIfUnchanged (path: string, seen: string): void {
   } finally {
     try { unlinkSync(aside) } catch {}
   }
+}
+
+/**
+ * Why a spool root cannot be read, in the words every tool uses (`hashowdowned`, `hastatus`):
+ * a permission problem says how to run instead.
+ */
+export function spoolRootError (root: string, err: unknown): Error {
+  const why = errnoCode(err) === 'EACCES' || errnoCode(err) === 'EPERM'
+    ? `permission denied (${errnoCode(err) ?? ''}): run the tool with sudo, or as the user the server runs as`
+    : (err as Error).message
+  return new HC_ERR_SPOOL_ROOT(`cannot read spool root ${root}: ${why}`)
 }

@@ -34,7 +34,7 @@ import { access, mkdir, stat, unlink } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
-import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
+import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles, spoolRootError } from './files.js'
 import type { FleetView } from '../fleet/view.js'
 import {
   ALL, endsLookup, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
@@ -42,7 +42,7 @@ import {
 } from './format.js'
 
 export * from './format.js'
-export { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
+export { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles, spoolRootError } from './files.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {
@@ -273,13 +273,17 @@ export class Spool {
     return { key: normaliseKey(key), file, ...info }
   }
 
-  /** Every down entry in the spool (including `all`), sorted by file name; a missing root holds none. */
+  /**
+   * Every down entry in the spool (including `all`), sorted by file name; a missing root holds none.
+   *
+   * @throws HC_ERR_SPOOL_ROOT when the root cannot be listed (see {@link spoolRootError}).
+   */
   async listDown (): Promise<SpoolEntry[]> {
     let keys: SpoolKey[]
     try {
       keys = await readSpoolKeys(this.root)
     } catch (err) {
-      throw new HC_ERR_SPOOL_ROOT(`cannot list spool root ${this.root}: ${(err as Error).message}`)
+      throw spoolRootError(this.root, err)
     }
     const entries: SpoolEntry[] = []
     for (const key of keys) {

@@ -33,11 +33,11 @@ test('several services at once; status exits 1 if any is down', async (t) => {
   assert.deepEqual([r.code, r.stdout], [1, 'UP\ta\nDOWN\tinf\tb\tx\n'])
 })
 
-test('status reports the service file, not all', async (t) => {
+test('status reports what the daemon answers: all down is a down, with its source and file after the reference\'s fields', async (t) => {
   const root = await tempDir(t)
   await runBin('hadown', ['-r', 'host', '--spool-root', root, 'all'])
   const r = await runBin('hastatus', ['--spool-root', root, 'web'])
-  assert.deepEqual([r.code, r.stdout], [0, 'UP\tweb\n'])
+  assert.deepEqual([r.code, r.stdout], [1, 'DOWN\tinf\tweb\thost\tlocal\tall\n'])
 })
 
 test('-e sets the expiry (printed as %f); an expired file reads as up and is removed', async (t) => {

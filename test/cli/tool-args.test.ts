@@ -100,3 +100,22 @@ test('hadown --help gives each flag a line', async () => {
   }
   assert.match(r.stdout, /web::8080 for the file web:8080/, 'why hashowdowned prints svc::port')
 })
+
+test('-e -5m and unknown flags get hacheck\'s own one-line errors (the tools run as a user would)', async () => {
+  assert.throws(() => parseToolArgs(['-r', 'x', '-e', '-5m', 'web'], 'down', NOW),
+    usageError(/^--expiration -5m is in the past: the service would stay up; a duration counts from now, so write \+5m$/))
+  assert.throws(() => parseToolArgs(['-e', '-r', 'x', 'web'], 'down', NOW), usageError(/^-e needs a value, but the next argument is the flag -r$/))
+  for (const [args, want] of [
+    [['-e', '-5m', '-r', 'x', 'web'], 'hadown: --expiration -5m is in the past: the service would stay up; a duration counts from now, so write +5m'],
+    [['--bogus', 'web'], 'hadown: unknown flag --bogus (--help lists the flags)'],
+    [['-r'], 'hadown: -r, --reason needs a value'],
+    [['--drain=yes', 'web'], 'hadown: --drain takes no value']
+  ] as const) {
+    const r = await runBin('hadown', ['--spool-root', '/nonexistent-hacheck-spool', ...args])
+    assert.equal(r.code, 2, args.join(' '))
+    const lines = r.stderr.split('\n')
+    assert.equal(lines[0], want)
+    assert.match(lines[1] as string, /^usage: hadown /)
+    assert.equal(lines.length, 3, r.stderr)
+  }
+})

@@ -147,7 +147,7 @@ test('a document that is not a mapping, bad YAML and a missing file are clear er
   const dir = await tempDir(t)
   const file = join(dir, 'broken.yaml')
   await writeFile(file, 'cache_time: [1,\n')
-  await assert.rejects(loadConfig(file), /is not valid YAML/)
+  await assert.rejects(loadConfig(file), /^FastifyError \[HC_ERR_CONFIG\]: config file .*broken\.yaml, line 2, column 1: not valid YAML: /)
   await assert.rejects(loadConfig(join(dir, 'missing.yaml')), /cannot read config file/)
 })
 

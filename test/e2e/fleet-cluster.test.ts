@@ -67,10 +67,11 @@ test('a three-member etcd cluster: leader killed, every member stopped, one host
   assert.equal((await runBin('hadown', ['--spool-root', web02.proc.spoolRoot, '-r', 'local while etcd is away', 'db'])).code, 0)
   await converge(hosts, 'db', (h) => h === web02 ? 503 : 200, performance.now())
   assert.equal((await runBin('haup', ['--spool-root', web02.proc.spoolRoot, 'db'])).code, 0)
-  // hastatus says the daemon's view is stale (and that etcd cannot be reached: exit 1).
+  // hastatus says what the daemon answers (the fleet's down, as of its last sync), that its
+  // view is stale, and that etcd cannot be reached: exit 1.
   const stale = await runBin('hastatus', ['-c', config, '-p', String(web02.proc.port), '--spool-root', web02.proc.spoolRoot, 'web'])
   assert.equal(stale.code, 1)
-  assert.match(stale.stdout, /^UP\tweb\nFLEET\tstale\tdisconnected from etcd, last synced \d+s ago at revision \d+\n$/)
+  assert.match(stale.stdout, /^DOWN\tinf\tweb\t[^\t]+\tfleet\tweb\tfleet as of \d+s ago \(etcd unreachable\)\nFLEET\tstale\tdisconnected from etcd, last synced \d+s ago at revision \d+\n$/)
   assert.match(stale.stderr, /etcd at .*UNAVAILABLE/)
   const lines = (h: FleetHost, text: string): number => h.proc.stderr().split('\n').filter((line) => line.includes(text)).length
   const lostBefore = new Map(hosts.map((h) => [h, lines(h, 'fleet: lost etcd')]))

@@ -57,6 +57,11 @@ test('README quick start: npm start, then every line in another shell, as writte
       assert.equal(status, 200, body)
       assert.match(body, /^MySQL connect response: /)
     }],
+    ['curl -i localhost:3333/postgres/db/5432/', (r) => {
+      const { status, body } = curlResponse(r)
+      assert.equal(status, 200, body)
+      assert.match(body, /login root@postgres \(PostgreSQL [0-9.]+\)$/)
+    }],
     ['bin/hadown -r maintenance web', (r) => { assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '']) }],
     ['curl -i localhost:3333/spool/web/0/', (r) => {
       const { status, body } = curlResponse(r)

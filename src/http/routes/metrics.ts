@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import { AllowList } from '../../cidr.js'
 import { HC_ERR_METRICS_NOT_ALLOWED } from '../../errors.js'
+import { refuseOtherMethods } from './get-only.js'
 
 /** What the metrics route needs. */
 export interface MetricsRoutesOptions {
@@ -17,11 +18,12 @@ export interface MetricsRoutesOptions {
   allowedCidrs?: readonly string[] | null
 }
 
-/** Registers `/metrics`. Not wrapped in fastify-plugin. */
+/** Registers `/metrics` (GET only: other methods get a 405). Not wrapped in fastify-plugin. */
 export default async function metricsRoutes (app: FastifyInstance, opts: MetricsRoutesOptions): Promise<void> {
   const clients = opts.allowedCidrs === null || opts.allowedCidrs === undefined ? null : new AllowList(opts.allowedCidrs)
   app.get('/metrics', async (request, reply) => {
     if (clients !== null && !clients.allows(request.ip)) throw new HC_ERR_METRICS_NOT_ALLOWED(request.ip)
     return reply.type(opts.contentType).header('cache-control', 'no-store').send(await opts.render())
   })
+  refuseOtherMethods(app, ['/metrics'])
 }

@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { loadPageAssets, type PageAsset, type PageAssets } from '../page/assets.js'
 import { buildSnapshot, type PageSources } from '../page/snapshot.js'
 import { PageStream } from '../page/stream.js'
+import { refuseOtherMethods } from './get-only.js'
 
 /** What the page routes need: the server's shared state (see `app.ts` `Runtime`). */
 export interface PageRoutesOptions extends PageSources {
@@ -59,7 +60,7 @@ function sendAsset (request: FastifyRequest, reply: FastifyReply, file: PageAsse
   return reply.type(file.contentType).send(file.body)
 }
 
-/** Registers `/`, `/page/app.js`, `/page/style.css`, `/page/data` and `/page/events`. */
+/** Registers `/`, `/page/app.js`, `/page/style.css`, `/page/data` and `/page/events` (GET only: other methods get a 405). */
 export default async function pageRoutes (app: FastifyInstance, opts: PageRoutesOptions): Promise<void> {
   let assets: PageAssets | undefined = opts.assets
   if (assets === undefined) {
@@ -119,4 +120,5 @@ export default async function pageRoutes (app: FastifyInstance, opts: PageRoutes
     stream.add(reply.raw)
     request.log.debug({ client: request.ip, streams: stream.size }, 'status page stream opened')
   })
+  refuseOtherMethods(app, ['/', '/page/:file', '/page/data', '/page/events'])
 }

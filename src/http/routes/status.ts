@@ -9,6 +9,7 @@ import { HC_ERR_BAD_THRESHOLD } from '../../errors.js'
 import type { HttpStatusAnswer } from './http-status.js'
 import type { FleetView } from '../../fleet/view.js'
 import type { LoadSampler } from '../../ops/load-weight.js'
+import { refuseOtherMethods } from './get-only.js'
 
 /** What the status routes need. */
 export interface StatusRoutesOptions {
@@ -89,7 +90,7 @@ export function loadWeightStatus (load: Pick<LoadSampler, 'scopes' | 'settings'>
   }
 }
 
-/** Registers `/status`, `/status/count` and `/recent`. */
+/** Registers `/status`, `/status/count` and `/recent` (GET only: other methods get a 405). */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
   const { health, serviceLog, startTime, now, fleet, load } = opts
 
@@ -119,4 +120,5 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
     const threshold = parseThreshold(Array.isArray(raw) ? raw[raw.length - 1] : raw)
     return reply.type(JSON_TYPE).send(`{"seen_services":${serviceLog.recentJson(threshold)},"threshold_seconds":${threshold}}`)
   })
+  refuseOtherMethods(app, ['/status', '/status/count', '/recent'])
 }

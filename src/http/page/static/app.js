@@ -69,12 +69,36 @@ function uptime (seconds) {
 
 /* ---- services table ---- */
 
-/** The row's displayed state: the spool's, else failing when the last answer failed. */
-function displayState (row) {
+/** The row's displayed state: the spool's, else failing when the last answer (a current one) failed. */
+function displayState (row, stale) {
   if (row.state !== 'up') return row.state
+  if (stale) return 'up'
   if (row.last && row.last.check_status && !PASSING.has(row.last.check_status)) return 'failing'
   if (row.last && !row.last.check_status && row.last.code >= 300) return 'failing'
   return 'up'
+}
+
+/** What the row's spool entries are, to notice when they change. */
+const spoolKey = (row) => row.spool.map((e) => `${e.file}|${e.state}|${e.source}|${e.creation}`).join('\n')
+
+/**
+ * Whether the last answer predates the spool state the row shows: given before the entry that
+ * now answers was written, or before this page saw the spool change (an `up` leaves no entry
+ * to date). Such an answer is not what a check gets now: the next one answers from the spool.
+ */
+function isStale (entry, row) {
+  const last = row.last
+  if (!last) return false
+  const main = mainEntry(row)
+  if (main && main.creation != null && last.ts < main.creation) return true
+  return entry.spoolChangedAt != null && last.ts < entry.spoolChangedAt
+}
+
+/** Readable dates for the unix times in a reference body (`... since 1764700000.123456 until ...`). */
+function bodyTimes (text) {
+  const out = []
+  for (const m of String(text).matchAll(/\b(since|until) ([0-9]{9,11}(?:\.[0-9]+)?)\b/g)) out.push(`${m[1]} ${absolute(Number(m[2]))}`)
+  return out.join(', ')
 }
 
 /** The spool entry the row's state comes from (first down/maint, else first drain). */
@@ -85,7 +109,7 @@ function mainEntry (row) {
 function sortValue (row, key) {
   const main = mainEntry(row)
   switch (key) {
-    case 'state': return SEVERITY[displayState(row)]
+    case 'state': return SEVERITY[displayState(row, rows.get(row.name) ? isStale(rows.get(row.name), row) : false)]
     case 'code': return row.last ? row.last.code : -1
     case 'check': return row.last ? (row.last.check_status || '') : ''
     case 'duration': return row.last && row.last.duration_ms != null ? row.last.duration_ms : -1
@@ -177,18 +201,24 @@ function createRow (name) {
   cells.act = actionButtons(name)
   tr.append(cells.act)
   setText(cells.name, name)
-  return { tr, cells, sparkKey: '' }
+  return { tr, cells, sparkKey: '', spoolKey: null, spoolChangedAt: null }
 }
 
-function updateRow (entry, row, actionsOn) {
+function updateRow (entry, row, actionsOn, generated) {
   const { tr, cells } = entry
-  const state = displayState(row)
+  const key = spoolKey(row)
+  if (entry.spoolKey !== null && key !== entry.spoolKey) entry.spoolChangedAt = generated
+  entry.spoolKey = key
+  const stale = isStale(entry, row)
+  const state = displayState(row, stale)
   tr.className = `st-${state}`
   setText(cells.state.firstChild, state.toUpperCase())
   const last = row.last
-  setText(cells.code, last ? last.code : '—')
+  setText(cells.code, last ? (stale ? `${last.code} (before ${state})` : last.code) : '—')
   setText(cells.check, last ? (last.check_status || '') : '')
-  cells.check.classList.toggle('bad', Boolean(last && last.check_status && !PASSING.has(last.check_status)))
+  cells.check.classList.toggle('bad', Boolean(!stale && last && last.check_status && !PASSING.has(last.check_status)))
+  for (const c of [cells.code, cells.check, cells.duration]) c.classList.toggle('stale', stale)
+  setTitle(cells.code, stale ? `answered ${absolute(last.ts)}, before the spool changed: the next check answers ${state} from the spool` : '')
   setText(cells.duration, last && last.duration_ms != null ? last.duration_ms : '')
   const sparkKey = JSON.stringify(row.latency)
   if (sparkKey !== entry.sparkKey) {
@@ -236,7 +266,7 @@ function renderServices (services, actionsOn) {
       rows.set(row.name, entry)
       servicesBody.append(entry.tr)
     }
-    updateRow(entry, row, actionsOn)
+    updateRow(entry, row, actionsOn, data.generated)
   }
   for (const [name, entry] of rows) {
     if (!present.has(name)) { entry.tr.remove(); rows.delete(name) }
@@ -276,7 +306,8 @@ function renderTransitions (list) {
     el('td', { text: t.target }),
     el('td', { class: 'change', text: `${t.from || '—'} → ${t.to} (${t.result})` }),
     el('td', { class: 'num', text: String(t.code) }),
-    el('td', { class: 'msg', text: t.message })))
+    // The body as the reference wrote it, then its unix times as dates.
+    el('td', { class: 'msg', text: t.message }, ...(bodyTimes(t.message) ? [el('span', { class: 'when', text: ` (${bodyTimes(t.message)})` })] : []))))
   transitionsBody.replaceChildren(...trs)
 }
 
@@ -405,7 +436,20 @@ function poll () {
   polling = window.setInterval(() => { refresh().catch(() => stale('disconnected · retrying')) }, 1000)
 }
 
+/**
+ * `/?once`: one snapshot from /page/data and no live stream, so a headless browser's
+ * `--screenshot` or `--dump-dom` settles (docs/status-page.md "Screenshots").
+ */
+const ONCE = new URLSearchParams(window.location.search).has('once')
+
 function connect () {
+  if (ONCE) {
+    refresh().then(() => {
+      setText($('live'), `snapshot · ${timeFmt.format(new Date(data.generated * 1000))} (not live: ?once)`)
+      document.documentElement.dataset.rendered = 'once'
+    }, () => stale('no data'))
+    return
+  }
   if (typeof EventSource === 'undefined') { poll(); return }
   const events = new EventSource('/page/events')
   events.onmessage = (e) => { render(JSON.parse(e.data)) }
