@@ -14,6 +14,7 @@ import { errnoCode, hasCode } from '../errors.js'
 import { Spool } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { runFleetTool, toolFleet } from './fleet-tools.js'
+import { repairAfterWrite, unreadableLines } from './spool-access.js'
 import { HELP, USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine, pyJson, weightLine } from './tool-output.js'
 import { loadToolConfig, type SpoolRootChoice } from './tool-config.js'
@@ -30,8 +31,8 @@ export interface ToolIO {
   checkout?: string | null
 }
 
-/** Tool arguments with the spool root resolved. */
-type RunArgs = ToolArgs & { spoolRoot: string }
+/** Tool arguments with the spool root resolved, and the name the tool was run by. */
+type RunArgs = ToolArgs & { spoolRoot: string, prog: string }
 
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
@@ -51,9 +52,10 @@ function defaultReason (env: ToolIO['env']): string {
   return env.SUDO_USER ?? env.SSH_USER ?? userInfo().username
 }
 
-async function actionUp (args: RunArgs): Promise<number> {
+async function actionUp (args: RunArgs, io: ToolIO): Promise<number> {
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.up(key)
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
@@ -73,15 +75,17 @@ async function actionDown (args: RunArgs, io: ToolIO): Promise<number> {
   if (reason === null) return 1
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration, state: args.state })
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
-async function actionWeight (args: RunArgs): Promise<number> {
+async function actionWeight (args: RunArgs, io: ToolIO): Promise<number> {
   const weights = new SpoolWeights(await Spool.open(args.spoolRoot, { write: true }))
   for (const key of keysOf(args)) {
     if (args.weight === undefined) await weights.clear(key)
     else await weights.set(key, args.weight)
   }
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
@@ -100,7 +104,10 @@ async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
     const weight = await weights.get(key)
     if (weight !== null) io.stdout(`${weightLine(weight)}\n`)
   }
-  return code
+  // (ours) What the server cannot read, it answers down: say so, with the fix.
+  const unreadable = unreadableLines(args.prog, args.spoolRoot, keysOf(args))
+  for (const line of unreadable) io.stderr(`${line}\n`)
+  return unreadable.length > 0 ? 1 : code
 }
 
 async function actionStatusDowned (args: RunArgs, io: ToolIO): Promise<number> {
@@ -181,7 +188,7 @@ export async function main (prog: string, argv: readonly string[], defaultAction
   try {
     if (args.action === 'list') return await actionList(args, io)
     const tool = await loadToolConfig(args, io.env, { checkout: io.checkout })
-    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root }
+    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, prog }
     const local = async (): Promise<number> => {
       if (READ_ONLY.has(args.action)) await requireRoot(tool.spoolRoot)
       return await handlers[args.action](runArgs, io)
