@@ -53,12 +53,13 @@ for command in $commands; do
 done
 cp package.json package-lock.json "$lib/"
 # Production dependencies exactly as locked; no install scripts (none is needed). Then what only
-# a developer of each dependency uses: CLI links, repository and linter files, HTML docs; and no
+# a developer of each dependency uses: CLI links, repository and linter files, HTML docs, shell
+# scripts; and no
 # file there is run directly, so none is executable.
 (cd "$lib" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error)
 rm -rf "$lib/package-lock.json" "$lib/node_modules/.bin"
 find "$lib/node_modules" -depth \( -name .github -o -name .npmignore -o -name .gitattributes -o -name '.eslintrc*' \
-  -o -name 'eslint.config.*' -o -name .editorconfig -o -name .travis.yml -o -name '*.html' \) -exec rm -rf {} +
+  -o -name 'eslint.config.*' -o -name .editorconfig -o -name .travis.yml -o -name '*.html' -o -name '*.sh' \) -exec rm -rf {} +
 find "$lib/node_modules" -type f -exec chmod 0644 {} +
 
 say "the Node.js $NODE_VERSION runtime"
