@@ -12,7 +12,7 @@
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_HTTP_STATUS_ROOT, activatePresence, inactivatePresence, presenceFileName } from '../spool/presence.js'
 import { loadToolConfig, type Env } from './tool-config.js'
-import { parseFlags } from './flags.js'
+import { parseFlags, type FlagTable } from './flags.js'
 
 /** What the tool does. */
 export type PresenceAction = 'activate' | 'inactivate'
@@ -24,6 +24,14 @@ export interface PresenceIO {
   /** The environment (`HACHECK_CONFIG`); `process.env` by default. */
   env?: Env
 }
+
+/** The flag table (`node:util` `parseArgs` options); every flag is documented in docs/man/haactivate.md, which a test checks. */
+export const PRESENCE_FLAGS = {
+  'config-file': { type: 'string', short: 'c' },
+  'http-status-root': { type: 'string' },
+  'service-port': { type: 'string', short: 'P' },
+  help: { type: 'boolean', short: 'h', default: false }
+} satisfies FlagTable
 
 /** The usage line; `%s` is the program name. */
 export const PRESENCE_USAGE = 'usage: %s [-c FILE] [--http-status-root DIR] [-P PORT] SERVICE...'
@@ -43,12 +51,7 @@ export interface PresenceArgs {
  * @throws HC_ERR_USAGE on an unknown flag, a bad port or service name, or no service.
  */
 export function parsePresenceArgs (argv: readonly string[]): PresenceArgs {
-  const parsed = parseFlags(argv, {
-    'config-file': { type: 'string', short: 'c' },
-    'http-status-root': { type: 'string' },
-    'service-port': { type: 'string', short: 'P' },
-    help: { type: 'boolean', short: 'h', default: false }
-  }, true)
+  const parsed = parseFlags(argv, PRESENCE_FLAGS, true)
   const v = parsed.values
   const args: PresenceArgs = { files: [], configFile: v['config-file'], root: v['http-status-root'], help: v.help }
   if (args.help) return args

@@ -21,6 +21,7 @@ import { LoadSampler } from '../ops/load-weight.js'
 import { Spool, spoolRootError } from '../spool/spool.js'
 import { SpoolWeights } from '../spool/weight.js'
 import { runFleetTool, toolFleet } from './fleet-tools.js'
+import { repairAfterWrite, unreadableLines } from './spool-access.js'
 import { HELP, USAGE, keysOf, parseToolArgs, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine, loadLine, pyJson, stateLine, weightLine } from './tool-output.js'
 import { effectiveLookup } from './tool-status.js'
@@ -38,8 +39,8 @@ export interface ToolIO {
   checkout?: string | null
 }
 
-/** Tool arguments with the spool root resolved, the fleet the config names (null: none) and (ours) its load-weight settings. */
-type RunArgs = ToolArgs & { spoolRoot: string, fleetSettings: FleetSettings | null, loadWeight?: LoadWeightSettings | null }
+/** Tool arguments with the spool root resolved, the name the tool was run by, the fleet the config names (null: none) and (ours) its load-weight settings. */
+type RunArgs = ToolArgs & { spoolRoot: string, prog: string, fleetSettings: FleetSettings | null, loadWeight?: LoadWeightSettings | null }
 
 const NONHUMANS_FILE = '/etc/nonhumans'
 const NONHUMAN_MESSAGE = 'please use --reason option to tell us who you REALLY are'
@@ -59,9 +60,10 @@ function defaultReason (env: ToolIO['env']): string {
   return env.SUDO_USER ?? env.SSH_USER ?? userInfo().username
 }
 
-async function actionUp (args: RunArgs): Promise<number> {
+async function actionUp (args: RunArgs, io: ToolIO): Promise<number> {
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.up(key)
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
@@ -81,15 +83,17 @@ async function actionDown (args: RunArgs, io: ToolIO): Promise<number> {
   if (reason === null) return 1
   const spool = await Spool.open(args.spoolRoot, { write: true })
   for (const key of keysOf(args)) await spool.down(key, { reason, expiration: args.expiration, state: args.state })
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
-async function actionWeight (args: RunArgs): Promise<number> {
+async function actionWeight (args: RunArgs, io: ToolIO): Promise<number> {
   const weights = new SpoolWeights(await Spool.open(args.spoolRoot, { write: true }))
   for (const key of keysOf(args)) {
     if (args.weight === undefined) await weights.clear(key)
     else await weights.set(key, args.weight)
   }
+  await repairAfterWrite(args.prog, args.spoolRoot, io.stderr)
   return 0
 }
 
@@ -109,7 +113,10 @@ async function actionStatus (args: RunArgs, io: ToolIO): Promise<number> {
     if (weight !== null) io.stdout(`${weightLine(weight)}\n`)
     if (load !== undefined) io.stdout(`${loadLine(displayName(key), load.scopeOf(key.service), load.settings.window)}\n`)
   }
-  return code
+  // (ours) What the server cannot read, it answers down: say so, with the fix.
+  const unreadable = unreadableLines(args.prog, args.spoolRoot, keysOf(args))
+  for (const line of unreadable) io.stderr(`${line}\n`)
+  return unreadable.length > 0 ? 1 : code
 }
 
 async function actionStatusDowned (args: RunArgs, io: ToolIO): Promise<number> {
@@ -196,7 +203,7 @@ export async function main (prog: string, argv: readonly string[], defaultAction
   try {
     if (args.action === 'list') return await actionList(args, io)
     const tool = await loadToolConfig(args, io.env, { checkout: io.checkout })
-    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, fleetSettings: tool.config.fleet, loadWeight: tool.config.loadWeight }
+    const runArgs: RunArgs = { ...args, spoolRoot: tool.spoolRoot.root, prog, fleetSettings: tool.config.fleet, loadWeight: tool.config.loadWeight }
     const local = async (): Promise<number> => {
       if (READ_ONLY.has(args.action)) await requireRoot(tool.spoolRoot)
       return await handlers[args.action](runArgs, io)

@@ -5,7 +5,7 @@
  */
 import { HC_ERR_USAGE } from '../errors.js'
 import { DEFAULT_SPOOL_ROOT } from '../spool/format.js'
-import { parseFlags } from './flags.js'
+import { parseFlags, type FlagTable } from './flags.js'
 
 /** The usage line. */
 export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
@@ -25,6 +25,19 @@ Healthcheck proxy: answers GET /<protocol>/<service>/<port>/<query> from the spo
   -v, --verbose            debug logging, one line per request
   -h, --help               this help
       --version            print the version`
+
+/** The server's flag table (`node:util` `parseArgs` options); every flag is documented in docs/man/hacheck.md, which a test checks. */
+export const SERVER_FLAGS = {
+  'config-file': { type: 'string', short: 'c' },
+  port: { type: 'string', short: 'p', multiple: true },
+  'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
+  'num-procs': { type: 'string', short: 'n', default: '1' },
+  'spool-root': { type: 'string' },
+  'agent-port': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false }
+} satisfies FlagTable
 
 /** Parsed server command line. */
 export interface ServerArgs {
@@ -53,17 +66,7 @@ function intArg (name: string, value: string, min: number, max: number): number 
  * @throws HC_ERR_USAGE on an unknown flag, a missing value or a bad number.
  */
 export function parseServerArgs (argv: readonly string[]): ServerArgs {
-  const parsed = parseFlags(argv, {
-    'config-file': { type: 'string', short: 'c' },
-    port: { type: 'string', short: 'p', multiple: true },
-    'bind-address': { type: 'string', short: 'B', default: '0.0.0.0' },
-    'num-procs': { type: 'string', short: 'n', default: '1' },
-    'spool-root': { type: 'string' },
-    'agent-port': { type: 'string' },
-    verbose: { type: 'boolean', short: 'v', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-    version: { type: 'boolean', default: false }
-  }, false)
+  const parsed = parseFlags(argv, SERVER_FLAGS, false)
   const v = parsed.values
   return {
     configFile: v['config-file'],

@@ -6,7 +6,7 @@ import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
 import { MAX_WEIGHT, isValidWeight } from '../spool/weight.js'
-import { parseFlags } from './flags.js'
+import { parseFlags, type FlagTable } from './flags.js'
 
 /** The actions of `-a/--action` (`weight` is ours). */
 export const ACTIONS = ['up', 'down', 'status', 'status_downed', 'list', 'weight'] as const
@@ -130,16 +130,11 @@ function weightArg (value: string | undefined): number {
 }
 
 /**
- * Parses tool arguments.
- *
- * @param defaultAction - the action of the name the tool was called by.
- * @param now - unix seconds, for `-e`.
- * @throws HC_ERR_USAGE on an unknown flag or action, a bad number, an expiration that is not
- *   in the future, `-H` without `-P`, a missing service name for up/down/status/weight, or
- *   service names given to status_downed/list (as the reference: "Unexpected args").
+ * The spool tools' flag table (`node:util` `parseArgs` options); every flag is documented in
+ * docs/man/hadown.md, which a test checks.
  */
-export function parseToolArgs (argv: readonly string[], defaultAction: Action, now: number = Date.now() / 1000): ToolArgs {
-  const parsed = parseFlags(argv, {
+export function toolFlags (defaultAction: Action) {
+  return {
     'config-file': { type: 'string', short: 'c' },
     'spool-root': { type: 'string' },
     action: { type: 'string', short: 'a', default: defaultAction },
@@ -154,7 +149,20 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action, n
     clear: { type: 'boolean', default: false },
     fleet: { type: 'boolean', default: false },
     'fleet-host': { type: 'string' }
-  }, true)
+  } satisfies FlagTable
+}
+
+/**
+ * Parses tool arguments.
+ *
+ * @param defaultAction - the action of the name the tool was called by.
+ * @param now - unix seconds, for `-e`.
+ * @throws HC_ERR_USAGE on an unknown flag or action, a bad number, an expiration that is not
+ *   in the future, `-H` without `-P`, a missing service name for up/down/status/weight, or
+ *   service names given to status_downed/list (as the reference: "Unexpected args").
+ */
+export function parseToolArgs (argv: readonly string[], defaultAction: Action, now: number = Date.now() / 1000): ToolArgs {
+  const parsed = parseFlags(argv, toolFlags(defaultAction), true)
   const v = parsed.values
   if (!(ACTIONS as readonly string[]).includes(v.action)) {
     throw new HC_ERR_USAGE(`action must be one of ${ACTIONS.join(', ')}, got ${JSON.stringify(v.action)}`)

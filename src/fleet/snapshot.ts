@@ -45,7 +45,7 @@ export interface SnapshotData {
 /** Writes the snapshot atomically under `spoolRoot`. @throws HC_ERR_SPOOL_WRITE when it cannot. */
 export async function saveSnapshot (spoolRoot: string, data: SnapshotData): Promise<void> {
   const doc = { hacheck_fleet_snapshot: 1, prefix: data.prefix, host: data.host, revision: data.revision, synced_at: data.syncedAt, kvs: data.kvs }
-  await writeFileAtomic(join(spoolRoot, FLEET_DIR), SNAPSHOT_FILE, JSON.stringify(doc))
+  await writeFileAtomic(join(spoolRoot, FLEET_DIR), SNAPSHOT_FILE, JSON.stringify(doc), spoolRoot)
 }
 
 async function readBounded (path: string): Promise<string | null> {

@@ -17,6 +17,10 @@ import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { isValidServiceName } from './format.js'
+import { SPOOL_FILE_MODE, adoptDirs, adoptFile, createdDirs, spoolOwner } from './ownership.js'
+
+/** Mode of an http_status root the tools create, as `activate`'s `mkdir -p` under umask 022. */
+const PRESENCE_DIR_MODE = 0o755
 
 /** Where http_status keeps its files, and the tools' default. */
 export const DEFAULT_HTTP_STATUS_ROOT = '/var/run/http_status'
@@ -71,19 +75,29 @@ export function presence (root: string, file: string): Presence {
 
 /**
  * Creates presence file `file` in `root` (empty, mode 0644), creating `root` (mode 0755) when
- * missing, as `activate` does. An existing regular file is left as it is. Never follows a
- * symlink and never blocks on a FIFO.
+ * missing, as `activate` does; the modes are set whatever the umask, and a new file takes the
+ * root's owner and group when root creates it (`ownership.ts`), so the server can always see
+ * it. An existing regular file is left as it is. Never follows a symlink and never blocks on
+ * a FIFO.
  *
  * @throws HC_ERR_SPOOL_WRITE naming the file when it cannot be created, or when something other
  *   than a regular file has its name.
  */
 export async function activatePresence (root: string, file: string): Promise<void> {
   const path = join(root, file)
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
   try {
-    await mkdir(root, { recursive: true, mode: 0o755 })
-    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644)
+    const first = await mkdir(root, { recursive: true, mode: PRESENCE_DIR_MODE })
+    await adoptDirs(createdDirs(first, root), undefined, PRESENCE_DIR_MODE)
+    let created = true
+    const handle = await open(path, flags | constants.O_EXCL, SPOOL_FILE_MODE).catch(async (err: unknown) => {
+      if (errnoCode(err) !== 'EEXIST') throw err
+      created = false
+      return await open(path, flags, SPOOL_FILE_MODE)
+    })
     try {
       if (!(await handle.stat()).isFile()) throw new Error('it exists and is not a regular file')
+      if (created) await adoptFile(handle, spoolOwner(root))
     } finally {
       await handle.close()
     }

@@ -35,6 +35,7 @@ import { join, sep } from 'node:path'
 import { HC_ERR_SPOOL_ROOT, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles, spoolRootError } from './files.js'
+import { SPOOL_DIR_MODE, adoptDirs } from './ownership.js'
 import type { FleetView } from '../fleet/view.js'
 import {
   ALL, endsLookup, fileOf, formatSpoolContents, normaliseKey, parseSpoolContents, spoolFileName,
@@ -113,7 +114,8 @@ export class Spool {
     try {
       // Only the root itself, as the reference's os.mkdir: a missing parent is a typo to report,
       // not a tree to create (recursive mkdir also never returns under /proc on Node 20).
-      await mkdir(root, { mode: 0o750 })
+      await mkdir(root, { mode: SPOOL_DIR_MODE })
+      await adoptDirs([root], undefined) // 0750 whatever the umask
     } catch (err) {
       const why = errnoCode(err) === 'ENOENT' ? 'its parent directory does not exist' : (err as Error).message
       if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${why}`)

@@ -72,12 +72,15 @@ export function parseWeightContents (text: string, file = 'weight file'): { weig
 
 /** The weights of one spool. Holds no state beyond the spool's root and clock. */
 export class SpoolWeights {
+  /** The spool root: whose owner and group the weight files take (`ownership.ts`). */
+  readonly root: string
   readonly dir: string
   private readonly now: () => number
   /** (ours) The fleet's weights, consulted by {@link SpoolWeights.effective} beside the files. */
   private readonly fleet: FleetView | undefined
 
   constructor (spool: Pick<Spool, 'root' | 'now'> & { fleet?: FleetView | undefined }) {
+    this.root = spool.root
     this.dir = join(spool.root, WEIGHT_DIR)
     this.now = spool.now
     this.fleet = spool.fleet
@@ -108,7 +111,7 @@ export class SpoolWeights {
     if (!isValidWeight(weight)) throw new HC_ERR_SPOOL_WEIGHT(`weight must be an integer 0-${MAX_WEIGHT}, got ${String(weight)}`)
     const file = spoolFileName(key)
     const creation = this.now()
-    await writeFileAtomic(this.dir, file, JSON.stringify({ weight, creation }))
+    await writeFileAtomic(this.dir, file, JSON.stringify({ weight, creation }), this.root)
     return { key: normaliseKey(key), file, weight, creation }
   }
 

@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test'
 import { ROOT, tempDir, type RunResult } from '../helper.js'
 
 /** What a clone holds that the package, the build and `npm start` need. */
-const TRACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'src', 'bin', 'config']
+const TRACKED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'src', 'bin', 'config', 'docs', 'packaging']
 
 /**
  * Copies the checkout to a temp directory (removed after the test).

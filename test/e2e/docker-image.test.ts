@@ -1,8 +1,9 @@
 /**
  * The container image, built from the Dockerfile when `docker` with a running daemon is
- * available (skipped otherwise, with the reason). Checks what the Dockerfile promises: a
- * production-safe config, only dist/src compiled in, a HEALTHCHECK that follows the port the
- * server was given, and the spool tools on PATH agreeing with the server.
+ * available (skipped otherwise, with the reason). Checks what the Dockerfile promises: the
+ * Debian package installed, a production-safe config, only dist/src compiled in, a HEALTHCHECK
+ * that follows the port the server was given, and the spool tools on PATH agreeing with the
+ * server.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -45,8 +46,12 @@ test('the image: production config, dist/src only, HEALTHCHECK on the given port
   const doc = parse(config.stdout) as Record<string, unknown>
   assert.equal(doc.mysql_username, null, 'no mysql root in the image')
   assert.equal(doc.mysql_password, null)
-  const dist = await docker(['run', '--rm', '--entrypoint', 'ls', tag, '/app/dist'])
+  const dist = await docker(['run', '--rm', '--entrypoint', 'ls', tag, '/usr/lib/hacheck/dist'])
   assert.equal(dist.stdout.trim(), 'src', 'test/ and bench/ are not compiled into the image')
+  // The image is the Debian package installed: dpkg knows it, and the server runs as its user.
+  const dpkg = await docker(['run', '--rm', '--entrypoint', 'dpkg-query', tag, '-W', '-f=$' + '{Status}', 'hacheck'])
+  assert.equal(dpkg.stdout, 'install ok installed')
+  assert.equal((await docker(['run', '--rm', '--entrypoint', 'id', tag, '-un'])).stdout.trim(), 'hacheck')
 
   // Another port than 3333: the HEALTHCHECK must follow it.
   const port = await freePort()

@@ -1,6 +1,7 @@
 /**
  * Installing as a user does: `npm pack` on an unbuilt clone ships a built `dist/` (prepack),
- * `npm install -g` from the tarball puts every command on PATH, and they run from there.
+ * `npm install -g` from the tarball puts every command on PATH, and its man page beside them,
+ * and they run from there.
  * And `npm start`'s build step rebuilds only when a source changed.
  */
 import assert from 'node:assert/strict'
@@ -24,7 +25,7 @@ test('npm pack on an unbuilt clone ships dist/; npm install -g from the tarball 
   assert.equal(pack.code, 0, pack.stderr)
   const [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = new Set(packed?.files.map((f) => f.path))
-  for (const file of ['dist/src/cli/hacheck.js', 'dist/src/cli/haupdown.js', 'dist/src/cli/container-health.js', 'config/hacheck.yaml', ...COMMANDS.map((c) => `bin/${c}`)]) {
+  for (const file of ['dist/src/cli/hacheck.js', 'dist/src/cli/haupdown.js', 'dist/src/cli/container-health.js', 'config/hacheck.yaml', ...COMMANDS.map((c) => `bin/${c}`), ...COMMANDS.map((c) => `dist/man/${c}.1`)]) {
     assert.ok(files.has(file), `the tarball holds ${file}`)
   }
   assert.ok(COMMANDS.length >= 9, COMMANDS.join(' '))
@@ -38,6 +39,8 @@ test('npm pack on an unbuilt clone ships dist/; npm install -g from the tarball 
   const install = await runIn(out, 'npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', join(out, packed?.filename ?? '')], { timeoutMs: 5 * 60 * 1000 })
   assert.equal(install.code, 0, install.stderr)
   assert.deepEqual((await readdir(join(prefix, 'bin'))).sort(), COMMANDS)
+  // package.json "man": a page for every command, where man(1) looks beside the prefix's bin/.
+  assert.deepEqual((await readdir(join(prefix, 'share', 'man', 'man1'))).sort(), COMMANDS.map((c) => `${c}.1`))
 
   // From the prefix, as a user's PATH finds them, run from an unrelated directory.
   const env = userEnv({ PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` })

@@ -3,7 +3,8 @@
  * once at start-up and kept in memory with a content hash each.
  *
  * tsc copies no non-TS file, so they are read from the source folder, which ships in the npm
- * package and the Docker image (package.json "files", Dockerfile): `src/http/page/static/`
+ * package, the Debian package and so the Docker image (package.json "files",
+ * packaging/build-deb.sh): `src/http/page/static/`
  * found from this module's own location, whether it runs as compiled
  * (`dist/src/http/page/assets.js`) or from a copy with the folder beside it.
  *

@@ -56,13 +56,14 @@ test('assets: immutable under their hashed URL, revalidated otherwise, 304 on a 
   }
 })
 
-test('the page weighs under 100 KB and its files ship (npm package files, Docker image)', async () => {
+test('the page weighs under 100 KB and its files ship (npm package files, the Debian package and so the Docker image)', async () => {
   const assets = await loadPageAssets()
   const bytes = pageWeight(assets)
   assert.ok(bytes < 100 * 1024, `page weight ${bytes} bytes`)
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { files: string[] }
   assert.ok(pkg.files.includes('src/http/page/static'), 'package.json "files" lists the page folder')
-  assert.match(await readFile(join(ROOT, 'Dockerfile'), 'utf8'), /^COPY src\/http\/page\/static \.\/src\/http\/page\/static$/m)
+  assert.match(await readFile(join(ROOT, 'packaging', 'build-deb.sh'), 'utf8'), /^cp -R src\/http\/page\/static "\$lib\/src\/http\/page\/static"$/m)
+  assert.match(await readFile(join(ROOT, 'Dockerfile'), 'utf8'), /^RUN mkdir \/out && sh packaging\/build-deb\.sh \/out$/m, 'the image installs that package')
 })
 
 test('the page does not shadow or change the check and monitoring routes', async (t) => {
