@@ -46,6 +46,10 @@ export const HC_ERR_REMOTE_SPOOL_DISABLED = createError<'HC_ERR_REMOTE_SPOOL_DIS
 export const HC_ERR_CLIENT_NOT_ALLOWED = createError<'HC_ERR_CLIENT_NOT_ALLOWED', 403, [string]>(
   'HC_ERR_CLIENT_NOT_ALLOWED', 'client %s may not change the spool', 403)
 
+/** (ours) A remote spool change sent by a browser from another site (a cross-site request forgery). */
+export const HC_ERR_CROSS_SITE = createError<'HC_ERR_CROSS_SITE', 403, [string]>(
+  'HC_ERR_CROSS_SITE', 'remote spool changes are refused from browsers on other sites: %s', 403)
+
 /** (ours) `GET /metrics` from an address outside `metrics_allowed_cidrs`. */
 export const HC_ERR_METRICS_NOT_ALLOWED = createError<'HC_ERR_METRICS_NOT_ALLOWED', 403, [string]>(
   'HC_ERR_METRICS_NOT_ALLOWED', 'client %s may not read the metrics', 403)
