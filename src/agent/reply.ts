@@ -17,6 +17,7 @@
  * `stopped` ("intentionally stopped", per the manual): it carries the reason into HAProxy's
  * agent description, and the next `ready up` reverts both at once.
  */
+import { MAX_FILE_NAME_BYTES } from '../check-url.js'
 import { isValidServiceName } from '../spool/spool.js'
 
 /** Administrative words (HAProxy admin state). */
@@ -105,8 +106,11 @@ export interface AgentRequest {
   port?: number | undefined
 }
 
-/** Longest `<service>[:<port>]` accepted (a file name must fit in 255 bytes). */
-const MAX_SERVICE_LINE = 200
+/**
+ * Longest `<service>[:<port>]` accepted: the longest valid service name plus `:65535`, which
+ * is what a spool file name may hold (255 bytes), so every name valid on HTTP is valid here.
+ */
+export const MAX_SERVICE_LINE = MAX_FILE_NAME_BYTES
 
 /** The request of a connection that sent no line: the host-wide `all` state. */
 export const HOST_REQUEST: AgentRequest = Object.freeze({ service: 'all' })
