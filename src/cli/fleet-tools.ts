@@ -24,7 +24,7 @@ import { HC_ERR_USAGE } from '../errors.js'
 import { describeEtcdError } from '../fleet/client.js'
 import { parseFleetKey, parseFleetSpoolValue, type FleetTarget } from '../fleet/keys.js'
 import { MAX_KEYS_PER_WRITE, FleetStore } from '../fleet/store.js'
-import { MAX_REASON_LENGTH } from '../spool/change.js'
+import { reasonProblem } from '../spool/change.js'
 import type { SpoolEntry } from '../spool/spool.js'
 import { keysOf, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine } from './tool-output.js'
@@ -68,8 +68,8 @@ const sourceOf = (target: FleetTarget): string => target.scope === 'fleet' ? 'fl
 function checkWrite (args: ToolArgs, reason?: string): void {
   if (args.services.length > MAX_KEYS_PER_WRITE) throw new HC_ERR_USAGE(`at most ${MAX_KEYS_PER_WRITE} services per fleet command`)
   if (reason === undefined) return
-  if ([...reason].some((c) => c < ' ' || c === '\u007f')) throw new HC_ERR_USAGE('--reason must not contain control characters')
-  if (reason.length > MAX_REASON_LENGTH) throw new HC_ERR_USAGE(`--reason is longer than ${MAX_REASON_LENGTH} characters`)
+  const problem = reasonProblem(reason, '--reason')
+  if (problem !== undefined) throw new HC_ERR_USAGE(problem)
 }
 
 async function write (args: ToolArgs, store: FleetStore, target: FleetTarget, deps: FleetToolDeps): Promise<number> {

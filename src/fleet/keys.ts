@@ -23,7 +23,7 @@
  */
 import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { MAX_REASON_LENGTH } from '../spool/change.js'
-import { parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from '../spool/format.js'
+import { cleanReason, parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from '../spool/format.js'
 import { isValidWeight, MAX_WEIGHT } from '../spool/weight.js'
 
 const HOST_RE = new RegExp(FLEET_HOST_PATTERN)
@@ -132,10 +132,8 @@ export function parseFleetKey (prefix: string, key: string): FleetKeyName | null
 
 function setByOf (value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return null
-  // Printable only: it is shown in tab-separated tool output and logs.
-  let out = ''
-  for (const c of value.slice(0, MAX_SET_BY_LENGTH)) out += c < ' ' || c === '\u007f' ? '?' : c
-  return out
+  // Cleaned as reasons are: it is shown in tab-separated tool output and logs.
+  return cleanReason(value.slice(0, MAX_SET_BY_LENGTH))
 }
 
 function textOf (value: Uint8Array): string {
