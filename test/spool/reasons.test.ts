@@ -34,6 +34,7 @@ test('a hostile reason in a spool file: escaped in hastatus, hashowdowned, HTTP 
   assert.deepEqual([r.code, r.stdout], [1, `DOWN\tinf\tweb\t${CLEAN}\n`], 'one line: no forged UP line')
   r = await runTool('hashowdowned', ['--spool-root', root])
   assert.equal(r.stdout.split('\n').filter((l) => l !== '').length, 2)
+  // eslint-disable-next-line no-control-regex
   assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b-\u001f\u0085\u202E\u2028]/)
 
   const res = await app.inject('/spool/web/0/')
