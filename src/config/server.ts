@@ -32,8 +32,10 @@ export const serverKeys = {
     schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
     expected: 'a number of seconds > 0'
   },
+  // Long enough for any balancer's request (sent at once); short enough that a trickling
+  // connection (slowloris) is closed within a health check's own timeout.
   request_header_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+    schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
     expected: 'a number of seconds > 0'
   },
   shutdown_timeout: {

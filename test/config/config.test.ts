@@ -28,7 +28,7 @@ const DEFAULTS = {
   max_connections_per_client: 1024,
   metrics_allowed_cidrs: null,
   keep_alive_timeout: 5,
-  request_header_timeout: 10,
+  request_header_timeout: 5,
   shutdown_timeout: 15,
   // ours (role checkers)
   postgres_username: null,
