@@ -29,7 +29,9 @@ export const KEEPALIVE_TIME_MS = 10000
 export const KEEPALIVE_TIMEOUT_MS = 5000
 /** Keys read per range request at first; halved when a page is too large for gRPC. */
 const PAGE_KEYS = 500
-/** Most keys one read returns in all; more is an error, not an unbounded list. */
+/** A page smaller than this (a quarter of gRPC's 4 MiB message limit) lets the next one double. */
+const GROW_BELOW_BYTES = 1024 * 1024
+/** Most keys one read returns by default; past it the read stops (`complete: false`), never an unbounded list. */
 export const MAX_RANGE_KEYS = 100000
 /**
  * Most value bytes one read keeps (values over `MAX_FLEET_VALUE_BYTES` are not kept, only
@@ -199,6 +201,8 @@ export async function rangePrefixes (client: Etcd3, prefixes: readonly string[],
         for (const kv of res.kvs) kv.value = Buffer.alloc(MAX_FLEET_VALUE_BYTES + 1)
       }
       if (revision === 0) revision = Number(res.header.revision)
+      // A small page lets the next one grow again: one huge value does not slow the rest.
+      if (res.kvs.reduce((n, kv) => n + kv.key.byteLength + kv.value.byteLength, 0) < GROW_BELOW_BYTES) pageKeys = Math.min(PAGE_KEYS, pageKeys * 2)
       for (const kv of res.kvs) {
         const read = toFleetKv(kv)
         bytes += read.value.byteLength

@@ -234,11 +234,11 @@ export class FleetMirror implements FleetView {
     this.connected = connected
   }
 
-  /** The held keys with their values re-written in canonical form, for the snapshot file. */
-  dump (): { revision: number | null, syncedAt: number | null, kvs: Array<[string, number, string]> } {
+  /** The held keys with their values re-written in canonical form, and the count of keys not held, for the snapshot file. */
+  dump (): { revision: number | null, syncedAt: number | null, kvs: Array<[string, number, string]>, unheld: number } {
     const kvs: Array<[string, number, string]> = []
     for (const [key, held] of this.held) kvs.push([key, held.modRevision, held.text])
-    return { revision: this.revision, syncedAt: this.status().syncedAt, kvs }
+    return { revision: this.revision, syncedAt: this.status().syncedAt, kvs, unheld: this.unheld }
   }
 
   private put (kv: FleetKv): void {

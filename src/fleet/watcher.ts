@@ -142,7 +142,7 @@ export class FleetWatcher {
     if (opts.spoolRoot !== undefined) {
       const snapshot = await loadSnapshot(opts.spoolRoot, settings.prefix, settings.host).catch(() => null)
       if (snapshot !== null) {
-        watcher.view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
+        watcher.view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt, snapshot.unheld > 0 ? snapshot.kvs.length + snapshot.unheld : 0)
         opts.log.info({ revision: snapshot.revision, entries: watcher.view.status().entries }, 'fleet: last fleet state read from the spool root\'s @fleet snapshot')
       }
     }

@@ -132,6 +132,20 @@ test('fleet view: past MAX_FLEET_ENTRIES keys it fails closed (every lookup down
   assert.equal(view.merge(UP, 'web').up, false)
 })
 
+test('fleet snapshot: a view over its limit is written as such, and read back it fails closed again', async (t) => {
+  const root = await tempDir(t)
+  const view = mirror()
+  view.replace([kv('/hacheck/spool/web', { reason: 'held' })], 7, 0, 10_500)
+  assert.deepEqual(view.status().overLimit, { keys: 10_500, limit: MAX_FLEET_ENTRIES })
+  await saveSnapshot(root, { prefix: '/hacheck/', host: 'web01', ...view.dump() })
+  const snap = await loadSnapshot(root, '/hacheck/', 'web01')
+  assert.equal(snap?.unheld, 10_499)
+  const restarted = mirror()
+  restarted.replace(snap?.kvs ?? [], snap?.revision ?? 0, null, (snap?.kvs.length ?? 0) + (snap?.unheld ?? 0))
+  assert.deepEqual(restarted.status().overLimit, { keys: 10_500, limit: MAX_FLEET_ENTRIES })
+  assert.equal(restarted.merge({ up: true }, 'api').up, false, 'a restart while etcd is away still fails closed')
+})
+
 test('fleet snapshot: written and read back for the same prefix and host only; junk and links are not read', async (t) => {
   const root = await tempDir(t)
   const view = mirror()
