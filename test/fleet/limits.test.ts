@@ -6,7 +6,9 @@
  * refuse a write that would pass the limit (exit 1, nothing written).
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
@@ -88,6 +90,7 @@ test('fleet: past MAX_FLEET_ENTRIES keys the host fails closed and says so; the 
   const dir = await tempDir(t)
   const config = join(dir, 'hacheck.yaml')
   await writeFile(config, JSON.stringify({ fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'web01' }))
+  await mkdir(join(dir, 'spool'))
   const tool = async (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> =>
     await runTool('hadown', ['-c', config, '--spool-root', join(dir, 'spool'), ...args], { SUDO_USER: 'alice' })
   // The last key that fits: a fleet-wide down.
@@ -109,6 +112,13 @@ test('fleet: past MAX_FLEET_ENTRIES keys the host fails closed and says so; the 
   assert.match(reasonOf(spool, 'payments') ?? '', /^fleet view over its limit/)
   assert.match(reasonOf(spool, 'anything') ?? '', /^fleet view over its limit/)
   assert.equal(log.lines.filter((l) => /over the 10000 the view holds: every service answers down/.test(l.message)).length, 1, 'one log line')
+  // hastatus says so, from the daemon's /status (here a stand-in answering what /status answers).
+  const daemon = createServer((_req, res) => { res.end(JSON.stringify({ fleet: { connected: true, revision: 1, seconds_since_last_sync: 0, over_limit: fleet.status().overLimit } })) })
+  await new Promise<void>((resolve) => daemon.listen(0, '127.0.0.1', resolve))
+  t.after(() => { daemon.close() })
+  const status = await runTool('hastatus', ['-c', config, '--spool-root', join(dir, 'spool'), '-p', String((daemon.address() as AddressInfo).port), 'payments'], { SUDO_USER: 'alice' })
+  assert.match(status.stdout, /^DOWN\tinf\tpayments\tmust not be lost\thost:web01\talice@ops01$/m, status.stderr)
+  assert.match(status.stdout, /^FLEET\tover-limit\t10001 keys for this host, over the 10000 its view holds: every service answers down$/m)
 
   // Back under: a full read, and every down held again.
   await kv.delete().key('/hacheck/hosts/web01/spool/s0')
