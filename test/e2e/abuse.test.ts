@@ -248,13 +248,14 @@ test('every flood at once stays under its RSS bound, and a legitimate checker is
   })
   await during(t, d, 'all floods', async () => {
     const floods = await Promise.all([
-      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/bin?i={i}`, count: 12_000, seconds: 20, concurrency: 8, keepAlive: true, sources: 0 }),
-      fixture(t, 'get', { base: d.base, path: '/script/spam/{i}/', count: 2_000, seconds: 20, concurrency: 4, keepAlive: true, sources: 0 }),
-      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/health`, host: 'h{i}.example', count: 12_000, seconds: 20, concurrency: 8, keepAlive: true, sources: 0 }),
-      fixture(t, 'get', { base: d.base, path: '/spool/svc{s}/0/', count: 16_384, seconds: 20, concurrency: 8, keepAlive: false, sources: 1024 }),
-      fixture(t, 'hold', { port: d.port, agentPort: d.agentPort, slow: 2000, idle: 300, seconds: 15, slowFrom: SLOWLORIS_FROM, streams: 32, trickleMs: 1000 })
+      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/bin?i={i}`, count: 12_000, seconds: 20, concurrency: 4, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: '/script/spam/{i}/', count: 2_000, seconds: 20, concurrency: 2, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/health`, host: 'h{i}.example', count: 12_000, seconds: 20, concurrency: 4, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: '/spool/svc{s}/0/', count: 16_384, seconds: 20, concurrency: 4, keepAlive: false, sources: 1024 }),
+      fixture(t, 'hold', { port: d.port, agentPort: d.agentPort, slow: 1000, idle: 300, seconds: 15, slowFrom: SLOWLORIS_FROM, streams: 32, trickleMs: 1000 })
     ])
     const metrics = (await getFrom(LEGIT, `${d.base}/metrics`)).body
-    return `${floods.map((f) => JSON.stringify(f)).join('; ')}; cache ${(metric(metrics, 'hacheck_cache_bytes') / 1048576).toFixed(1)} MiB`
+    return `${floods.map((f) => JSON.stringify(f)).join('; ')}; cache ${(metric(metrics, 'hacheck_cache_bytes') / 1048576).toFixed(1)} MiB; ` +
+      `refused ${metric(metrics, 'hacheck_client_connections_refused_total{listener="http"}')}, dropped ${metric(metrics, 'hacheck_connections_dropped_total')}`
   }, ALL_FLOODS_RSS_LIMIT_MB)
 })
