@@ -46,6 +46,14 @@ export const HC_ERR_REMOTE_SPOOL_DISABLED = createError<'HC_ERR_REMOTE_SPOOL_DIS
 export const HC_ERR_CLIENT_NOT_ALLOWED = createError<'HC_ERR_CLIENT_NOT_ALLOWED', 403, [string]>(
   'HC_ERR_CLIENT_NOT_ALLOWED', 'client %s may not change the spool', 403)
 
+/** (ours) A fleet write that would give a host more keys than its view holds (docs/fleet.md "Limits"). */
+export const HC_ERR_FLEET_LIMIT = createError<'HC_ERR_FLEET_LIMIT', [string, number, number]>(
+  'HC_ERR_FLEET_LIMIT', 'fleet limit: this write would give %s %d keys, over the %d a host holds; nothing was written (docs/fleet.md "Limits")')
+
+/** (ours) A remote spool change sent by a browser from another site (a cross-site request forgery). */
+export const HC_ERR_CROSS_SITE = createError<'HC_ERR_CROSS_SITE', 403, [string]>(
+  'HC_ERR_CROSS_SITE', 'remote spool changes are refused from browsers on other sites: %s', 403)
+
 /** (ours) `GET /metrics` from an address outside `metrics_allowed_cidrs`. */
 export const HC_ERR_METRICS_NOT_ALLOWED = createError<'HC_ERR_METRICS_NOT_ALLOWED', 403, [string]>(
   'HC_ERR_METRICS_NOT_ALLOWED', 'client %s may not read the metrics', 403)

@@ -17,6 +17,8 @@
  * `stopped` ("intentionally stopped", per the manual): it carries the reason into HAProxy's
  * agent description, and the next `ready up` reverts both at once.
  */
+import { MAX_FILE_NAME_BYTES } from '../check-url.js'
+import { cleanReason } from '../spool/format.js'
 import { isValidServiceName } from '../spool/spool.js'
 
 /** Administrative words (HAProxy admin state). */
@@ -40,12 +42,14 @@ export const MAX_REASON = 200
 export const MAX_REQUEST_BYTES = 512
 
 /**
- * A reason made safe for one reply line: control characters (CR and LF included) become
- * spaces, runs of blanks collapse, and the text is cut to {@link MAX_REASON} characters.
+ * A reason made safe for one reply line: C0 controls (CR and LF included) become spaces, runs
+ * of blanks collapse, anything else unsafe is escaped by `cleanReason` (the one cleaning every
+ * output shares: bidi overrides, C1, separators), and the text is cut to {@link MAX_REASON}
+ * characters.
  */
 export function sanitiseReason (text: string): string {
   // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const flat = cleanReason(text.replace(/[\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim())
   return flat.length > MAX_REASON ? `${flat.slice(0, MAX_REASON - 3)}...` : flat
 }
 
@@ -105,8 +109,11 @@ export interface AgentRequest {
   port?: number | undefined
 }
 
-/** Longest `<service>[:<port>]` accepted (a file name must fit in 255 bytes). */
-const MAX_SERVICE_LINE = 200
+/**
+ * Longest `<service>[:<port>]` accepted: the longest valid service name plus `:65535`, which
+ * is what a spool file name may hold (255 bytes), so every name valid on HTTP is valid here.
+ */
+export const MAX_SERVICE_LINE = MAX_FILE_NAME_BYTES
 
 /** The request of a connection that sent no line: the host-wide `all` state. */
 export const HOST_REQUEST: AgentRequest = Object.freeze({ service: 'all' })

@@ -75,6 +75,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   const lingerMs = opts.lingerMs ?? 500
   const perClient = new ClientConnections({
     maxPerClient: opts.maxConnectionsPerClient ?? opts.config.agent_max_connections_per_client,
+    maxTotal: opts.maxConnections ?? opts.config.agent_max_connections,
     onRefused: opts.onRefused
   })
   const sockets = new Set<Socket>()

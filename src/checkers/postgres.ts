@@ -21,12 +21,14 @@
  * Proves: the server accepts connections and authenticates the check user, and (with a role)
  * has that role now. Does not prove any table is readable or writable, nor that the primary
  * still reaches its standbys. The password comes only from the config file (never PGPASSWORD
- * or ~/.pgpass) and is refused to a server that asks for it in clear text.
+ * or ~/.pgpass), goes only to `postgres_credential_hosts`/`_ports` (`roles.ts`), and is refused
+ * to a server that asks for it in clear text, for md5 (unless `postgres_allow_md5`), or for
+ * SCRAM with fewer than 4096 iterations: answers a listener could replay or crack offline.
  */
 import { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Client as PgClient } from 'pg'
-import { parseRoleQuery, roleQueryRejecter, roleVerdict, type FoundRole, type RoleQuery, type RoleSpec } from './roles.js'
+import { roleChecker, roleVerdict, type FoundRole, type RoleQuery, type RoleSpec } from './roles.js'
 import { capReads, TooMuchDataError } from './socket.js'
 import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
@@ -39,6 +41,9 @@ export const POSTGRES_ROLES: RoleSpec = {
   lagParams: ['max_lag_seconds', 'max_lag_bytes'],
   otherQueries: 'reject'
 }
+
+/** Fewest SCRAM iterations answered: PostgreSQL's `scram_iterations` default (RFC 7677 asks 4096). */
+const MIN_SCRAM_ITERATIONS = 4096
 
 /** Most bytes a probe reads: a login and one row take a few hundred. */
 const MAX_READ_BYTES = 64 * 1024
@@ -125,7 +130,7 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
   const password = ctx.config.postgres_password
   const database = ctx.config.postgres_database
   let phase: Phase = 'connect'
-  let cleartext = false
+  let asked: 'cleartext' | 'md5' | null = null
   // Our own socket: its phases are ours to see, and it is destroyed when the time is up.
   const socket = new Socket()
   socket.once('connect', () => { phase = 'protocol' })
@@ -138,7 +143,10 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
     // A function, so pg never falls back to PGPASSWORD or ~/.pgpass; called only when the
     // server asks for a password.
     password: () => {
-      if (cleartext) throw new LoginRefused('PostgreSQL server asked for the password in clear text: refused (hacheck logs in with trust, md5 or SCRAM-SHA-256)')
+      if (asked === 'cleartext') throw new LoginRefused('PostgreSQL server asked for the password in clear text: refused (hacheck logs in with trust or SCRAM-SHA-256)')
+      if (asked === 'md5' && !ctx.config.postgres_allow_md5) {
+        throw new LoginRefused('PostgreSQL server asked for an md5 password: refused, since its answer can be cracked offline (use SCRAM-SHA-256, or set postgres_allow_md5)')
+      }
       if (password === null) throw new LoginRefused('PostgreSQL server asked for a password and postgres_password is not set')
       return password
     },
@@ -149,7 +157,19 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
     application_name: 'hacheck'
   })
   const params = new Map<string, string>()
-  client.connection.on('authenticationCleartextPassword', () => { cleartext = true })
+  client.connection.on('authenticationCleartextPassword', () => { asked = 'cleartext' })
+  client.connection.on('authenticationMD5Password', () => { asked = 'md5' })
+  // Registered before pg's own handler, which answers this message with the SCRAM proof: a
+  // server asking for few iterations makes that proof cheap to crack offline, so the socket
+  // is closed before the proof is written.
+  let refused: LoginRefused | null = null
+  client.connection.on('authenticationSASLContinue', (msg: { data?: string }) => {
+    const iterations = Number(/(?:^|,)i=([0-9]{1,10})(?:,|$)/.exec(msg.data ?? '')?.[1] ?? 0)
+    if (iterations < MIN_SCRAM_ITERATIONS) {
+      refused = new LoginRefused(`PostgreSQL server asked for SCRAM with ${iterations} iterations: refused (at least ${MIN_SCRAM_ITERATIONS}, PostgreSQL's default)`)
+      socket.destroy()
+    }
+  })
   client.connection.on('parameterStatus', (msg: { parameterName: string, parameterValue: string }) => {
     if (params.size < 64) params.set(msg.parameterName, msg.parameterValue)
   })
@@ -161,7 +181,7 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
     if (query.role === null) return up(loginMessage(user, database, params))
     return roleVerdict(query, await roleOf(client, query, user))
   } catch (err) {
-    return failure(err, phase, started, ctx.signal.aborted)
+    return failure(refused ?? err, phase, started, ctx.signal.aborted)
   } finally {
     ctx.signal.removeEventListener('abort', onAbort)
     // Terminate politely; a server that does not close within a second is cut off.
@@ -171,15 +191,11 @@ async function probe (target: CheckTarget, ctx: CheckContext, query: RoleQuery, 
 }
 
 /** The `postgres` protocol (see the file's description). */
-export const postgres: Checker = {
-  pathRequired: false,
-  probes: true,
-  rejectsQuery: roleQueryRejecter(POSTGRES_ROLES),
-  check: async (target, ctx) => {
-    const query = parseRoleQuery(POSTGRES_ROLES, target.query, target.queryString)
-    if ('error' in query) return down(query.error, 'L7STS', 404)
-    const user = ctx.config.postgres_username
-    if (user === null) return down('No PostgreSQL username in config file', 'L7STS', 500)
-    return await probe(target, ctx, query, user)
-  }
-}
+export const postgres: Checker = roleChecker({
+  protocol: 'postgres',
+  roles: POSTGRES_ROLES,
+  login: (config) => config.postgres_username === null
+    ? { refuse: down('No PostgreSQL username in config file', 'L7STS', 500) }
+    : { secret: config.postgres_password !== null },
+  probe: async (target, ctx, query) => await probe(target, ctx, query, ctx.config.postgres_username ?? '')
+})

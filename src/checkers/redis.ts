@@ -1,7 +1,7 @@
 /**
  * (ours) The `redis` protocol, through `ioredis` (RESP2, so any Redis-compatible server
  * answers): `AUTH` when `redis_password` is set (as `redis_username` when that is set too, for
- * Redis 6+ ACL users), then:
+ * Redis 6+ ACL users; only to `redis_credential_hosts`/`_ports`, see `roles.ts`), then:
  *
  * - `/redis/cache/6379/`: `PING` answers `PONG`.
  * - `/master`: `INFO replication` says `role:master`.
@@ -20,7 +20,7 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Redis as RedisClient, RedisOptions } from 'ioredis'
-import { parseRoleQuery, roleQueryRejecter, roleVerdict, type FoundRole, type RoleSpec } from './roles.js'
+import { roleChecker, roleVerdict, type FoundRole, type RoleSpec } from './roles.js'
 import { capReads, TooMuchDataError } from './socket.js'
 import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
@@ -140,19 +140,15 @@ async function probe (target: CheckTarget, ctx: CheckContext, run: (redis: Redis
 }
 
 /** The `redis` protocol (see the file's description). */
-export const redis: Checker = {
-  pathRequired: false,
-  probes: true,
-  rejectsQuery: roleQueryRejecter(REDIS_ROLES),
-  check: async (target, ctx) => {
-    const query = parseRoleQuery(REDIS_ROLES, target.query, target.queryString)
-    if ('error' in query) return down(query.error, 'L7STS', 404)
-    return await probe(target, ctx, async (client): Promise<CheckOutcome> => {
-      if (query.role === null) {
-        const pong = await client.ping()
-        return pong === 'PONG' ? up('PONG') : down(clip(`Unexpected reply to PING: ${String(pong)}`), 'L7RSP')
-      }
-      return roleVerdict(query, redisRole(parseInfo(await client.info('replication'))))
-    })
-  }
-}
+export const redis: Checker = roleChecker({
+  protocol: 'redis',
+  roles: REDIS_ROLES,
+  login: (config) => ({ secret: config.redis_password !== null }),
+  probe: async (target, ctx, query) => await probe(target, ctx, async (client): Promise<CheckOutcome> => {
+    if (query.role === null) {
+      const pong = await client.ping()
+      return pong === 'PONG' ? up('PONG') : down(clip(`Unexpected reply to PING: ${String(pong)}`), 'L7RSP')
+    }
+    return roleVerdict(query, redisRole(parseInfo(await client.info('replication'))))
+  })
+})

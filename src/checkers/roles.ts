@@ -7,8 +7,10 @@
  * Modelled on Patroni's REST endpoints (`GET /primary`, `GET /replica?lag=...`), which
  * HAProxy setups already route by: 200 when the node has the role, 503 otherwise.
  */
+import { AllowList } from '../cidr.js'
+import type { Config } from '../config/index.js'
 import { quoted } from './status.js'
-import { down, up, type CheckOutcome } from './types.js'
+import { down, up, type CheckContext, type Checker, type CheckOutcome, type CheckTarget } from './types.js'
 
 /** A lag bound a role check may take: seconds behind, or bytes of WAL behind (PostgreSQL). */
 export type LagParam = 'max_lag_seconds' | 'max_lag_bytes'
@@ -143,4 +145,68 @@ export function roleVerdict (query: RoleQuery, found: FoundRole): CheckOutcome {
     if (found.lagBytes > query.maxLagBytes) return down(`${text}, over max_lag_bytes ${query.maxLagBytes}`, 'L7STS')
   }
   return up(text)
+}
+
+/** The protocols whose checks log in, each with its `<protocol>_credential_*` keys. */
+export type CredentialProtocol = 'mysql' | 'postgres' | 'redis'
+
+/** What a credentialed role checker is made of: its role queries, its login, its probe. */
+export interface RoleCheckerSpec {
+  /** Names the `<protocol>_credential_*` keys. */
+  readonly protocol: CredentialProtocol
+  /** The role queries. */
+  readonly roles: RoleSpec
+  /**
+   * The configured login: an outcome to answer instead of probing (no user configured), or
+   * whether a secret (a password) would be sent, which only declared targets may receive.
+   */
+  readonly login: (config: Config) => { readonly refuse: CheckOutcome } | { readonly secret: boolean }
+  /** The probe itself, once the query is parsed and the target may receive the login. */
+  readonly probe: (target: CheckTarget, ctx: CheckContext, query: RoleQuery) => Promise<CheckOutcome>
+}
+
+/** The `<protocol>_credential_hosts` list of a config, built once per config. */
+const credentialHostLists = new WeakMap<Config, Map<CredentialProtocol, AllowList>>()
+
+function credentialHosts (config: Config, protocol: CredentialProtocol): AllowList {
+  let lists = credentialHostLists.get(config)
+  if (lists === undefined) credentialHostLists.set(config, lists = new Map())
+  let list = lists.get(protocol)
+  if (list === undefined) lists.set(protocol, list = new AllowList(config[`${protocol}_credential_hosts`]))
+  return list
+}
+
+/**
+ * Why `target` may not receive `protocol`'s credentials, or undefined when it may: its address
+ * must lie in `<protocol>_credential_hosts` and its port be one of `<protocol>_credential_ports`
+ * (docs/roles.md "Where credentials go").
+ */
+export function credentialTargetProblem (config: Config, protocol: CredentialProtocol, target: Pick<CheckTarget, 'address' | 'port'>): string | undefined {
+  const ports = config[`${protocol}_credential_ports`]
+  if (credentialHosts(config, protocol).allows(target.address) && ports.includes(target.port)) return undefined
+  return `${protocol} credentials go only to ${protocol}_credential_hosts on ${protocol}_credential_ports; ` +
+    `${target.address.includes(':') ? `[${target.address}]` : target.address}:${target.port} is not declared (refused before connecting)`
+}
+
+/**
+ * A credentialed role checker (`mysql`, `postgres`, `redis`): the query parsed as a role query
+ * (404 when it is none of the protocol's), the login checked (500 without a user, as the
+ * reference's mysql), and a password sent only to a declared target: any other address or
+ * port is refused with 403 before connecting, as the check-target guard refuses a network.
+ */
+export function roleChecker (spec: RoleCheckerSpec): Checker {
+  return {
+    pathRequired: false,
+    probes: true,
+    rejectsQuery: roleQueryRejecter(spec.roles),
+    check: async (target, ctx) => {
+      const query = parseRoleQuery(spec.roles, target.query, target.queryString)
+      if ('error' in query) return down(query.error, 'L7STS', 404)
+      const login = spec.login(ctx.config)
+      if ('refuse' in login) return login.refuse
+      const problem = login.secret ? credentialTargetProblem(ctx.config, spec.protocol, target) : undefined
+      if (problem !== undefined) return down(problem, 'L7STS', 403)
+      return await spec.probe(target, ctx, query)
+    }
+  }
 }

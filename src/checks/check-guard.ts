@@ -14,14 +14,18 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { AllowList } from '../cidr.js'
+import { DENIED_CHECK_NETWORKS } from '../config/checks.js'
 
 /** What an address is, for messages and tests. Only the allow-list decides. */
 export type AddressClass =
   | 'loopback' | 'private' | 'shared' | 'unique-local' | 'link-local' | 'cloud-metadata'
   | 'unspecified' | 'multicast' | 'reserved' | 'public'
 
+/** Refused whatever `allowed_check_networks` says. */
+const DENIED = new AllowList(DENIED_CHECK_NETWORKS)
+
 const CLASSES: ReadonlyArray<[AddressClass, AllowList]> = [
-  ['cloud-metadata', new AllowList(['169.254.169.254/32', 'fd00:ec2::254/128'])],
+  ['cloud-metadata', DENIED],
   ['unspecified', new AllowList(['0.0.0.0/8', '::/128'])],
   ['loopback', new AllowList(['127.0.0.0/8', '::1/128'])],
   ['private', new AllowList(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'])],
@@ -162,8 +166,11 @@ export class CheckGuard {
 
   private decide (host: string, address: string): GuardDecision {
     const bare = stripZone(address)
-    if (bare === address && this.allowsAddress(address)) return { allowed: true, address }
     const named = address === host ? host : `${host} (${address})`
+    if (DENIED.allows(bare)) {
+      return { allowed: false, status: 403, message: `check target ${named} is not allowed: a cloud metadata address, refused whatever allowed_check_networks says` }
+    }
+    if (bare === address && this.allowsAddress(address)) return { allowed: true, address }
     const kind = bare !== address ? 'scoped' : classifyAddress(bare).replace('-', ' ')
     return {
       allowed: false,

@@ -24,7 +24,7 @@ import { HC_ERR_USAGE } from '../errors.js'
 import { describeEtcdError } from '../fleet/client.js'
 import { parseFleetKey, parseFleetSpoolValue, type FleetTarget } from '../fleet/keys.js'
 import { MAX_KEYS_PER_WRITE, FleetStore } from '../fleet/store.js'
-import { MAX_REASON_LENGTH } from '../spool/change.js'
+import { reasonProblem } from '../spool/change.js'
 import type { SpoolEntry } from '../spool/spool.js'
 import { keysOf, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine } from './tool-output.js'
@@ -68,8 +68,8 @@ const sourceOf = (target: FleetTarget): string => target.scope === 'fleet' ? 'fl
 function checkWrite (args: ToolArgs, reason?: string): void {
   if (args.services.length > MAX_KEYS_PER_WRITE) throw new HC_ERR_USAGE(`at most ${MAX_KEYS_PER_WRITE} services per fleet command`)
   if (reason === undefined) return
-  if ([...reason].some((c) => c < ' ' || c === '\u007f')) throw new HC_ERR_USAGE('--reason must not contain control characters')
-  if (reason.length > MAX_REASON_LENGTH) throw new HC_ERR_USAGE(`--reason is longer than ${MAX_REASON_LENGTH} characters`)
+  const problem = reasonProblem(reason, '--reason')
+  if (problem !== undefined) throw new HC_ERR_USAGE(problem)
 }
 
 async function write (args: ToolArgs, store: FleetStore, target: FleetTarget, deps: FleetToolDeps): Promise<number> {
@@ -93,7 +93,7 @@ async function write (args: ToolArgs, store: FleetStore, target: FleetTarget, de
 
 /** The `FLEET` line: whether the daemon on this machine (`-p`) has a current fleet view. */
 async function daemonLine (port: number): Promise<string> {
-  let body: { fleet?: { connected?: boolean, revision?: number | null, seconds_since_last_sync?: number | null } }
+  let body: { fleet?: { connected?: boolean, revision?: number | null, seconds_since_last_sync?: number | null, over_limit?: { keys: number, limit: number } | null } }
   try {
     const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(3000) })
     body = await res.json() as typeof body
@@ -102,6 +102,9 @@ async function daemonLine (port: number): Promise<string> {
   }
   const f = body.fleet
   if (f === undefined) return `FLEET\toff\tthe hacheck on port ${port} has no fleet configured`
+  if (f.over_limit !== null && f.over_limit !== undefined) {
+    return `FLEET\tover-limit\t${f.over_limit.keys} keys for this host, over the ${f.over_limit.limit} its view holds: every service answers down`
+  }
   if (f.connected === true) return `FLEET\tcurrent\trevision ${String(f.revision)}`
   if (f.seconds_since_last_sync === null || f.seconds_since_last_sync === undefined) return 'FLEET\tstale\tnever synced with etcd'
   return `FLEET\tstale\tdisconnected from etcd, last synced ${Math.round(f.seconds_since_last_sync)}s ago at revision ${String(f.revision)}`
@@ -152,7 +155,7 @@ async function statusDowned (args: ToolArgs, store: FleetStore, targets: Array<F
   for (const kv of kvs) {
     const name = parseFleetKey(store.settings.prefix, kv.key)
     if (name === null || name.kind !== 'spool') continue
-    const value = parseFleetSpoolValue(kv.value).value
+    const value = parseFleetSpoolValue(kv.value, kv.valueBytes).value
     if (value.expiration !== null && value.expiration < now) continue
     const source = name.scope === 'fleet' ? 'fleet' : `host:${name.host ?? ''}`
     deps.stdout(`${fleetLine({ key: name.key, file: name.file, ...value }, source)}\n`)

@@ -5,6 +5,7 @@
 import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { HC_ERR_USAGE } from '../errors.js'
 import { normaliseKey, type SpoolKey, type SpoolStateName } from '../spool/spool.js'
+import { reasonProblem } from '../spool/change.js'
 import { MAX_WEIGHT, isValidWeight } from '../spool/weight.js'
 import { parseFlags, type FlagTable } from './flags.js'
 
@@ -186,6 +187,8 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action, n
   if (args.help) return args
   // The reference ignores -e for the other actions; so do we.
   if (v.expiration !== undefined && action === 'down') args.expiration = parseExpiration(v.expiration, now)
+  const reasonBad = args.reason === undefined ? undefined : reasonProblem(args.reason, '--reason')
+  if (reasonBad !== undefined) throw new HC_ERR_USAGE(reasonBad)
   if (v.drain && v.maint) throw new HC_ERR_USAGE('--drain and --maint exclude each other')
   if ((v.drain || v.maint) && action !== 'down') throw new HC_ERR_USAGE(`--${args.state} only applies to down`)
   if (v.clear && action !== 'weight') throw new HC_ERR_USAGE('--clear only applies to weight')

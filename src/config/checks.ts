@@ -11,6 +11,27 @@ export const DEFAULT_CHECK_NETWORKS: readonly string[] = Object.freeze([
   '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'
 ])
 
+/**
+ * Cloud metadata and link-local service addresses (ours): refused as check targets whatever
+ * `allowed_check_networks` says, so no header and no config can point a probe at them
+ * (docs/security.md "Check-target guard"). IPv4-mapped IPv6 forms count as their IPv4 address;
+ * NAT64 forms (RFC 6052 well-known prefix `64:ff9b::/96`) are listed beside them.
+ *
+ * - `169.254.169.254`: the instance metadata service of AWS, GCP, Azure, OpenStack, Oracle,
+ *   DigitalOcean, Hetzner, IBM and others; `169.254.169.253` / `169.254.169.123`: AWS DNS and
+ *   time; `169.254.170.2`: Amazon ECS task metadata and credentials; `169.254.170.23`: Amazon EKS
+ *   Pod Identity; `169.254.0.23`: Tencent Cloud metadata; `100.100.100.200`: Alibaba Cloud
+ *   metadata (inside `100.64.0.0/10`); `168.63.129.16`: Azure WireServer.
+ * - `fd00:ec2::/64`: AWS IMDS, DNS, time and EKS Pod Identity over IPv6 (inside `fc00::/7`).
+ */
+export const DENIED_CHECK_NETWORKS: readonly string[] = Object.freeze([
+  '169.254.169.254/32', '169.254.169.253/32', '169.254.169.123/32', '169.254.170.2/32', '169.254.170.23/32',
+  '169.254.0.23/32', '100.100.100.200/32', '168.63.129.16/32',
+  'fd00:ec2::/64',
+  '64:ff9b::a9fe:a9fe/128', '64:ff9b::a9fe:a9fd/128', '64:ff9b::a9fe:a97b/128', '64:ff9b::a9fe:aa02/128',
+  '64:ff9b::a9fe:aa17/128', '64:ff9b::a9fe:17/128', '64:ff9b::6464:64c8/128', '64:ff9b::a83f:8110/128'
+])
+
 /** The checks section of the config key table. */
 export const checksKeys = {
   cache_time: {

@@ -40,10 +40,12 @@ export const serverKeys = {
     expected: 'a number of seconds > 0',
     description: 'an idle keep-alive connection is closed after this'
   },
+  // Long enough for any balancer's request (sent at once); short enough that a trickling
+  // connection (slowloris) is closed within a health check's own timeout.
   request_header_timeout: {
-    schema: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+    schema: Type.Number({ exclusiveMinimum: 0, default: 5 }),
     expected: 'a number of seconds > 0',
-    description: 'a client must send its request within this, else 408 and closed (slowloris, idle sockets)'
+    description: 'a client must send its request within this, else 408 and closed (slowloris, idle sockets); 5 s is ample for a health check'
   },
   shutdown_timeout: {
     schema: Type.Number({ exclusiveMinimum: 0, default: 15 }),

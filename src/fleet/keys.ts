@@ -23,7 +23,7 @@
  */
 import { FLEET_HOST_PATTERN } from '../config/fleet.js'
 import { MAX_REASON_LENGTH } from '../spool/change.js'
-import { parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from '../spool/format.js'
+import { cleanReason, parseSpoolContents, parseSpoolFileName, spoolFileName, type SpoolInfo, type SpoolKey, type SpoolStateName } from '../spool/format.js'
 import { isValidWeight, MAX_WEIGHT } from '../spool/weight.js'
 
 const HOST_RE = new RegExp(FLEET_HOST_PATTERN)
@@ -132,10 +132,8 @@ export function parseFleetKey (prefix: string, key: string): FleetKeyName | null
 
 function setByOf (value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return null
-  // Printable only: it is shown in tab-separated tool output and logs.
-  let out = ''
-  for (const c of value.slice(0, MAX_SET_BY_LENGTH)) out += c < ' ' || c === '\u007f' ? '?' : c
-  return out
+  // Cleaned as reasons are: it is shown in tab-separated tool output and logs.
+  return cleanReason(value.slice(0, MAX_SET_BY_LENGTH))
 }
 
 function textOf (value: Uint8Array): string {
@@ -143,13 +141,13 @@ function textOf (value: Uint8Array): string {
 }
 
 /**
- * Reads a spool value. Never throws: a value over {@link MAX_FLEET_VALUE_BYTES} is down with a
+ * Reads a spool value (`bytes`: its size, when the value itself was not kept). Never throws: a value over {@link MAX_FLEET_VALUE_BYTES} is down with a
  * reason saying so, a value that is not a JSON object is a legacy entry (its text is the reason,
  * down, no expiry), as the local spool reads such files; both report a problem to warn about.
  */
-export function parseFleetSpoolValue (value: Uint8Array): Parsed<FleetSpoolValue> {
-  if (value.byteLength > MAX_FLEET_VALUE_BYTES) {
-    const problem = `value of ${value.byteLength} bytes is over the ${MAX_FLEET_VALUE_BYTES}-byte bound`
+export function parseFleetSpoolValue (value: Uint8Array, bytes = value.byteLength): Parsed<FleetSpoolValue> {
+  if (bytes > MAX_FLEET_VALUE_BYTES) {
+    const problem = `value of ${bytes} bytes is over the ${MAX_FLEET_VALUE_BYTES}-byte bound`
     return { value: { reason: `fleet entry unreadable (${problem}): down until fixed`, expiration: null, creation: null, state: 'down', setBy: null }, problem }
   }
   const text = textOf(value)
@@ -167,10 +165,13 @@ export function parseFleetSpoolValue (value: Uint8Array): Parsed<FleetSpoolValue
   }
 }
 
-/** Reads a weight value; null with a problem when it is too large or not `{"weight": 0-256}`. */
-export function parseFleetWeightValue (value: Uint8Array): Parsed<FleetWeightValue | null> {
-  if (value.byteLength > MAX_FLEET_VALUE_BYTES) {
-    return { value: null, problem: `value of ${value.byteLength} bytes is over the ${MAX_FLEET_VALUE_BYTES}-byte bound` }
+/**
+ * Reads a weight value (`bytes`: its size, when the value itself was not kept); null with a
+ * problem when it is too large or not `{"weight": 0-256}`.
+ */
+export function parseFleetWeightValue (value: Uint8Array, bytes = value.byteLength): Parsed<FleetWeightValue | null> {
+  if (bytes > MAX_FLEET_VALUE_BYTES) {
+    return { value: null, problem: `value of ${bytes} bytes is over the ${MAX_FLEET_VALUE_BYTES}-byte bound` }
   }
   let doc: unknown
   try {

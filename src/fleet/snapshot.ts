@@ -31,6 +31,8 @@ export interface FleetSnapshot {
   /** Unix seconds when the view was last known current. */
   syncedAt: number | null
   kvs: FleetKv[]
+  /** Keys the view could not hold when it was written (past its limits): it fails closed again. */
+  unheld: number
 }
 
 /** What {@link saveSnapshot} writes: the view's dump plus whom it is for. */
@@ -40,11 +42,13 @@ export interface SnapshotData {
   revision: number | null
   syncedAt: number | null
   kvs: ReadonlyArray<readonly [string, number, string]>
+  /** Keys the view could not hold (past its limits). */
+  unheld?: number
 }
 
 /** Writes the snapshot atomically under `spoolRoot`. @throws HC_ERR_SPOOL_WRITE when it cannot. */
 export async function saveSnapshot (spoolRoot: string, data: SnapshotData): Promise<void> {
-  const doc = { hacheck_fleet_snapshot: 1, prefix: data.prefix, host: data.host, revision: data.revision, synced_at: data.syncedAt, kvs: data.kvs }
+  const doc = { hacheck_fleet_snapshot: 1, prefix: data.prefix, host: data.host, revision: data.revision, synced_at: data.syncedAt, kvs: data.kvs, unheld: data.unheld ?? 0 }
   await writeFileAtomic(join(spoolRoot, FLEET_DIR), SNAPSHOT_FILE, JSON.stringify(doc), spoolRoot)
 }
 
@@ -91,9 +95,12 @@ export async function loadSnapshot (spoolRoot: string, prefix: string | null, ho
   if (d.hacheck_fleet_snapshot !== 1 || typeof d.prefix !== 'string' || typeof d.host !== 'string') return null
   if ((prefix !== null && d.prefix !== prefix) || (host !== null && d.host !== host) || !Number.isSafeInteger(d.revision) || !Array.isArray(d.kvs)) return null
   const syncedAt = typeof d.synced_at === 'number' && Number.isFinite(d.synced_at) ? d.synced_at : null
-  const kvs = d.kvs.filter(isKvRow).slice(0, MAX_FLEET_ENTRIES)
+  const rows = d.kvs.filter(isKvRow)
+  const kvs = rows.slice(0, MAX_FLEET_ENTRIES)
     .map(([key, modRevision, value]) => ({ key, modRevision, value: Buffer.from(value, 'utf8') }))
-  return { prefix: d.prefix, host: d.host, revision: d.revision as number, syncedAt, kvs }
+  // Past the limits the view failed closed; a restart from the snapshot must too.
+  const unheld = (Number.isSafeInteger(d.unheld) && (d.unheld as number) > 0 ? d.unheld as number : 0) + rows.length - kvs.length
+  return { prefix: d.prefix, host: d.host, revision: d.revision as number, syncedAt, kvs, unheld }
 }
 
 /** What a {@link SnapshotWriter} logs to. */

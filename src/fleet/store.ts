@@ -11,12 +11,13 @@
  */
 import type { Etcd3, IRequestOp } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import { openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
+import { HC_ERR_FLEET_LIMIT } from '../errors.js'
+import { openEtcd, prefixEnd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import {
   fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
   type FleetKind, type FleetTarget, type FleetWeightValue, type FleetSpoolValue
 } from './keys.js'
-import type { FleetKv } from './view.js'
+import { MAX_FLEET_ENTRIES, type FleetKv } from './view.js'
 import type { SpoolKey, SpoolStateName } from '../spool/format.js'
 
 /** Most keys one command writes: etcd's default `--max-txn-ops`. */
@@ -83,6 +84,40 @@ export class FleetStore {
     return found
   }
 
+  /** Keys under `prefix` now (etcd's `count_only`: no keys or values travel). */
+  private async count (prefix: string): Promise<number> {
+    return Number((await this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true })).count)
+  }
+
+  /**
+   * Refuses a write that would give a host's view more than `MAX_FLEET_ENTRIES` keys: a host
+   * holds the fleet-wide keys plus its own, so a fleet-wide write counts against the host with
+   * the most keys. Checked before the write (a concurrent writer can still pass it: the view
+   * then fails closed, never open).
+   *
+   * @param created - keys the write adds (absent before).
+   * @throws HC_ERR_FLEET_LIMIT naming the host and the count.
+   */
+  private async checkRoom (target: FleetTarget, created: number): Promise<void> {
+    if (created === 0) return
+    const prefix = this.settings.prefix
+    const fleetWide = await this.count(`${prefix}spool/`) + await this.count(`${prefix}weight/`)
+    let host = target.scope === 'host' ? `host ${target.host}` : 'every host'
+    let hostKeys = 0
+    if (target.scope === 'host') {
+      hostKeys = await this.count(`${prefix}hosts/${target.host}/`)
+    } else {
+      const perHost = new Map<string, number>()
+      for (const kv of (await rangePrefixes(this.client, [`${prefix}hosts/`], { keysOnly: true })).kvs) {
+        const name = kv.key.slice(prefix.length + 'hosts/'.length).split('/')[0] ?? ''
+        perHost.set(name, (perHost.get(name) ?? 0) + 1)
+      }
+      for (const [name, n] of perHost) if (n > hostKeys) { hostKeys = n; host = `host ${name}` }
+    }
+    const after = fleetWide + hostKeys + created
+    if (after > MAX_FLEET_ENTRIES) throw new HC_ERR_FLEET_LIMIT(host, after, MAX_FLEET_ENTRIES)
+  }
+
   /** Grants a lease that outlives `expiration` by a second; null when there is no expiry. */
   private async leaseFor (expiration: number | null): Promise<string | null> {
     if (expiration === null) return null
@@ -94,17 +129,19 @@ export class FleetStore {
   /**
    * Marks keys down (or drain, or maint) for `target`, in one transaction.
    *
-   * @throws the etcd error (nothing written), or an Error when other writers kept changing
-   *   the keys.
+   * @throws the etcd error (nothing written), HC_ERR_FLEET_LIMIT when the new keys would pass
+   *   a host's limit, or an Error when other writers kept changing the keys.
    */
   async down (target: FleetTarget, keys: readonly SpoolKey[], opts: FleetDownOptions): Promise<void> {
     const names = keys.map((key) => ({ key, name: this.keyOf(target, 'spool', key) }))
+    const existing = await this.readKeys(names.map((n) => n.name))
+    await this.checkRoom(target, names.filter((n) => !existing.has(n.name)).length)
     const lease = await this.leaseFor(opts.expiration)
     for (let attempt = 1; ; attempt++) {
-      const current = await this.readKeys(names.map((n) => n.name))
+      const current = attempt === 1 ? existing : await this.readKeys(names.map((n) => n.name))
       const ops: IRequestOp[] = names.map(({ name }) => {
         const previous = current.get(name)
-        const old = previous === undefined ? null : parseFleetSpoolValue(previous.value).value
+        const old = previous === undefined ? null : parseFleetSpoolValue(previous.value, previous.valueBytes).value
         const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.now()
         const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy)
         return { request_put: { key: Buffer.from(name), value: Buffer.from(value), ...(lease === null ? {} : { lease }) } }
@@ -121,8 +158,16 @@ export class FleetStore {
     await this.client.kv.txn({ success })
   }
 
-  /** Sets a weight on keys for `target`, in one transaction. */
+  /**
+   * Sets a weight on keys for `target`, in one transaction.
+   *
+   * @throws the etcd error (nothing written), or HC_ERR_FLEET_LIMIT when the new keys would
+   *   pass a host's limit.
+   */
   async setWeight (target: FleetTarget, keys: readonly SpoolKey[], weight: number, setBy: string): Promise<void> {
+    const names = keys.map((key) => this.keyOf(target, 'weight', key))
+    const existing = await this.readKeys(names)
+    await this.checkRoom(target, names.filter((n) => !existing.has(n)).length)
     const value = Buffer.from(formatFleetWeightValue(weight, this.now(), setBy))
     await this.client.kv.txn({ success: keys.map((key) => ({ request_put: { key: Buffer.from(this.keyOf(target, 'weight', key)), value } })) })
   }
@@ -132,13 +177,13 @@ export class FleetStore {
     const spoolNames = keys.map((key) => this.keyOf(target, 'spool', key))
     const weightNames = keys.map((key) => this.keyOf(target, 'weight', key))
     const found = await this.readKeys([...spoolNames, ...weightNames])
-    const read = <T>(names: string[], parse: (v: Uint8Array) => T): Array<FleetRead<T>> => names.flatMap((name) => {
+    const read = <T>(names: string[], parse: (kv: FleetKv) => T): Array<FleetRead<T>> => names.flatMap((name) => {
       const kv = found.get(name)
-      return kv === undefined ? [] : [{ key: name, file: name.slice(name.lastIndexOf('/') + 1), value: parse(kv.value), modRevision: kv.modRevision }]
+      return kv === undefined ? [] : [{ key: name, file: name.slice(name.lastIndexOf('/') + 1), value: parse(kv), modRevision: kv.modRevision }]
     })
     return {
-      spool: read(spoolNames, (v) => parseFleetSpoolValue(v).value),
-      weight: read(weightNames, (v) => parseFleetWeightValue(v).value)
+      spool: read(spoolNames, (kv) => parseFleetSpoolValue(kv.value, kv.valueBytes).value),
+      weight: read(weightNames, (kv) => parseFleetWeightValue(kv.value, kv.valueBytes).value)
     }
   }
 
@@ -148,6 +193,8 @@ export class FleetStore {
    */
   async listSpool (targets: ReadonlyArray<FleetTarget | { scope: 'hosts' }>): Promise<FleetKv[]> {
     const prefixes = targets.map((t) => t.scope === 'hosts' ? `${this.settings.prefix}hosts/` : fleetKindPrefix(this.settings.prefix, t, 'spool'))
-    return (await rangePrefixes(this.client, prefixes)).kvs
+    const read = await rangePrefixes(this.client, prefixes)
+    if (!read.complete) throw new Error(`${read.total} keys under ${prefixes.join(', ')}: more than one listing reads (${read.kvs.length}); nothing listed`)
+    return read.kvs
   }
 }

@@ -30,7 +30,7 @@ import type { FleetSettings } from '../config/fleet.js'
 import { describeEtcdError, openEtcd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import { watchPrefixes } from './keys.js'
 import { loadSnapshot, SnapshotWriter } from './snapshot.js'
-import { FleetMirror, type FleetKv, type FleetStatus } from './view.js'
+import { FleetMirror, MAX_FLEET_ENTRIES, type FleetKv, type FleetStatus } from './view.js'
 import { delay, within } from './wait.js'
 
 /** What the watcher logs to; a pino logger fits. */
@@ -76,6 +76,8 @@ export const FIRST_SYNC_WAIT_MS = 2000
 const CANCEL_TIMEOUT_MS = 1000
 const STOP_TIMEOUT_MS = 3000
 const WATCH_CONNECT_TIMEOUT_MS = 5000
+/** Why a cycle ended when the view asks for a full read (keys it could not hold may fit now). */
+const RESYNC = Symbol('resync')
 
 /**
  * Checks what {@link FleetWatcher.start} reads before it connects (the TLS files) without
@@ -107,6 +109,9 @@ export class FleetWatcher {
   /** Unix seconds since etcd has been away; null while connected (or before the first try). */
   private lostSince: number | null = null
   private everConnected = false
+  /** Whether the view's being over its limits was logged (once on entering, once on leaving). */
+  private overLimitLogged = false
+  private resync: (reason: unknown) => void = () => {}
   private running: Promise<void> = Promise.resolve()
 
   private constructor (opts: FleetOptions, settings: FleetSettings, credentials: FleetWatcher['credentials']) {
@@ -137,7 +142,7 @@ export class FleetWatcher {
     if (opts.spoolRoot !== undefined) {
       const snapshot = await loadSnapshot(opts.spoolRoot, settings.prefix, settings.host).catch(() => null)
       if (snapshot !== null) {
-        watcher.view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
+        watcher.view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt, snapshot.unheld > 0 ? snapshot.kvs.length + snapshot.unheld : 0)
         opts.log.info({ revision: snapshot.revision, entries: watcher.view.status().entries }, 'fleet: last fleet state read from the spool root\'s @fleet snapshot')
       }
     }
@@ -179,10 +184,11 @@ export class FleetWatcher {
       } catch (err) {
         reason = err
       }
-      this.lost(reason)
+      if (reason !== RESYNC) this.lost(reason)
       await within(Promise.all(watchers.map(async (w) => { await w.cancel() })), CANCEL_TIMEOUT_MS, 'cancel').catch(() => {})
       client?.close()
       if (this.stopping.signal.aborted) break
+      if (reason === RESYNC) continue
       const ms = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(attempt++, 20))
       await delay(ms / 2 + Math.random() * ms / 2, this.stopping.signal)
     }
@@ -190,12 +196,14 @@ export class FleetWatcher {
 
   /** One cycle: range, replace, watch; resolves with why it ended. */
   private async cycle (client: Etcd3, watchers: Watcher[]): Promise<unknown> {
-    const { revision, kvs } = await rangePrefixes(client, this.prefixes)
+    const { revision, kvs, total, complete } = await rangePrefixes(client, this.prefixes, { maxKeys: MAX_FLEET_ENTRIES })
     // A reconnect that reads back what the view held writes no snapshot, so the next real
     // change is written at once rather than queued behind this one.
-    if (this.view.replace(kvs, revision)) this.snapshot?.changed()
+    if (this.view.replace(kvs, revision, this.now(), complete ? 0 : Math.max(total, kvs.length + 1))) this.snapshot?.changed()
+    this.noteLimit()
     let ended: (reason: unknown) => void = () => {}
     const end = new Promise<unknown>((resolve) => { ended = resolve })
+    this.resync = ended
     for (const prefix of this.prefixes) {
       const watcher = client.watch().prefix(prefix).startRevision(String(revision + 1)).watcher()
       watchers.push(watcher)
@@ -225,9 +233,24 @@ export class FleetWatcher {
 
   /** Applies one watched change to the view and notes it for the snapshot. */
   private applied (type: 'put' | 'delete', kv: FleetKv): void {
-    this.view.apply(type, kv)
+    const again = this.view.apply(type, kv)
     this.snapshot?.changed()
+    this.noteLimit()
     this.opts.onChange?.(type, kv.key)
+    if (again) this.resync(RESYNC)
+  }
+
+  /** One warning when the view goes over its limits (every service then answers down), one line when it is back. */
+  private noteLimit (): void {
+    const over = this.view.status().overLimit
+    if ((over !== null) === this.overLimitLogged) return
+    this.overLimitLogged = over !== null
+    if (over !== null) {
+      this.opts.log.warn({ keys: over.keys, limit: over.limit, prefix: this.settings.prefix, host: this.settings.host },
+        `fleet: ${over.keys} keys for this host, over the ${over.limit} the view holds: every service answers down until there are fewer (docs/fleet.md "Limits")`)
+    } else {
+      this.opts.log.info({ entries: this.view.status().entries }, 'fleet: the fleet view is within its limits again')
+    }
   }
 
   /** Records the end of a cycle: the view is no longer current; the first loss is logged. */

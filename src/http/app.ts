@@ -209,10 +209,11 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.server.on('drop', () => { rt.metrics.observeDroppedConnection() })
   limitConnectionsPerClient(app.server, {
     maxPerClient: config.max_connections_per_client,
+    maxTotal: config.max_connections,
     onRefused: (client, open) => {
       rt.metrics.observeRefusedConnection('http')
       if (rt.logLimiter.allow('connection-limit', client)) {
-        rt.logger?.warn({ client, open, max_connections_per_client: config.max_connections_per_client }, 'client holds max_connections_per_client connections: new ones are closed on arrival')
+        rt.logger?.warn({ client, open, max_connections_per_client: config.max_connections_per_client }, 'client holds max_connections_per_client connections, or many while the port is busy: new ones are closed on arrival')
       }
     }
   })

@@ -8,7 +8,7 @@
 import { Gauge, type Registry } from 'prom-client'
 import type { FleetView } from '../fleet/view.js'
 
-/** Registers `hacheck_fleet_connected`, `_last_sync_seconds`, `_entries` and `_revision`. */
+/** Registers `hacheck_fleet_connected`, `_last_sync_seconds`, `_entries`, `_revision` and `_over_limit`. */
 export function registerFleetMetrics (registry: Registry, fleet: Pick<FleetView, 'status'>): void {
   const registers = [registry]
   const gauge = (name: string, help: string, aggregator: 'min' | 'max', read: () => number): void => {
@@ -20,6 +20,8 @@ export function registerFleetMetrics (registry: Registry, fleet: Pick<FleetView,
     'max', () => fleet.status().lastSyncAgeSeconds ?? Number.POSITIVE_INFINITY)
   gauge('hacheck_fleet_entries', 'Fleet keys held in memory (spool entries and weights, fleet-wide and this host\'s).',
     'max', () => fleet.status().entries)
+  gauge('hacheck_fleet_over_limit', '1 while this host has more fleet keys than its view holds (every service then answers down), else 0.',
+    'max', () => fleet.status().overLimit === null ? 0 : 1)
   gauge('hacheck_fleet_revision', 'The etcd revision the fleet view reflects; 0 before the first read.',
     'min', () => fleet.status().revision ?? 0)
 }

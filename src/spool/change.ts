@@ -7,7 +7,7 @@
  * Imports no Fastify.
  */
 import { HC_ERR_BAD_FIELD } from '../errors.js'
-import { SPOOL_STATES, type SpoolStateName } from './format.js'
+import { SPOOL_STATES, UNSAFE_IN_REASON, type SpoolStateName } from './format.js'
 
 /** A validated change. Times are unix seconds. */
 export type SpoolChange =
@@ -18,24 +18,19 @@ export type SpoolChange =
 export const MAX_REASON_LENGTH = 1024
 
 /**
- * Characters a reason may not hold, because the tools print reasons raw on one tab-separated
- * line and terminals obey them: Unicode controls (C0, DEL and C1 such as U+0085 NEXT LINE),
- * format characters (bidi overrides such as U+202E, zero-width characters), the line and
- * paragraph separators U+2028/U+2029, and lone surrogates.
+ * Why a reason is refused at write, or undefined when it is acceptable: no characters of
+ * `UNSAFE_IN_REASON` (controls, line breaks, bidi overrides; see `format.ts`), at most
+ * {@link MAX_REASON_LENGTH} characters. Remote POST and the tools' `-r` both ask it.
+ *
+ * @param field - how messages name the reason (`field reason`, `--reason`).
  */
-const FORBIDDEN_IN_REASON = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
-
-/**
- * Why a reason is refused, or undefined when it is acceptable: no characters of
- * {@link FORBIDDEN_IN_REASON}, at most {@link MAX_REASON_LENGTH} characters.
- */
-export function reasonProblem (reason: string): string | undefined {
-  const bad = FORBIDDEN_IN_REASON.exec(reason)
+export function reasonProblem (reason: string, field = 'field reason'): string | undefined {
+  const bad = UNSAFE_IN_REASON.exec(reason)
   if (bad !== null) {
     const hex = (bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
-    return `field reason must not contain control characters (U+${hex} at position ${bad.index})`
+    return `${field} must not contain control characters (U+${hex} at position ${bad.index})`
   }
-  if (reason.length > MAX_REASON_LENGTH) return `field reason is longer than ${MAX_REASON_LENGTH} characters`
+  if (reason.length > MAX_REASON_LENGTH) return `${field} is longer than ${MAX_REASON_LENGTH} characters`
   return undefined
 }
 

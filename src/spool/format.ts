@@ -158,9 +158,33 @@ function stateOf (value: unknown): SpoolStateName {
 }
 
 /**
+ * Characters no reason may carry to an output: Unicode controls (C0 with tab and line feeds,
+ * DEL, C1 such as U+0085), format characters (bidi overrides such as U+202E, zero-width
+ * characters), line and paragraph separators U+2028/U+2029, and lone surrogates. The tools print
+ * reasons on one tab-separated line, HAProxy reads the agent's reply to the first line feed,
+ * and terminals obey escape sequences.
+ */
+export const UNSAFE_IN_REASON = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
+const UNSAFE_IN_REASON_ALL = new RegExp(UNSAFE_IN_REASON.source, 'gu')
+
+/**
+ * The one cleaning of a reason (and of `set_by`) for every output: HTTP bodies, agent replies,
+ * the tools' lines, the status page and logs all show reasons cleaned by it, because every
+ * reason read from a spool file or a fleet value passes here on its way in. Each character of
+ * {@link UNSAFE_IN_REASON} becomes its escape `\u{XXXX}` (visible, one line, never obeyed);
+ * anything else is kept as is.
+ */
+export function cleanReason (text: string): string {
+  return UNSAFE_IN_REASON.test(text)
+    ? text.replace(UNSAFE_IN_REASON_ALL, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}}`)
+    : text
+}
+
+/**
  * Parses a spool file's contents. JSON objects give their fields; anything else is a legacy
  * file whose whole content is the reason, with no expiry (so it stays down: fail closed).
- * `state` is `down` unless the object says `drain` or `maint`.
+ * `state` is `down` unless the object says `drain` or `maint`. The reason is cleaned
+ * ({@link cleanReason}).
  */
 export function parseSpoolContents (text: string): SpoolInfo {
   let doc: unknown
@@ -170,13 +194,13 @@ export function parseSpoolContents (text: string): SpoolInfo {
     doc = undefined
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    return { reason: text, expiration: null, creation: null, state: 'down' }
+    return { reason: cleanReason(text), expiration: null, creation: null, state: 'down' }
   }
   const fields = doc as Record<string, unknown>
   const reason = typeof fields.reason === 'string'
     ? fields.reason
     : fields.reason === undefined || fields.reason === null ? '' : JSON.stringify(fields.reason)
-  return { reason, expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation), state: stateOf(fields.state) }
+  return { reason: cleanReason(reason), expiration: finiteOrNull(fields.expiration), creation: finiteOrNull(fields.creation), state: stateOf(fields.state) }
 }
 
 /**

@@ -47,7 +47,10 @@ test('request: <service>, <service>:<port>, empty for the host; anything else is
   assert.deepEqual(parseAgentRequest('  web:0 '), { service: 'web' })
   assert.deepEqual(parseAgentRequest(''), { service: 'all' })
   assert.deepEqual(parseAgentRequest('\r'), { service: 'all' })
-  for (const bad of ['..', '.', '../etc/passwd', 'web:', 'web:x', 'web:70000', 'a b', 'web:80:90', '\u0000\u00ff', 'w'.repeat(201), 'web:host:80']) {
+  // The longest valid name (249 characters, as on HTTP) with the longest port.
+  assert.deepEqual(parseAgentRequest(`${'w'.repeat(249)}:65535`), { service: 'w'.repeat(249), port: 65535 })
+  assert.deepEqual(parseAgentRequest(`${'w'.repeat(249)}\r`), { service: 'w'.repeat(249) })
+  for (const bad of ['..', '.', '../etc/passwd', 'web:', 'web:x', 'web:70000', 'a b', 'web:80:90', '\u0000\u00ff', 'w'.repeat(250), `${'w'.repeat(250)}:1`, 'web:host:80']) {
     assert.equal(parseAgentRequest(bad), null, JSON.stringify(bad))
   }
 })

@@ -37,6 +37,14 @@ test('agent: spool states as replies: ready up, drain up, maint stopped, ready d
   assert.equal(await askAgent(port, 'api\n'), 'ready up\n', 'weights are per service')
 })
 
+test('agent: the longest valid request line (249-character service and :65535) is answered from the spool', async (t) => {
+  const { spool, port } = await agentOn(t)
+  const service = 's'.repeat(249)
+  await spool.down({ service, port: 65535 }, { reason: 'long', creation: 1700000000 })
+  assert.equal(await askAgent(port, `${service}:65535\n`), `ready down #${`Service ${service}:65535 in down state since 1700000000.000000: long`.slice(0, 197)}...\n`)
+  assert.equal(await askAgent(port, `${service}\n`), 'ready up\n')
+})
+
 test('agent: no line means the host (all); <service>:<port> reads the per-port file', async (t) => {
   const { spool, port } = await agentOn(t)
   assert.equal(await askAgent(port), 'ready up\n')

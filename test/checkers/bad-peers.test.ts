@@ -16,7 +16,7 @@ import { blackholePort, httpUpstream, tcpUpstream } from '../upstreams.js'
 // in the handshake (layer 6).
 
 const TIMEOUT_S = 0.4
-const CONFIG = { healthcheck_timeout: TIMEOUT_S, postgres_username: 'hacheck', mysql_username: 'hacheck', mysql_password: 'x' }
+const CONFIG = { healthcheck_timeout: TIMEOUT_S, postgres_username: 'hacheck', mysql_username: 'hacheck', mysql_password: null }
 
 /** A peer that sends garbage as fast as it can, forever: a probe must cut it off. */
 async function flood (t: TestContext): Promise<{ port: number }> {

@@ -35,7 +35,8 @@ test('mysql: a MariaDB primary and replica of their own', async (t) => {
   const admin = await primary.root()
   await admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'`)
   await admin.query(`GRANT SLAVE MONITOR ON *.* TO '${user}'@'127.0.0.1'`)
-  const { app } = await buildTestApp(t, { mysql_username: user, mysql_password: password, cache_time: 0 })
+  const ports = { mysql_credential_ports: [primary.port, replica.port] }
+  const { app } = await buildTestApp(t, { mysql_username: user, mysql_password: password, cache_time: 0, ...ports })
   await waitFor(async () => (await app.inject(`/mysql/db/${replica.port}/`)).statusCode === 200 ? true : undefined, 10000, 'the check user on the replica')
   const check = async (port: number, path: string): Promise<[number, string, unknown]> => {
     const res = await app.inject(`/mysql/db/${port}/${path}`)
@@ -83,7 +84,7 @@ test('mysql: a MariaDB primary and replica of their own', async (t) => {
   await t.test('without SLAVE MONITOR the server\'s refusal is the answer (L7STS)', async () => {
     const bare = `hacheck_b${process.pid}`
     await (await primary.root()).query(`CREATE USER '${bare}'@'127.0.0.1' IDENTIFIED BY '${password}'`)
-    const { app: bareApp } = await buildTestApp(t, { mysql_username: bare, mysql_password: password, cache_time: 0 })
+    const { app: bareApp } = await buildTestApp(t, { mysql_username: bare, mysql_password: password, cache_time: 0, ...ports })
     const res = await bareApp.inject(`/mysql/db/${primary.port}/replica`)
     assert.deepEqual([res.statusCode, res.headers['x-hacheck-status']], [500, 'L7STS'])
     assert.match(res.body, /^MySQL sez \(1227, "Access denied; you need \(at least one of\) the .*SLAVE MONITOR privilege/)

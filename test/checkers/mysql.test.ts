@@ -35,7 +35,8 @@ test('mysql: a refused login: 500 MySQL sez <server error>', async (t) => {
 })
 
 test('mysql: a closed port answers 503 quickly (L4CON)', async () => {
-  const outcome = await runChecker(mysql, await freePort(), { mysql_username: 'x', mysql_password: 'y' })
+  const port = await freePort()
+  const outcome = await runChecker(mysql, port, { mysql_username: 'x', mysql_password: 'y', mysql_credential_ports: [port] })
   assert.equal(outcome.code, 503)
   assert.match(outcome.message, /Connection refused/)
   assert.equal(outcome.checkStatus, 'L4CON')
@@ -44,7 +45,7 @@ test('mysql: a closed port answers 503 quickly (L4CON)', async () => {
 test('mysql: a silent server answers 5xx within healthcheck_timeout (the reference hangs)', async (t) => {
   const silent = await tcpUpstream(t)
   const started = Date.now()
-  const outcome = await runChecker(mysql, silent.port, { mysql_username: 'x', mysql_password: 'y', healthcheck_timeout: 0.4 })
+  const outcome = await runChecker(mysql, silent.port, { mysql_username: 'x', mysql_password: 'y', mysql_credential_ports: [silent.port], healthcheck_timeout: 0.4 })
   const took = Date.now() - started
   assert.ok(outcome.code >= 500, String(outcome.code))
   assert.equal(outcome.checkStatus, 'L7TOUT')
@@ -53,6 +54,6 @@ test('mysql: a silent server answers 5xx within healthcheck_timeout (the referen
 
 test('mysql: garbage instead of a handshake is down (L7RSP), never a crash', async (t) => {
   const garbage = await tcpUpstream(t, (socket) => { socket.end('HTTP/1.1 400 Bad Request\r\n\r\n') })
-  const outcome = await runChecker(mysql, garbage.port, { mysql_username: 'x', mysql_password: 'y', healthcheck_timeout: 1 })
+  const outcome = await runChecker(mysql, garbage.port, { mysql_username: 'x', mysql_password: 'y', mysql_credential_ports: [garbage.port], healthcheck_timeout: 1 })
   assert.ok(outcome.code >= 500)
 })

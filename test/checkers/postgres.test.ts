@@ -76,6 +76,7 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
   const primary = await startPostgres(t)
   const standby = await startPgStandby(t, primary)
   const { app } = await buildTestApp(t, { postgres_username: 'postgres', cache_time: 0 })
+  const ports = { postgres_credential_ports: [primary.port, standby.port, LOCAL] }
   const check = async (server: PgServer, path: string): Promise<[number, string, unknown]> => {
     const res = await app.inject(`/postgres/db/${server.port}/${path}`)
     return [res.statusCode, res.body, res.headers['x-hacheck-status']]
@@ -129,26 +130,30 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
     assert.match(stored?.s ?? '', /^SCRAM-SHA-256\$/)
     assert.match(stored?.m ?? '', /^md5/)
 
+    // md5 only with postgres_allow_md5: its answer, salted by the server, can be cracked offline.
+    const refused = await runChecker(postgres, primary.port, { postgres_username: md5, postgres_password: password, ...ports })
+    assert.deepEqual([refused.code, refused.checkStatus], [503, 'L7STS'])
+    assert.match(refused.message, /^PostgreSQL server asked for an md5 password: refused/)
     for (const user of [scram, md5]) {
-      const ok = await runChecker(postgres, primary.port, { postgres_username: user, postgres_password: password })
+      const ok = await runChecker(postgres, primary.port, { postgres_username: user, postgres_password: password, postgres_allow_md5: user === md5, ...ports })
       assert.deepEqual([ok.code, ok.checkStatus], [200, 'L7OK'], ok.message)
       assert.match(ok.message, new RegExp(`^role primary, login ${user}@postgres `))
-      const wrong = await runChecker(postgres, primary.port, { postgres_username: user, postgres_password: 'wrong' })
+      const wrong = await runChecker(postgres, primary.port, { postgres_username: user, postgres_password: 'wrong', postgres_allow_md5: true, ...ports })
       assert.deepEqual([wrong.code, wrong.message, wrong.checkStatus], [503, `PostgreSQL sez FATAL 28P01: password authentication failed for user "${user}"`, 'L7STS'])
     }
-    const none = await runChecker(postgres, primary.port, { postgres_username: scram })
+    const none = await runChecker(postgres, primary.port, { postgres_username: scram, ...ports })
     assert.deepEqual([none.code, none.message, none.checkStatus], [503, 'PostgreSQL server asked for a password and postgres_password is not set', 'L7STS'])
-    const cleartext = await runChecker(postgres, primary.port, { postgres_username: clear, postgres_password: password })
+    const cleartext = await runChecker(postgres, primary.port, { postgres_username: clear, postgres_password: password, ...ports })
     assert.deepEqual([cleartext.code, cleartext.checkStatus], [503, 'L7STS'])
     assert.match(cleartext.message, /^PostgreSQL server asked for the password in clear text: refused/)
 
     // Without pg_read_all_stats the WAL receiver's state is hidden: /replica says what to grant.
     await waitFor(async () => (await standby.sql(`SELECT 1 FROM pg_roles WHERE rolname = '${scram}'`)).length === 1 ? true : undefined, 10000, 'the role on the standby')
-    const hidden = await runChecker(postgres, standby.port, { postgres_username: scram, postgres_password: password }, { query: 'replica' })
+    const hidden = await runChecker(postgres, standby.port, { postgres_username: scram, postgres_password: password, ...ports }, { query: 'replica' })
     assert.deepEqual([hidden.code, hidden.message, hidden.checkStatus],
       [503, `role replica, lag unknown, WAL receiver not readable by ${scram} (GRANT pg_monitor TO ${scram})`, 'L7STS'])
     await primary.sql(`GRANT pg_monitor TO ${scram}`)
-    await waitFor(async () => (await runChecker(postgres, standby.port, { postgres_username: scram, postgres_password: password }, { query: 'replica' })).code === 200 ? true : undefined,
+    await waitFor(async () => (await runChecker(postgres, standby.port, { postgres_username: scram, postgres_password: password, ...ports }, { query: 'replica' })).code === 200 ? true : undefined,
       10000, '/replica to pass once pg_monitor is granted')
   })
 
@@ -158,7 +163,7 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
     await primary.sql(`CREATE ROLE ${user} LOGIN PASSWORD '${secret}'`)
     t.after(async () => { await primary.sql(`DROP ROLE IF EXISTS ${user}`).catch(() => {}) })
     await waitFor(async () => (await standby.sql(`SELECT 1 FROM pg_roles WHERE rolname = '${user}'`)).length === 1 ? true : undefined, 10000, 'the role on the standby')
-    const codes = await assertSecretKept(t, { postgres_username: user, postgres_password: secret }, secret, [
+    const codes = await assertSecretKept(t, { postgres_username: user, postgres_password: secret, ...ports }, secret, [
       `/postgres/db/${primary.port}/`, `/postgres/db/${standby.port}/primary`, `/postgres/db/${LOCAL}/`,
       // Then the password is sent (as a SCRAM proof) and refused.
       async () => { await primary.sql(`ALTER ROLE ${user} PASSWORD 'something-else'`) },

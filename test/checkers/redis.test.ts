@@ -60,6 +60,7 @@ test('redis: role from INFO replication', () => {
 test('redis: a master and a replica of their own', async (t) => {
   const { master, replica } = await startRedisPair(t)
   const { app } = await buildTestApp(t, { cache_time: 0 })
+  const ports = { redis_credential_ports: [master.port, replica.port, LOCAL] }
   const check = async (port: number, path: string): Promise<[number, string, unknown]> => {
     const res = await app.inject(`/redis/cache/${port}/${path}`)
     return [res.statusCode, res.body, res.headers['x-hacheck-status']]
@@ -102,18 +103,18 @@ test('redis: a master and a replica of their own', async (t) => {
     const user = `hacheck_t${process.pid}`
     const password = `pw-${Math.random().toString(36).slice(2)}`
     await master.admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '+ping', '+info')
-    const ok = await runChecker(redis, master.port, { redis_username: user, redis_password: password }, { query: 'master' })
+    const ok = await runChecker(redis, master.port, { redis_username: user, redis_password: password, ...ports }, { query: 'master' })
     assert.deepEqual([ok.code, ok.message, ok.checkStatus], [200, 'role master (0 connected replicas)', 'L7OK'])
-    const wrong = await runChecker(redis, master.port, { redis_username: user, redis_password: 'wrong' })
+    const wrong = await runChecker(redis, master.port, { redis_username: user, redis_password: 'wrong', ...ports })
     assert.deepEqual([wrong.code, wrong.message, wrong.checkStatus], [503, 'Redis sez WRONGPASS invalid username-password pair or user is disabled.', 'L7STS'])
     // A user allowed PING only: the role query is the server's refusal.
     await master.admin.call('ACL', 'SETUSER', user, '-info')
-    const denied = await runChecker(redis, master.port, { redis_username: user, redis_password: password }, { query: 'master' })
+    const denied = await runChecker(redis, master.port, { redis_username: user, redis_password: password, ...ports }, { query: 'master' })
     assert.deepEqual([denied.code, denied.checkStatus], [503, 'L7STS'])
     assert.match(denied.message, /^Redis sez NOPERM /)
     const secret = `secret-${Math.random().toString(36).slice(2)}`
     await master.admin.call('ACL', 'SETUSER', user, 'resetpass', `>${secret}`, '+info')
-    const codes = await assertSecretKept(t, { redis_username: user, redis_password: secret }, secret,
+    const codes = await assertSecretKept(t, { redis_username: user, redis_password: secret, ...ports }, secret,
       [`/redis/cache/${master.port}/master`, `/redis/cache/${replica.port}/`, `/redis/cache/${LOCAL}/`])
     assert.deepEqual(codes, [200, 503, 503], 'right password; user unknown there; server without passwords')
   })
@@ -124,6 +125,6 @@ test('redis: requirepass without a configured password is NOAUTH; with it, AUTH 
   const server = await startRedis(t, ['--requirepass', password], password)
   const none = await runChecker(redis, server.port)
   assert.deepEqual([none.code, none.message, none.checkStatus], [503, 'Redis sez NOAUTH Authentication required.', 'L7STS'])
-  const ok = await runChecker(redis, server.port, { redis_password: password })
+  const ok = await runChecker(redis, server.port, { redis_password: password, redis_credential_ports: [server.port] })
   assert.deepEqual([ok.code, ok.message], [200, 'PONG'])
 })

@@ -28,7 +28,8 @@ test('classifyAddress names what each range is', () => {
     ['169.254.1.1', 'link-local'], ['fe80::1', 'link-local'],
     ['0.0.0.0', 'unspecified'], ['::', 'unspecified'], ['224.0.0.1', 'multicast'], ['ff02::1', 'multicast'],
     ['8.8.8.8', 'public'], ['172.32.0.1', 'public'], ['2001:4860:4860::8888', 'public'],
-    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:169.254.169.254', 'cloud-metadata']
+    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:169.254.169.254', 'cloud-metadata'],
+    ['100.100.100.200', 'cloud-metadata'], ['fd00:ec2::23', 'cloud-metadata'], ['169.254.170.2', 'cloud-metadata']
   ]
   for (const [address, kind] of cases) assert.equal(classifyAddress(address), kind, address)
   assert.throws(() => classifyAddress('example.com'), /not an IP address/)
@@ -40,9 +41,9 @@ test('default policy: loopback, RFC 1918, 100.64/10 and ULA allowed; metadata, l
     assert.deepEqual(await guard.check(ok), { allowed: true, address: ok }, ok)
   }
   for (const [refused, kind] of [
-    ['169.254.169.254', 'a cloud metadata'], ['169.254.10.10', 'a link local'], ['fe80::1', 'a link local'],
+    ['169.254.10.10', 'a link local'], ['fe80::1', 'a link local'],
     ['fe80::1%eth0', 'a scoped'], ['8.8.8.8', 'a public'], ['1.1.1.1', 'a public'], ['2606:4700::1111', 'a public'],
-    ['0.0.0.0', 'an unspecified'], ['::', 'an unspecified'], ['::ffff:169.254.169.254', 'a cloud metadata']
+    ['0.0.0.0', 'an unspecified'], ['::', 'an unspecified']
   ]) {
     const decision = await guard.check(refused as string)
     assert.equal(decision.allowed, false, refused)
@@ -53,10 +54,10 @@ test('default policy: loopback, RFC 1918, 100.64/10 and ULA allowed; metadata, l
 })
 
 test('a network listed explicitly is allowed, and only that one', async () => {
-  const guard = new CheckGuard({ networks: ['169.254.169.254/32', '203.0.113.0/24'], timeoutMs: 200 })
-  assert.equal((await guard.check('169.254.169.254')).allowed, true)
+  const guard = new CheckGuard({ networks: ['169.254.1.0/24', '203.0.113.0/24'], timeoutMs: 200 })
+  assert.equal((await guard.check('169.254.1.9')).allowed, true)
   assert.equal((await guard.check('203.0.113.9')).allowed, true)
-  assert.equal((await guard.check('169.254.169.253')).allowed, false)
+  assert.equal((await guard.check('169.254.2.1')).allowed, false)
   assert.equal((await guard.check('127.0.0.1')).allowed, false, 'loopback is only allowed when listed')
 })
 
@@ -70,7 +71,7 @@ test('a host name is resolved once and its address checked and returned', async 
   const guard = defaults(lookup)
   assert.deepEqual(await guard.check('db.internal'), { allowed: true, address: '10.0.0.7' })
   assert.deepEqual(await guard.check('evil.example'), {
-    allowed: false, status: 403, message: 'check target evil.example (169.254.169.254) is not allowed: a cloud metadata address outside allowed_check_networks'
+    allowed: false, status: 403, message: 'check target evil.example (169.254.169.254) is not allowed: a cloud metadata address, refused whatever allowed_check_networks says'
   })
   assert.equal((await guard.check('pub.example')).allowed, false)
   assert.deepEqual(await guard.check('nxdomain.example'), { allowed: false, status: 503, message: 'cannot resolve check target nxdomain.example: ENOTFOUND' })
@@ -117,4 +118,19 @@ test('the system resolver is used by default (localhost resolves to loopback)', 
   const decision = await new CheckGuard({ networks: DEFAULT_CHECK_NETWORKS, timeoutMs: 2000 }).check('localhost')
   assert.ok(decision.allowed)
   assert.match(decision.address, /^(127\.|::1$)/)
+})
+
+test('cloud metadata and link-local service addresses are refused even when allowed_check_networks lists them', async () => {
+  const everything = new CheckGuard({ networks: ['0.0.0.0/0', '::/0'], timeoutMs: 200 })
+  for (const address of [
+    '169.254.169.254', '169.254.169.253', '169.254.169.123', '169.254.170.2', '169.254.170.23', '169.254.0.23',
+    '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'fd00:ec2::253', 'fd00:ec2::123', 'fd00:ec2::23',
+    '::ffff:169.254.169.254', '::ffff:100.100.100.200', '64:ff9b::169.254.169.254', '64:ff9b::100.100.100.200'
+  ]) {
+    const decision = await everything.check(address)
+    assert.deepEqual(decision, { allowed: false, status: 403, message: `check target ${address} is not allowed: a cloud metadata address, refused whatever allowed_check_networks says` }, address)
+    assert.equal((await defaults().check(address)).allowed, false, `${address} (default networks)`)
+  }
+  assert.equal((await everything.check('169.254.1.1')).allowed, true, 'other link-local addresses follow the allow-list')
+  assert.equal((await everything.check('fd00:ec3::254')).allowed, true)
 })

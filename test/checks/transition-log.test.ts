@@ -55,7 +55,7 @@ test('transition log: spool gates flip too; drain (L7OKC) counts as passing; tar
   await check('api')
   assert.equal(lines.length, 1)
   assert.deepEqual([lines[0]?.obj.service, lines[0]?.obj.from, lines[0]?.obj.to], ['web', 'L7OKC', 'L7STS'])
-  assert.match(lines[0]?.obj.message ?? '', /^Service web in down state since [0-9.]+: broken really$/, 'one line, control characters flattened')
+  assert.match(lines[0]?.obj.message ?? '', /^Service web in down state since [0-9.]+: broken\\u\{000A\}really$/, 'one line, control characters escaped as every output shows them')
   await check('web')
   assert.equal(lines.length, 1)
 })

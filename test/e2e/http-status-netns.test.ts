@@ -6,57 +6,18 @@
  * cannot be made (no CAP_SYS_ADMIN, no iproute2).
  */
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { performance } from 'node:perf_hooks'
-import { promisify } from 'node:util'
 import { bin, tempDir, waitFor } from '../helper.js'
-
-const run = promisify(execFile)
-
-/**
- * A client living inside the namespace: one node process that reads URLs, one per line, and
- * answers `{status} {body}` (JSON-encoded) per line, so each request costs no process start.
- */
-function clientInside (ns: string): { get: (url: string) => Promise<string>, close: () => void } {
-  const script = [
-    "const rl = require('node:readline').createInterface({ input: process.stdin })",
-    "rl.on('line', (url) => fetch(url, { signal: AbortSignal.timeout(5000) })",
-    "  .then(async (r) => r.status + ' ' + (await r.text()).trimEnd(), () => '000 unreachable')",
-    "  .then((answer) => process.stdout.write(JSON.stringify(answer) + '\\n')))"
-  ].join('\n')
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
-  child.stdout.setEncoding('utf8')
-  let buffered = ''
-  const waiting: Array<(line: string) => void> = []
-  child.stdout.on('data', (d: string) => {
-    buffered += d
-    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      waiting.shift()?.(JSON.parse(line) as string)
-    }
-  })
-  return {
-    // Requests are answered in order: one at a time here.
-    get: async (url) => await new Promise((resolve) => { waiting.push(resolve); child.stdin.write(`${url}\n`) }),
-    close: () => { child.kill('SIGKILL') }
-  }
-}
+import { clientInside, makeNetns, run } from './netns.js'
 
 test('http_status: a VIP on lo inside a network namespace is local; moved away it is not', async (t) => {
-  const ns = `hacheck-t${process.pid}-${Math.floor(Math.random() * 1e6)}`
-  try {
-    await run('ip', ['netns', 'add', ns])
-  } catch (err) {
-    t.skip(`cannot create a network namespace here: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`)
-    return
-  }
-  t.after(async () => { await run('ip', ['netns', 'del', ns]).catch(() => {}) })
+  const ns = await makeNetns(t)
+  if (ns === null) return
   const vip = '192.0.2.77'
-  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
   await run('ip', ['-n', ns, 'addr', 'add', `${vip}/32`, 'dev', 'lo'])
 
   const dir = await tempDir(t)
@@ -69,8 +30,7 @@ test('http_status: a VIP on lo inside a network namespace is local; moved away i
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   t.after(() => { child.kill('SIGKILL') })
-  const client = clientInside(ns)
-  t.after(() => { client.close() })
+  const client = clientInside(t, ns)
   const getInside = async (_ns: string, url: string): Promise<string> => await client.get(url)
   const base = 'http://127.0.0.1:3333/status'
   await waitFor(async () => (await getInside(ns, base)).startsWith('200') ? true : undefined, 15000, `hacheck in ${ns}: ${stderr}`)

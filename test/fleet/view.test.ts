@@ -100,14 +100,50 @@ test('fleet view: weights are the lowest of host and fleet; a bad one fails clos
   assert.throws(() => view.weight('api'), { code: 'HC_ERR_SPOOL_WEIGHT' })
 })
 
-test('fleet view: at most MAX_FLEET_ENTRIES keys; beyond, ignored with a warning that is rate limited', () => {
-  const warnings: string[] = []
-  const view = mirror(warnings)
+test('fleet view: past MAX_FLEET_ENTRIES keys it fails closed (every lookup down, weights fail), never drops a down silently', () => {
+  const view = mirror()
+  const UP = { up: true } as const
   view.replace([], 1)
-  for (let i = 0; i < MAX_FLEET_ENTRIES + 50; i++) view.apply('put', kv(`/hacheck/spool/svc${i}`, {}, 2 + i))
-  assert.equal(view.status().entries, MAX_FLEET_ENTRIES)
-  assert.ok(warnings.length >= 1 && warnings.length <= 10, `${warnings.length} warnings`)
-  assert.match(warnings[0] ?? '', /holds 10000 keys already/)
+  for (let i = 0; i < MAX_FLEET_ENTRIES; i++) view.apply('put', { ...kv(`/hacheck/spool/svc${i}`, { reason: 'r', state: 'drain' }, 2 + i), created: true })
+  assert.equal(view.status().overLimit, null)
+  assert.equal(view.merge(UP, 'web').up, true, 'within the limit: what is held')
+  // One more down, for a service the view cannot hold: everything answers down, saying why.
+  assert.equal(view.apply('put', { ...kv('/hacheck/spool/web', { reason: 'must not be lost' }, 20000), created: true }), false)
+  assert.deepEqual(view.status().overLimit, { keys: MAX_FLEET_ENTRIES + 1, limit: MAX_FLEET_ENTRIES })
+  const web = view.merge(UP, 'web')
+  assert.ok(!web.up)
+  assert.match(web.entry.reason, /^fleet view over its limit \(10001 keys for host web01 under \/hacheck\/, over the 10000 it holds\): down until fewer/)
+  assert.equal(view.merge(UP, 'anything').up, false)
+  assert.throws(() => view.weight('web'), { code: 'HC_ERR_SPOOL_WEIGHT' })
+  // A rewrite of the unheld key is not counted twice; a held key going away asks for a full read.
+  view.apply('put', { ...kv('/hacheck/spool/web', { reason: 'again' }, 20001), created: false })
+  assert.equal(view.status().overLimit?.keys, MAX_FLEET_ENTRIES + 1)
+  assert.equal(view.apply('delete', kv('/hacheck/spool/svc0', {}, 20002)), true, 'a resync is needed')
+  // The full read then holds everything again.
+  const all = [kv('/hacheck/spool/web', { reason: 'must not be lost' }, 20000)]
+  for (let i = 1; i < MAX_FLEET_ENTRIES; i++) all.push(kv(`/hacheck/spool/svc${i}`, { reason: 'r', state: 'drain' }, 2 + i))
+  view.replace(all, 20002)
+  assert.equal(view.status().overLimit, null)
+  const held = view.merge(UP, 'web')
+  assert.ok(!held.up && held.entry.reason === 'must not be lost')
+  // A read that stopped at the bound (total over what it returned) fails closed at once.
+  view.replace(all.slice(0, 10), 20003, 0, 12000)
+  assert.deepEqual(view.status().overLimit, { keys: 12000, limit: MAX_FLEET_ENTRIES })
+  assert.equal(view.merge(UP, 'web').up, false)
+})
+
+test('fleet snapshot: a view over its limit is written as such, and read back it fails closed again', async (t) => {
+  const root = await tempDir(t)
+  const view = mirror()
+  view.replace([kv('/hacheck/spool/web', { reason: 'held' })], 7, 0, 10_500)
+  assert.deepEqual(view.status().overLimit, { keys: 10_500, limit: MAX_FLEET_ENTRIES })
+  await saveSnapshot(root, { prefix: '/hacheck/', host: 'web01', ...view.dump() })
+  const snap = await loadSnapshot(root, '/hacheck/', 'web01')
+  assert.equal(snap?.unheld, 10_499)
+  const restarted = mirror()
+  restarted.replace(snap?.kvs ?? [], snap?.revision ?? 0, null, (snap?.kvs.length ?? 0) + (snap?.unheld ?? 0))
+  assert.deepEqual(restarted.status().overLimit, { keys: 10_500, limit: MAX_FLEET_ENTRIES })
+  assert.equal(restarted.merge({ up: true }, 'api').up, false, 'a restart while etcd is away still fails closed')
 })
 
 test('fleet snapshot: written and read back for the same prefix and host only; junk and links are not read', async (t) => {

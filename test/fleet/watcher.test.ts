@@ -130,7 +130,7 @@ test('fleet: an unreachable endpoint list: checks are never failed by the contro
   const { fleet, spool } = await fleetOn(t, [`http://127.0.0.1:${port}`], await tempDir(t), log)
   assert.equal(await fleet.firstSync(3000), false)
   assert.equal(spool.isUp('web').up, true)
-  assert.deepEqual(fleet.status(), { connected: false, revision: null, syncedAt: null, lastSyncAgeSeconds: null, entries: 0, host: 'web01', prefix: '/hacheck/' })
+  assert.deepEqual(fleet.status(), { connected: false, revision: null, syncedAt: null, lastSyncAgeSeconds: null, entries: 0, host: 'web01', prefix: '/hacheck/', overLimit: null })
 })
 
 test('fleet: hostile keys and values: down (fail closed) or ignored, one warning each, nothing crashes', async (t) => {

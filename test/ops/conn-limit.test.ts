@@ -117,3 +117,25 @@ test('agent: a line trickled past the read window is a bad request, not the part
   assert.equal(reply, 'down #bad request\n')
   assert.equal(await askAgent(port, 'web', { end: true }), 'ready up\n', 'a line ended by a half-close is whole')
 })
+
+test('HTTP: a handful of addresses cannot fill max_connections; a new address gets the reserve', async (t) => {
+  // 100 connections in all: 75 for everyone, the last 25 only for addresses holding fewer than 16.
+  const server = await startServer({
+    config: makeConfig({ max_connections: 100, max_connections_per_client: 60, request_header_timeout: 30 }),
+    spool: await tempSpool(t),
+    ports: [0],
+    bindAddress: '127.0.0.1'
+  })
+  t.after(async () => { await server.close() })
+  const port = server.addresses[0]?.port as number
+  const flooders = ['127.0.0.3', '127.0.0.4']
+  const held = [...await idle(t, port, 40, flooders[0]), ...await idle(t, port, 40, flooders[1])]
+  const open = held.filter((s) => !s.destroyed && !s.readableEnded)
+  t.diagnostic(`two flooding addresses asked 80 connections, hold ${open.length}`)
+  assert.ok(open.length <= 75 + 2, `the flooders hold ${open.length}, at most about 75`)
+  const res = await getFrom('127.0.0.5', `http://127.0.0.1:${port}/spool/web/0/`, { timeoutMs: 2000 })
+  assert.deepEqual([res.status, res.body], [200, ''], 'a checker on a new address is answered')
+  const [more] = await idle(t, port, 1, flooders[0])
+  assert.ok(more !== undefined && await closedWithin(more, 1000), 'a flooder is refused first')
+  for (const s of held) s.destroy()
+})

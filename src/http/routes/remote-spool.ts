@@ -4,7 +4,11 @@
  *
  * 1. `allow_remote_spool_changes` false: 403 `remote spool changes are not enabled`;
  * 2. `remote_spool_allowed_cidrs` set and the client outside it: 403;
- * 3. `remote_spool_token` set and no matching `Authorization: Bearer <token>`: 401.
+ * 3. `remote_spool_token` set and no matching `Authorization: Bearer <token>`: 401;
+ * 4. a browser's cross-site request (`Sec-Fetch-Site` other than `same-origin`/`none`, or an
+ *    `Origin` whose host is not the request's `Host`): 403 whatever the config, so a page on
+ *    another site cannot submit a form to hacheck through an operator's browser (Fetch
+ *    Metadata, W3C; `Origin`, RFC 6454). Tools and load balancers send neither header.
  *
  * Then the urlencoded body (at most 4 KiB, else 413) and the query string are read, every
  * field validated (`spool-change.ts`, 400 naming the field), and the change written atomically
@@ -18,7 +22,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AllowList } from '../../cidr.js'
 import type { Config } from '../../config/index.js'
-import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_REMOTE_SPOOL_DISABLED } from '../../errors.js'
+import { HC_ERR_BAD_PORT, HC_ERR_BAD_TOKEN, HC_ERR_CLIENT_NOT_ALLOWED, HC_ERR_CROSS_SITE, HC_ERR_REMOTE_SPOOL_DISABLED } from '../../errors.js'
 import type { LogLimiter } from '../../ops/log-limit.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { collectFields, parseSpoolChange, type FormSource } from '../../spool/change.js'
@@ -57,12 +61,33 @@ export function bearerTokenCheck (token: string): (authorization: string | undef
   }
 }
 
+/**
+ * Why a request is a browser's cross-site request, or null when it is not: `Sec-Fetch-Site`
+ * other than `same-origin` or `none` (typed by the user), or an `Origin` (`null` included)
+ * whose `host[:port]` differs from the `Host` header.
+ */
+export function crossSiteReason (headers: FastifyRequest['headers']): string | null {
+  const site = headers['sec-fetch-site']
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site: ${site.slice(0, 32)}`
+  const origin = headers.origin
+  if (origin === undefined) return null
+  let host: string | null = null
+  try {
+    host = new URL(origin).host
+  } catch {}
+  return host !== null && host !== '' && host === headers.host ? null : 'Origin does not match Host'
+}
+
 /** Registers `POST /spool/:service/:port[/*]`. */
 export default async function remoteSpoolRoutes (app: FastifyInstance, opts: RemoteSpoolOptions): Promise<void> {
   const { config, spool, metrics, logLimiter } = opts
   const warnable = (client: string): boolean => logLimiter?.allow('remote-spool-refused', client) !== false
   const clients = config.remote_spool_allowed_cidrs === null ? null : new AllowList(config.remote_spool_allowed_cidrs)
   const tokenOk = config.remote_spool_token === null ? null : bearerTokenCheck(config.remote_spool_token)
+  if (config.allow_remote_spool_changes && tokenOk === null) {
+    app.log.warn({ remote_spool_allowed_cidrs: config.remote_spool_allowed_cidrs }, 'allow_remote_spool_changes is on without remote_spool_token: ' +
+      `any client ${clients === null ? 'that can reach this port' : 'in remote_spool_allowed_cidrs'} can take services down or bring them back; set remote_spool_token (docs/security.md "Remote spool changes")`)
+  }
 
   // Only urlencoded forms here: JSON or text bodies are a 415, never guessed at.
   app.removeAllContentTypeParsers()
@@ -73,6 +98,11 @@ export default async function remoteSpoolRoutes (app: FastifyInstance, opts: Rem
     if (clients !== null && !clients.allows(request.ip)) {
       if (warnable(request.ip)) request.log.warn({ client: request.ip, url: request.url.slice(0, 512) }, 'remote spool change refused: client not in remote_spool_allowed_cidrs')
       throw new HC_ERR_CLIENT_NOT_ALLOWED(request.ip)
+    }
+    const crossSite = crossSiteReason(request.headers)
+    if (crossSite !== null) {
+      if (warnable(request.ip)) request.log.warn({ client: request.ip, url: request.url.slice(0, 512) }, `remote spool change refused: cross-site browser request (${crossSite})`)
+      throw new HC_ERR_CROSS_SITE(crossSite)
     }
     if (tokenOk !== null && !tokenOk(request.headers.authorization)) {
       if (warnable(request.ip)) request.log.warn({ client: request.ip, url: request.url.slice(0, 512) }, 'remote spool change refused: missing or wrong token')

@@ -42,7 +42,8 @@ export function parseThreshold (value: string | undefined): number {
 /**
  * (ours) The `fleet` member of `/status`: whether the watch on etcd is up, the revision the view
  * reflects, seconds since it was last known current (0 while connected, null before the first
- * read), the keys held, and this host's name and prefix.
+ * read), the keys held, this host's name and prefix, and `over_limit` (null, or the keys this
+ * host should hold and the limit: every service then answers down; docs/fleet.md "Limits").
  */
 export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, unknown> {
   const st = fleet.status()
@@ -52,7 +53,8 @@ export function fleetStatus (fleet: Pick<FleetView, 'status'>): Record<string, u
     seconds_since_last_sync: st.lastSyncAgeSeconds === null ? null : Math.round(st.lastSyncAgeSeconds * 1000) / 1000,
     entries: st.entries,
     host: st.host,
-    prefix: st.prefix
+    prefix: st.prefix,
+    over_limit: st.overLimit
   }
 }
 

@@ -23,7 +23,7 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
   const { app } = await buildTestApp(t, {}, { spool, now: () => now })
 
   let fleet = (await app.inject('/status')).json().fleet
-  assert.deepEqual(fleet, { connected: false, revision: null, seconds_since_last_sync: null, entries: 0, host: 'web01', prefix: '/hacheck/' })
+  assert.deepEqual(fleet, { connected: false, revision: null, seconds_since_last_sync: null, entries: 0, host: 'web01', prefix: '/hacheck/', over_limit: null })
   let metrics = parsePrometheus((await app.inject('/metrics')).body)
   assert.equal(sampleValue(metrics, 'hacheck_fleet_connected'), 0)
   assert.equal(sampleValue(metrics, 'hacheck_fleet_last_sync_seconds'), Infinity, 'never synced')
@@ -33,7 +33,7 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
   const res = await app.inject('/spool/web/0/')
   assert.deepEqual([res.statusCode, res.body], [503, 'Service web in down state: deploy'])
   fleet = (await app.inject('/status')).json().fleet
-  assert.deepEqual(fleet, { connected: true, revision: 42, seconds_since_last_sync: 0, entries: 1, host: 'web01', prefix: '/hacheck/' })
+  assert.deepEqual(fleet, { connected: true, revision: 42, seconds_since_last_sync: 0, entries: 1, host: 'web01', prefix: '/hacheck/', over_limit: null })
   metrics = parsePrometheus((await app.inject('/metrics')).body)
   assert.equal(sampleValue(metrics, 'hacheck_fleet_connected'), 1)
   assert.equal(sampleValue(metrics, 'hacheck_fleet_last_sync_seconds'), 0)
@@ -70,5 +70,5 @@ test('/page/data: fleet entries and weights with their source, and the fleet lin
   assert.equal(web?.state, 'down')
   assert.deepEqual(web?.weight, { percent: 30, file: 'web' })
   assert.equal(snap.services.some((s) => s.name === 'old'), false, 'an expired entry is absent')
-  assert.deepEqual(snap.host.fleet, { connected: true, revision: 10, seconds_since_last_sync: 0, entries: 4, host: 'web01', prefix: '/hacheck/' })
+  assert.deepEqual(snap.host.fleet, { connected: true, revision: 10, seconds_since_last_sync: 0, entries: 4, host: 'web01', prefix: '/hacheck/', over_limit: null })
 })

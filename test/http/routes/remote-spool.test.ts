@@ -179,3 +179,40 @@ test('every change is logged with the client address even when the logger is at 
   const refusal = lines.find((l) => typeof l.msg === 'string' && l.msg.includes('missing or wrong token'))
   assert.equal(refusal?.client, '127.0.0.1')
 })
+
+test('a browser\'s cross-site request is refused whatever the config; tools and same-origin pages pass', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line)) } })
+  const { app, spool } = await buildTestApp(t, { allow_remote_spool_changes: true, remote_spool_allowed_cidrs: ['127.0.0.0/8'] }, { logger })
+  const warning = lines.find((l) => /allow_remote_spool_changes is on without remote_spool_token/.test(String(l.msg)))
+  assert.ok(warning, 'a start-up warning names the risk')
+  assert.match(String(warning.msg), /can take services down/)
+  const post = async (headers: Record<string, string>): Promise<[number, string]> => {
+    const res = await app.inject({ method: 'POST', url: '/spool/web/0/', headers: { ...FORM, host: 'hacheck.internal:3333', ...headers }, payload: 'status=down&reason=csrf' })
+    return [res.statusCode, res.body]
+  }
+  const crossSite: Array<Record<string, string>> = [
+    { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+    { origin: 'http://evil.example' },
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site', origin: 'http://other.internal:3333' },
+    { origin: 'null' },
+    { origin: 'http://hacheck.internal:3334' }
+  ]
+  for (const headers of crossSite) {
+    const [status, body] = await post(headers)
+    assert.equal(status, 403, JSON.stringify(headers))
+    assert.match(body, /^remote spool changes are refused from browsers on other sites: /)
+    assert.deepEqual(await readdir(spool.root), [], JSON.stringify(headers))
+  }
+  assert.ok(lines.some((l) => /cross-site browser request/.test(String(l.msg))))
+  assert.deepEqual(await post({ origin: 'http://hacheck.internal:3333', 'sec-fetch-site': 'same-origin' }), [200, ''])
+  assert.deepEqual(await post({}), [200, ''], 'a tool (no Origin, no Sec-Fetch-Site) passes')
+})
+
+test('with a token there is no start-up warning', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line)) } })
+  await buildTestApp(t, { allow_remote_spool_changes: true, remote_spool_token: TOKEN }, { logger })
+  assert.equal(lines.filter((l) => /without remote_spool_token/.test(String(l.msg))).length, 0)
+})
