@@ -3,6 +3,7 @@
  * process. Everything a helper creates is cleaned up by the test context `t`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -244,4 +245,49 @@ export async function getFrom (localAddress: string, url: string, opts: { header
     req.on('error', reject)
     req.end()
   })
+}
+
+/**
+ * Bound, milliseconds, on an operation that must not hang (a read that would block on a FIFO, a
+ * stop that would wait for a client, a probe its timeout must cut): many times what it takes on
+ * a loaded 2-core machine, so it fails only when the operation hangs. Not a performance bound:
+ * print what was measured with `t.diagnostic` instead.
+ */
+export const HANG_MS = 20_000
+
+/**
+ * Awaits `work()` and measures it: its value and the milliseconds it took. Fails with `what`
+ * when it has not settled after `boundMs` (see {@link HANG_MS}).
+ *
+ * @throws the work's error, or Error naming `what` when the bound passed first.
+ */
+export async function untilSettled<T> (work: () => Promise<T>, what: string, boundMs = HANG_MS): Promise<{ value: T, ms: number }> {
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const value = await Promise.race([work(), new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`${what}: not settled after ${boundMs} ms (hung?)`)) }, boundMs)
+    })])
+    return { value, ms: performance.now() - started }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Bytes this process has read through read(2) and the like so far (Linux `/proc/self/io` `rchar`). */
+export function bytesReadByProcess (): number {
+  return Number(/^rchar: ([0-9]+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN)
+}
+
+/**
+ * Waits, one event-loop turn at a time (setImmediate, no timer, so it also works under
+ * `mock.timers`), until `ready()` is true: I/O in flight completes meanwhile, mocked timers do
+ * not move. Fails after {@link HANG_MS} of real time.
+ */
+export async function turnsUntil (ready: () => boolean, what: string): Promise<void> {
+  const started = performance.now()
+  while (!ready()) {
+    if (performance.now() - started > HANG_MS) throw new Error(`${what}: still not the case after ${HANG_MS} ms`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
 }
