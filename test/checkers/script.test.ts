@@ -62,7 +62,7 @@ function lines (dir: string, name: string): number {
 /** Runs `app.inject(url)`, ticking mocked timers by `ms` once the script has written `pidFiles`; waits for the answer without moving time further. */
 async function injectAndTick (t: TestContext, app: FastifyInstance, url: string, dir: string, pidFiles: readonly string[], ms: number): Promise<{ res: LightMyRequestResponse, pids: number[] }> {
   let res: LightMyRequestResponse | undefined
-  void app.inject(url).then((r) => { res = r })
+  app.inject(url).then((r) => { res = r }, () => {})
   const pids = await pidsWritten(dir, pidFiles)
   // One more poll phase: what the script printed before writing its pid files is read by then.
   await new Promise((resolve) => setImmediate(resolve))

@@ -134,7 +134,7 @@ test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', 
   const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck }, perf: { now: () => Date.now() } })
   const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {} })
   const results: CheckResult[] = []
-  for (const port of [1, 2]) void health.check({ protocol: 'stuck' as Protocol, target: target(port), noCache: false }).then((r) => { results.push(r) })
+  for (const port of [1, 2]) health.check({ protocol: 'stuck' as Protocol, target: target(port), noCache: false }).then((r) => { results.push(r) }, () => {})
   await turnsUntil(() => health.stats().outbound_request_queue_size === 1, 'one probe on the slot, one waiting')
   t.mock.timers.tick(200) // healthcheck_timeout: the waiting one gives up, the probe's signal aborts
   await turnsUntil(() => results.length === 1, 'the waiting check answered at the timeout')
