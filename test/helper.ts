@@ -19,6 +19,17 @@ import { Spool } from '../src/spool/spool.js'
 /** The checkout's root (tests run from dist/test/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
+/**
+ * Bound, milliseconds, on an operation that must not hang (a read that would block on a FIFO, a
+ * stop that would wait for a client, a probe its timeout must cut): many times what it takes on
+ * a loaded 2-core machine, so it fails only when the operation hangs. Not a performance bound:
+ * print what was measured with `t.diagnostic` instead.
+ */
+export const HANG_MS = 30_000
+
+/** Bound, milliseconds, on a spawned process's start-up (a loaded machine with coverage on takes seconds to start Node). */
+export const START_MS = 60_000
+
 /** Path of a `bin/` program. */
 export function bin (name: string): string {
   return join(ROOT, 'bin', name)
@@ -96,9 +107,13 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
+/**
+ * Polls `fn` (every 50 ms) until it returns a value other than undefined. Fails after
+ * `timeoutMs`, but never sooner than {@link HANG_MS}: the bound catches what never happens, it
+ * does not time the machine (print measured times with `t.diagnostic`).
+ */
+export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = HANG_MS, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + Math.max(timeoutMs, HANG_MS)
   for (;;) {
     try {
       const value = await fn()
@@ -194,7 +209,7 @@ export async function spawnHacheck (
   const host = opts.host ?? '127.0.0.1'
   for (const port of opts.ports) {
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status`
-    const deadline = Date.now() + 10000
+    const deadline = Date.now() + START_MS
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hacheck exited ${child.exitCode ?? child.signalCode}: ${stderr}`)
       if (await fetch(url).then((res) => res.ok, () => false)) break
@@ -246,14 +261,6 @@ export async function getFrom (localAddress: string, url: string, opts: { header
     req.end()
   })
 }
-
-/**
- * Bound, milliseconds, on an operation that must not hang (a read that would block on a FIFO, a
- * stop that would wait for a client, a probe its timeout must cut): many times what it takes on
- * a loaded 2-core machine, so it fails only when the operation hangs. Not a performance bound:
- * print what was measured with `t.diagnostic` instead.
- */
-export const HANG_MS = 20_000
 
 /**
  * Awaits `work()` and measures it: its value and the milliseconds it took. Fails with `what`
