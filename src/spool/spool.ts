@@ -42,7 +42,7 @@ import {
 } from './format.js'
 
 export * from './format.js'
-export { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles } from './files.js'
+export { readSpoolKeys } from './files.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {
