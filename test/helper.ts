@@ -3,6 +3,7 @@
  * process. Everything a helper creates is cleaned up by the test context `t`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -17,6 +18,17 @@ import { Spool } from '../src/spool/spool.js'
 
 /** The checkout's root (tests run from dist/test/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/**
+ * Bound, milliseconds, on an operation that must not hang (a read that would block on a FIFO, a
+ * stop that would wait for a client, a probe its timeout must cut): many times what it takes on
+ * a loaded 2-core machine, so it fails only when the operation hangs. Not a performance bound:
+ * print what was measured with `t.diagnostic` instead.
+ */
+export const HANG_MS = 30_000
+
+/** Bound, milliseconds, on a spawned process's start-up (a loaded machine with coverage on takes seconds to start Node). */
+export const START_MS = 60_000
 
 /** Path of a `bin/` program. */
 export function bin (name: string): string {
@@ -95,9 +107,13 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
+/**
+ * Polls `fn` (every 50 ms) until it returns a value other than undefined. Fails after
+ * `timeoutMs`, but never sooner than {@link HANG_MS}: the bound catches what never happens, it
+ * does not time the machine (print measured times with `t.diagnostic`).
+ */
+export async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs = HANG_MS, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + Math.max(timeoutMs, HANG_MS)
   for (;;) {
     try {
       const value = await fn()
@@ -193,7 +209,7 @@ export async function spawnHacheck (
   const host = opts.host ?? '127.0.0.1'
   for (const port of opts.ports) {
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/status`
-    const deadline = Date.now() + 10000
+    const deadline = Date.now() + START_MS
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hacheck exited ${child.exitCode ?? child.signalCode}: ${stderr}`)
       if (await fetch(url).then((res) => res.ok, () => false)) break
@@ -251,4 +267,41 @@ export function configValues (config: Config): Record<string, unknown> {
   const values: Record<string, unknown> = {}
   for (const section of CONFIG_SECTIONS) for (const key of Object.keys(section.keys)) values[key] = config[key as keyof Config]
   return values
+}
+
+/**
+ * Awaits `work()` and measures it: its value and the milliseconds it took. Fails with `what`
+ * when it has not settled after `boundMs` (see {@link HANG_MS}).
+ *
+ * @throws the work's error, or Error naming `what` when the bound passed first.
+ */
+export async function untilSettled<T> (work: () => Promise<T>, what: string, boundMs = HANG_MS): Promise<{ value: T, ms: number }> {
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const value = await Promise.race([work(), new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`${what}: not settled after ${boundMs} ms (hung?)`)) }, boundMs)
+    })])
+    return { value, ms: performance.now() - started }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Bytes this process has read through read(2) and the like so far (Linux `/proc/self/io` `rchar`). */
+export function bytesReadByProcess (): number {
+  return Number(/^rchar: ([0-9]+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN)
+}
+
+/**
+ * Waits, one event-loop turn at a time (setImmediate, no timer, so it also works under
+ * `mock.timers`), until `ready()` is true: I/O in flight completes meanwhile, mocked timers do
+ * not move. Fails after {@link HANG_MS} of real time.
+ */
+export async function turnsUntil (ready: () => boolean, what: string): Promise<void> {
+  const started = performance.now()
+  while (!ready()) {
+    if (performance.now() - started > HANG_MS) throw new Error(`${what}: still not the case after ${HANG_MS} ms`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
 }

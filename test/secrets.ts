@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { freePort, spawnHacheck, tempDir } from './helper.js'
+import { freePort, HANG_MS, spawnHacheck, tempDir } from './helper.js'
 
 /**
  * @param config - config keys, the password among them.
@@ -34,7 +34,8 @@ export async function assertSecretKept (t: TestContext, config: Record<string, u
     seen.push(`${url} -> ${res.status} ${body} ${JSON.stringify([...res.headers])}`)
     if (!url.startsWith('/recent') && !url.startsWith('/status')) codes.push(res.status)
   }
-  await new Promise((resolve) => setTimeout(resolve, 100)) // let the last log lines arrive
+  // The last request's log line is the last line it causes: everything before it has arrived.
+  await hacheck.waitForLog((r) => typeof r.msg === 'string' && / GET \/status /.test(r.msg), HANG_MS, 'the last request\'s log line')
   const everything = `${seen.join('\n')}\n${hacheck.stderr()}`
   assert.ok(!everything.includes(secret), `the password leaked:\n${everything}`)
   const first = steps.find((s): s is string => typeof s === 'string') ?? '/'

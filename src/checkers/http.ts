@@ -23,8 +23,6 @@ import { BodyCollector } from './http-body.js'
 import { describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
 
-export { MAX_BODY_BYTES, decodeBody } from './http-body.js'
-
 /** Headers that describe one connection, never forwarded whatever `http_headers_to_copy` says. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer', 'expect', 'proxy-connection'])
 

@@ -43,10 +43,4 @@ export type CheckerRegistry = Readonly<Record<string, Checker>>
 /** A protocol name hacheck serves, e.g. `spool`, `http`. */
 export type Protocol = keyof typeof checkers
 
-/** True when `name` is a registered protocol. */
-export function isProtocol (name: string): name is Protocol {
-  return Object.hasOwn(checkers, name)
-}
-
-export type { Checker, CheckContext, CheckFn, CheckOutcome, CheckTarget } from './types.js'
-export type { CheckStatus } from './status.js'
+export type { Checker, CheckTarget } from './types.js'

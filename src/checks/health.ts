@@ -61,7 +61,7 @@ export interface HealthDeps {
   spool: Spool
   /** The registry; tests may pass their own. */
   checkers?: CheckerRegistry
-  /** Clock for the cache TTL, milliseconds; injected by tests. */
+  /** Clock for the cache TTL and the probes' waits and durations, milliseconds; injected by tests. */
   perf?: { now: () => number }
   /** (ours) Logs results that flip between passing and failing; none by default. */
   transitions?: TransitionLog | undefined
@@ -97,7 +97,7 @@ export class HealthService {
       shouldStore: (result) => this.outbound.probed(result),
       perf: deps.perf
     })
-    this.outbound = new OutboundLimit(deps.config)
+    this.outbound = new OutboundLimit(deps.config, deps.perf)
     this.localContext = { timeoutMs: deps.config.healthcheck_timeout * 1000, signal: new AbortController().signal, config: deps.config }
   }
 

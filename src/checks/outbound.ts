@@ -119,14 +119,20 @@ export class OutboundLimit {
   private readonly config: Config
   private readonly limit: FairSlots
   private readonly timeoutMs: number
+  private readonly clock: { now: () => number }
   /** Answers of checks that never got a slot. */
   private readonly unprobed = new WeakSet<CheckResult>()
   private timeouts = 0
 
-  constructor (config: Config) {
+  /**
+   * @param perf - clock, milliseconds (`performance`-like), for the waits and probe durations
+   *   reported; tests pass one that follows their mocked timers.
+   */
+  constructor (config: Config, perf: { now: () => number } = performance) {
     this.config = config
     this.limit = new FairSlots(config.max_clients)
     this.timeoutMs = config.healthcheck_timeout * 1000
+    this.clock = perf
   }
 
   /**
@@ -139,7 +145,7 @@ export class OutboundLimit {
    */
   async probe (checker: Checker, target: CheckTarget, client = ''): Promise<CheckResult> {
     const timeoutMs = checker.timeoutMs?.(target, this.config) ?? this.timeoutMs
-    const asked = performance.now()
+    const asked = this.clock.now()
     return await new Promise<CheckResult>((resolve) => {
       const wait: { timer?: NodeJS.Timeout } = {}
       const withdraw = this.limit.run(client, () => {
@@ -150,7 +156,7 @@ export class OutboundLimit {
       wait.timer = setTimeout(() => {
         withdraw()
         this.timeouts++
-        const waited = performance.now() - asked
+        const waited = this.clock.now() - asked
         const result: CheckResult = { ...this.noSlot(waited), durationMs: waited }
         this.unprobed.add(result)
         resolve(result)
@@ -165,7 +171,7 @@ export class OutboundLimit {
    * cleared when it ends (no timer outlives a probe).
    */
   private runOnSlot (checker: Checker, target: CheckTarget, timeoutMs: number, resolve: (result: CheckResult) => void): void {
-    const begun = performance.now()
+    const begun = this.clock.now()
     const controller = new AbortController()
     let answered = false
     let grace: NodeJS.Timeout | undefined
@@ -174,12 +180,12 @@ export class OutboundLimit {
       answered = true
       clearTimeout(timer)
       clearTimeout(grace)
-      resolve({ ...outcome, durationMs: performance.now() - begun })
+      resolve({ ...outcome, durationMs: this.clock.now() - begun })
     }
     const timer = setTimeout(() => {
       controller.abort()
       grace = setTimeout(() => {
-        answer({ code: 503, message: `Timed out after ${seconds(performance.now() - begun)}s`, checkStatus: failureStatus('protocol', true) })
+        answer({ code: 503, message: `Timed out after ${seconds(this.clock.now() - begun)}s`, checkStatus: failureStatus('protocol', true) })
       }, TIMEOUT_GRACE_MS)
     }, timeoutMs)
     let work: Promise<CheckOutcome>

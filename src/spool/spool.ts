@@ -43,7 +43,7 @@ import {
 } from './format.js'
 
 export * from './format.js'
-export { MAX_SPOOL_FILE_BYTES, readSpoolFile, readSpoolKeys, removeIfUnchanged, removeStaleTempFiles, spoolRootError } from './files.js'
+export { readSpoolKeys, spoolRootError } from './files.js'
 
 /** Options for {@link Spool.down}. Times are unix seconds. */
 export interface DownOptions {

@@ -3,12 +3,13 @@
  * returns everything the server wrote before it closed.
  */
 import { connect } from 'node:net'
+import { HANG_MS } from '../helper.js'
 
 /** Options for {@link askAgent}. */
 export interface AskOptions {
   /** Half-close after sending (as `nc -N` does). */
   end?: boolean
-  /** Give up after this many ms (default 5000). */
+  /** Give up after this many ms (default {@link HANG_MS}: a bound for a hang, not a timing). */
   timeoutMs?: number
   /** Local address to connect from (e.g. 127.0.0.2, to be another client on loopback). */
   from?: string
@@ -18,7 +19,7 @@ export async function askAgent (port: number, send?: string | Buffer, opts: AskO
   return await new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true, ...(opts.from === undefined ? {} : { localAddress: opts.from }) })
     let out = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`agent did not close within ${opts.timeoutMs ?? 5000} ms; got ${JSON.stringify(out)}`)) }, opts.timeoutMs ?? 5000)
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`agent did not close within ${opts.timeoutMs ?? HANG_MS} ms; got ${JSON.stringify(out)}`)) }, opts.timeoutMs ?? HANG_MS)
     socket.setEncoding('latin1')
     socket.on('data', (d: string) => { out += d })
     socket.on('error', (err) => { clearTimeout(timer); reject(err) })

@@ -9,7 +9,7 @@ import { makeConfig, type Config } from '../../src/config/index.js'
 import { startServer } from '../../src/http/server.js'
 import type { Spool } from '../../src/spool/spool.js'
 import { SpoolWeights, WEIGHT_DIR } from '../../src/spool/weight.js'
-import { freePort, tempSpool } from '../helper.js'
+import { freePort, HANG_MS, tempSpool, untilSettled, waitFor } from '../helper.js'
 import { httpUpstream } from '../upstreams.js'
 import { askAgent } from './client.js'
 
@@ -107,11 +107,10 @@ test('agent: connections beyond maxConnections are closed at once; close() ends 
     held.push(s)
     await new Promise((resolve) => s.once('connect', resolve))
   }
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  assert.equal(agent.connections(), 2)
-  const started = Date.now()
-  assert.equal(await askAgent(port, 'web\n'), '', 'refused: closed with no reply, HAProxy keeps its last state')
-  assert.ok(Date.now() - started < 1000)
+  await waitFor(async () => agent.connections() === 2 ? true : undefined, HANG_MS, 'the server to hold both')
+  const { value: reply, ms } = await untilSettled(async () => await askAgent(port, 'web\n', { timeoutMs: HANG_MS }), 'the third connection')
+  assert.equal(reply, '', 'refused: closed with no reply, HAProxy keeps its last state')
+  t.diagnostic(`the third connection: closed without a reply after ${ms.toFixed(0)} ms`)
   const closedAll = Promise.all(held.map(async (s) => await new Promise((resolve) => s.once('close', resolve))))
   await agent.close()
   await closedAll

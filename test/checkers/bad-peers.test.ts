@@ -6,8 +6,9 @@ import { grpcs } from '../../src/checkers/grpcs.js'
 import { mysql } from '../../src/checkers/mysql.js'
 import { postgres } from '../../src/checkers/postgres.js'
 import { redis } from '../../src/checkers/redis.js'
-import type { Checker, CheckStatus } from '../../src/checkers/index.js'
-import { freePort, runChecker } from '../helper.js'
+import type { Checker } from '../../src/checkers/index.js'
+import type { CheckStatus } from '../../src/checkers/status.js'
+import { freePort, runChecker, untilSettled } from '../helper.js'
 import { blackholePort, httpUpstream, tcpUpstream } from '../upstreams.js'
 
 // Each new protocol against peers that are not its server: a clean 503 with HAProxy's status
@@ -51,14 +52,15 @@ for (const [name, checker, query, statuses] of EXPECTED) {
   test(`${name}: peers that are not its server answer 503 with the failing layer's status`, async (t) => {
     // The first probe loads the protocol's library, which counts against its short timeout here.
     await runChecker(checker, await freePort(), { ...CONFIG, healthcheck_timeout: 10 }, { query })
+    const took: string[] = []
     for (const [peer, want] of Object.entries(statuses) as Array<[Peer, CheckStatus]>) {
       const port = await PEERS[peer](t)
-      const started = Date.now()
-      const outcome = await runChecker(checker, port, CONFIG, { query })
-      const took = Date.now() - started
+      // A probe its signal does not end would hang on the silent peers: fail instead, and print the times.
+      const { value: outcome, ms } = await untilSettled(async () => await runChecker(checker, port, CONFIG, { query }), `${name} against ${peer}`)
+      took.push(`${peer} ${ms.toFixed(0)} ms`)
       assert.deepEqual([outcome.code, outcome.checkStatus], [503, want], `${peer}: ${outcome.message}`)
       assert.ok(outcome.message.length > 0 && outcome.message.length < 400, `${peer}: ${outcome.message}`)
-      assert.ok(took < TIMEOUT_S * 1000 + 500, `${peer}: answered after ${took} ms`)
     }
+    t.diagnostic(`timeout ${TIMEOUT_S} s: ${took.join(', ')}`)
   })
 }

@@ -98,7 +98,7 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
     await waitFor(async () => (await standby.sql<{ n: string }>('SELECT count(*) AS n FROM lag_probe').catch(() => []))[0]?.n === '1' ? true : undefined, 10000, 'the first row on the standby')
     await standby.sql('SELECT pg_wal_replay_pause()')
     t.after(async () => { await standby.sql('SELECT pg_wal_replay_resume()').catch(() => {}) })
-    await new Promise((resolve) => setTimeout(resolve, 1200))
+    await new Promise((resolve) => setTimeout(resolve, 1200)) // the replay lag grows past 1.2 s (more on a busy machine)
     await primary.sql('INSERT INTO lag_probe SELECT g, repeat(\'x\', 100) FROM generate_series(1, 5000) AS g')
     await waitFor(async () => {
       const [row] = await standby.sql<{ lag: number | null }>('SELECT pg_wal_lsn_diff(latest_end_lsn, pg_last_wal_replay_lsn())::float8 AS lag FROM pg_stat_wal_receiver')
@@ -109,7 +109,8 @@ test('postgres: a primary and a streaming standby of its own', async (t) => {
     assert.match(body, /^role replica, lag [0-9.]+ s, [0-9]+ bytes, over max_lag_bytes 1000$/)
     ;[code, body, status] = await check(standby, 'replica?max_lag_seconds=1')
     assert.deepEqual([code, status], [503, 'L7STS'])
-    assert.match(body, /^role replica, lag (1\.[2-9]|[2-9])[0-9.]* s, [0-9]+ bytes, over max_lag_seconds 1$/)
+    assert.match(body, /^role replica, lag [0-9.]+ s, [0-9]+ bytes, over max_lag_seconds 1$/)
+    assert.ok(Number(/lag ([0-9.]+) s/.exec(body)?.[1]) >= 1.2, body)
     ;[code, body, status] = await check(standby, 'replica?max_lag_seconds=3600&max_lag_bytes=1000000000')
     assert.deepEqual([code, status], [200, 'L7OK'])
     assert.match(body, /^role replica, lag [0-9.]+ s, [0-9]+ bytes$/)

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { test, type TestContext } from 'node:test'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { KILL_GRACE_MS, MAX_OUTPUT_BYTES } from '../../src/checkers/script.js'
-import { buildTestApp, tempDir, waitFor } from '../helper.js'
+import { buildTestApp, HANG_MS, tempDir, turnsUntil, waitFor } from '../helper.js'
 
 /** Writes an executable /bin/sh script and returns its path. */
 async function shScript (dir: string, name: string, body: string): Promise<string> {
@@ -33,11 +33,42 @@ function running (pid: number): boolean {
   }
 }
 
-async function pidsIn (dir: string, names: readonly string[]): Promise<number[]> {
-  return await waitFor(async () => {
-    const pids = await Promise.all(names.map(async (n) => Number((await readFile(join(dir, n), 'utf8')).trim())))
+/** The pids the script wrote into `names` in `dir`, once all are there; undefined before. */
+function pidsNow (dir: string, names: readonly string[]): number[] | undefined {
+  try {
+    const pids = names.map((n) => Number(readFileSync(join(dir, n), 'utf8').trim()))
     return pids.every((p) => Number.isInteger(p) && p > 0) ? pids : undefined
-  }, 5000, `pid files ${names.join(', ')}`)
+  } catch {
+    return undefined
+  }
+}
+
+/** {@link pidsNow} waited for one event-loop turn at a time: works under mocked timers. */
+async function pidsWritten (dir: string, names: readonly string[]): Promise<number[]> {
+  let pids: number[] | undefined
+  await turnsUntil(() => (pids = pidsNow(dir, names)) !== undefined, `pid files ${names.join(', ')}`)
+  return pids as number[]
+}
+
+/** Lines in `dir`/`name` (0 when it does not exist yet). */
+function lines (dir: string, name: string): number {
+  try {
+    return readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean).length
+  } catch {
+    return 0
+  }
+}
+
+/** Runs `app.inject(url)`, ticking mocked timers by `ms` once the script has written `pidFiles`; waits for the answer without moving time further. */
+async function injectAndTick (t: TestContext, app: FastifyInstance, url: string, dir: string, pidFiles: readonly string[], ms: number): Promise<{ res: LightMyRequestResponse, pids: number[] }> {
+  let res: LightMyRequestResponse | undefined
+  app.inject(url).then((r) => { res = r }, () => {})
+  const pids = await pidsWritten(dir, pidFiles)
+  // One more poll phase: what the script printed before writing its pid files is read by then.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.mock.timers.tick(ms)
+  await turnsUntil(() => res !== undefined, `the answer to ${url} once ${ms} ms passed`)
+  return { res: res as LightMyRequestResponse, pids }
 }
 
 async function appWith (t: TestContext, scripts: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
@@ -69,39 +100,43 @@ test('script: exit 1 fails with its output in the body (503, PROCERR)', async (t
 
 test('script: one that sleeps past its timeout answers within timeout + 1 s and leaves no process', async (t) => {
   const dir = await tempDir(t)
-  const slow = await shScript(dir, 'slow.sh', 'echo $$ > "$1/leader.pid"; echo starting; sleep 30 & echo $! > "$1/sleep.pid"; wait')
+  const slow = await shScript(dir, 'slow.sh', 'echo starting; sleep 30 & echo $! > "$1/sleep.pid"; echo $$ > "$1/leader.pid"; wait')
   const { app } = await appWith(t, { slow: { command: [slow, dir], timeout: 0.5 } }, { healthcheck_timeout: 10 })
-  const started = performance.now()
-  const res = await app.inject('/script/slow/0/')
-  const took = performance.now() - started
+  // Mocked timers: the script's timeout passes when the test says, whatever the machine's load.
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  const { res, pids } = await injectAndTick(t, app, '/script/slow/0/', dir, ['leader.pid', 'sleep.pid'], 500)
   assert.equal(res.statusCode, 503)
   assert.equal(res.headers['x-hacheck-status'], 'PROCTOUT')
-  assert.match(res.body, /^timed out after 0\.[0-9]{2}s: starting$/)
-  assert.ok(took < 1500, `answered after ${took.toFixed(0)} ms`)
-  t.diagnostic(`timeout 0.5 s: answered after ${took.toFixed(0)} ms`)
-  const pids = await pidsIn(dir, ['leader.pid', 'sleep.pid'])
-  await waitFor(async () => pids.every((p) => !running(p)) ? true : undefined, KILL_GRACE_MS + 2000, 'the script and its sleep to be gone')
+  assert.match(res.body, /^timed out after [0-9]+\.[0-9]{2}s: starting$/)
+  t.mock.timers.tick(KILL_GRACE_MS) // SIGTERM ends both; SIGKILL would follow the grace
+  await turnsUntil(() => pids.every((p) => !running(p)), 'the script and its sleep to be gone')
 })
 
 test('script: a forked child that ignores SIGTERM is still gone (SIGKILL after the grace)', async (t) => {
   const dir = await tempDir(t)
+  // Each loop turn adds a line to a beat file: a process that writes one after the SIGTERM survived it.
   const stubborn = await shScript(dir, 'stubborn.sh', [
     'trap "" TERM',
-    '/bin/sh -c \'trap "" TERM; echo $$ > "$1/child.pid"; while :; do sleep 0.1; done\' child "$1" &',
+    '/bin/sh -c \'trap "" TERM; echo $$ > "$1/child.pid"; while :; do echo beat >> "$1/child.beat"; sleep 0.05; done\' child "$1" &',
     'echo $$ > "$1/leader.pid"',
-    'while :; do sleep 0.1; done'
+    'while :; do echo beat >> "$1/leader.beat"; sleep 0.05; done'
   ].join('\n'))
   const { app } = await appWith(t, { stubborn: { command: [stubborn, dir], timeout: 0.5 } })
-  const res = await app.inject('/script/stubborn/0/')
-  const answered = performance.now()
+  // Mocked timers: the grace lasts until the test ends it, however slow the machine.
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  const { res, pids } = await injectAndTick(t, app, '/script/stubborn/0/', dir, ['leader.pid', 'child.pid'], 500)
   assert.equal(res.statusCode, 503)
   assert.equal(res.headers['x-hacheck-status'], 'PROCTOUT')
-  const pids = await pidsIn(dir, ['leader.pid', 'child.pid'])
-  const alive = pids.every(running)
-  // SIGTERM is ignored, so both still run during the grace (when this looks early enough)...
-  if (performance.now() - answered < KILL_GRACE_MS / 2) assert.ok(alive, 'SIGTERM-ignoring processes survive until SIGKILL')
+  // SIGTERM went to the group when the answer was given; both ignore it and go on during the grace...
+  const beats = [lines(dir, 'leader.beat'), lines(dir, 'child.beat')]
+  await turnsUntil(() => lines(dir, 'leader.beat') > (beats[0] as number) && lines(dir, 'child.beat') > (beats[1] as number), 'both processes to run on after SIGTERM')
+  assert.ok(pids.every(running), 'SIGTERM-ignoring processes survive until SIGKILL')
+  t.mock.timers.tick(KILL_GRACE_MS - 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(pids.every(running), 'no SIGKILL before the grace is over')
   // ...and SIGKILL ends the whole group after it.
-  await waitFor(async () => pids.every((p) => !running(p)) ? true : undefined, KILL_GRACE_MS + 2000, 'the group to be killed')
+  t.mock.timers.tick(1)
+  await turnsUntil(() => pids.every((p) => !running(p)), 'the group to be killed')
 })
 
 test('script: a command that exits leaves no straggler behind', async (t) => {
@@ -110,8 +145,8 @@ test('script: a command that exits leaves no straggler behind', async (t) => {
   const { app } = await appWith(t, { leaver: { command: [leaver, dir] } })
   const res = await app.inject('/script/leaver/0/')
   assert.equal(res.statusCode, 200)
-  const [bg = 0] = await pidsIn(dir, ['bg.pid'])
-  await waitFor(async () => running(bg) ? undefined : true, KILL_GRACE_MS + 2000, 'the background sleep to be ended')
+  const [bg = 0] = await pidsWritten(dir, ['bg.pid'])
+  await waitFor(async () => running(bg) ? undefined : true, HANG_MS, 'the background sleep to be ended')
 })
 
 test('script: a missing executable fails cleanly (503, PROCERR, the error named)', async (t) => {
@@ -137,7 +172,8 @@ test('script: 1 MB of output is read to the end; at most 4 KiB of it becomes the
 
 test('script: minimal environment, working directory /, stdin closed', async (t) => {
   const dir = await tempDir(t)
-  const probe = await shScript(dir, 'env.sh', 'cat; pwd; env | grep -v "^PWD=" | sort')
+  // Under a coverage run (c8), Node itself adds NODE_V8_COVERAGE to every child's environment.
+  const probe = await shScript(dir, 'env.sh', 'cat; pwd; env | grep -v -e "^PWD=" -e "^NODE_V8_COVERAGE=" | sort')
   process.env.HACHECK_TEST_SECRET = 'must-not-leak'
   t.after(() => { delete process.env.HACHECK_TEST_SECRET })
   const { app } = await appWith(t, { envcheck: { command: [probe] } })

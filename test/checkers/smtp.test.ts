@@ -49,7 +49,7 @@ test('smtp: a silent server times out (L7TOUT); a closed port is L4CON', async (
   const silent = await tcpUpstream(t)
   let outcome = await runChecker(smtp, silent.port, { healthcheck_timeout: 0.3 })
   assert.equal(outcome.code, 503)
-  assert.match(outcome.message, /^Timed out after 0\.[0-9]{2}s$/)
+  assert.match(outcome.message, /^Timed out after [0-9]+\.[0-9]{2}s$/)
   assert.equal(outcome.checkStatus, 'L7TOUT')
   outcome = await runChecker(smtp, await freePort())
   assert.equal(outcome.checkStatus, 'L4CON')

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeBody, MAX_BODY_BYTES } from '../../src/checkers/http.js'
+import { decodeBody, MAX_BODY_BYTES } from '../../src/checkers/http-body.js'
 import { ResultCache, stringBytes } from '../../src/checks/cache.js'
 import { buildTestApp } from '../helper.js'
 import { parsePrometheus, sampleValue } from '../prometheus.js'

@@ -1,11 +1,34 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import type { Protocol } from '../../src/checkers/index.js'
 import { up, type Checker, type CheckTarget } from '../../src/checkers/types.js'
 import { HealthService } from '../../src/checks/health.js'
+import { TIMEOUT_GRACE_MS } from '../../src/checks/outbound.js'
+import type { CheckResult } from '../../src/checks/result.js'
 import { makeConfig } from '../../src/config/index.js'
-import { buildTestApp, tempSpool } from '../helper.js'
-import { httpUpstream } from '../upstreams.js'
+import { buildTestApp, tempSpool, turnsUntil, waitFor } from '../helper.js'
+import { httpUpstream, type HttpUpstream } from '../upstreams.js'
+
+/**
+ * An upstream whose `/gate` answers `n=<count>` at once while open, and otherwise holds each
+ * request until `open()`: a probe stays in flight exactly as long as the test needs.
+ */
+async function gatedUpstream (t: TestContext): Promise<HttpUpstream & { open: () => void, close: () => void }> {
+  let n = 0
+  let opened = true
+  const waiting: Array<() => void> = []
+  const up = await httpUpstream(t, {
+    '/gate': (_req, res) => {
+      const answer = (): void => { res.end(`n=${++n}`) }
+      if (opened) answer()
+      else waiting.push(answer)
+    }
+  })
+  return Object.assign(up, {
+    open: () => { opened = true; for (const answer of waiting.splice(0)) answer() },
+    close: () => { opened = false }
+  })
+}
 
 test('coalescing: 50 concurrent identical requests on a cold key reach the upstream once', async (t) => {
   const up = await httpUpstream(t)
@@ -17,19 +40,21 @@ test('coalescing: 50 concurrent identical requests on a cold key reach the upstr
 })
 
 test('Pragma: no-cache re-probes for that request only; a concurrent request keeps the cache', async (t) => {
-  const up = await httpUpstream(t)
+  const up = await gatedUpstream(t)
   const { app } = await buildTestApp(t)
-  const url = `/http/web/${up.port}/slow300`
+  const url = `/http/web/${up.port}/gate`
   assert.equal((await app.inject(url)).body, 'n=1')
-  const forced = app.inject({ url, headers: { pragma: 'no-cache' } })
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  const started = Date.now()
+  up.close()
+  let forcedDone = false
+  const forced = app.inject({ url, headers: { pragma: 'no-cache' } }).finally(() => { forcedDone = true })
+  await waitFor(async () => up.hits.get('/gate') === 2 ? true : undefined, 5000, 'the forced probe at the upstream')
   const normal = await app.inject(url)
   assert.equal(normal.body, 'n=1', 'served from the cache')
-  assert.ok(Date.now() - started < 200, 'without waiting for the forced probe')
+  assert.equal(forcedDone, false, 'without waiting for the forced probe (still held at the upstream)')
+  up.open()
   assert.equal((await forced).body, 'n=2')
   assert.equal((await app.inject(url)).body, 'n=2', 'the fresh result was stored')
-  assert.equal(up.hits.get('/slow300'), 2)
+  assert.equal(up.hits.get('/gate'), 2)
 })
 
 test('cache key: two service names on the same port and path share one probe', async (t) => {
@@ -86,11 +111,12 @@ test('cache expirations are counted in /status', async (t) => {
 })
 
 test('max_clients bounds probes in flight; the rest wait and /status reports the queue', async (t) => {
-  const up = await httpUpstream(t)
-  const { app } = await buildTestApp(t, { max_clients: 2 })
-  const pending = [1, 2, 3, 4, 5].map(async (i) => await app.inject(`/http/web/${up.port}/slow300?i=${i}`))
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  assert.equal((await app.inject('/status')).json().outbound_request_queue_size, 3)
+  const up = await gatedUpstream(t)
+  const { app } = await buildTestApp(t, { max_clients: 2, healthcheck_timeout: 30 })
+  up.close()
+  const pending = [1, 2, 3, 4, 5].map(async (i) => await app.inject(`/http/web/${up.port}/gate?i=${i}`))
+  await waitFor(async () => up.requests() === 2 && (await app.inject('/status')).json().outbound_request_queue_size === 3 ? true : undefined, 5000, 'two probes held, three waiting')
+  up.open()
   const responses = await Promise.all(pending)
   assert.ok(responses.every((r) => r.statusCode === 200))
   assert.equal(up.peakConcurrency(), 2)
@@ -98,29 +124,29 @@ test('max_clients bounds probes in flight; the rest wait and /status reports the
 })
 
 test('a probe waiting for a slot past healthcheck_timeout answers 503 in time', async (t) => {
-  // A checker that ignores its signal holds the only slot well past the timeout.
-  const stuck: Checker = {
-    probes: true,
-    pathRequired: false,
-    check: async () => await new Promise((resolve) => setTimeout(() => { resolve(up('late')) }, 1500))
-  }
+  // Mocked timers and a clock that follows them: "in time" is exact, whatever the machine's load.
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  // A checker that ignores its signal holds the only slot for good.
+  let release = (): void => {}
+  const stuck: Checker = { probes: true, pathRequired: false, check: async () => { await new Promise<void>((resolve) => { release = resolve }); return up('late') } }
+  t.after(() => { release() })
   const config = makeConfig({ max_clients: 1, healthcheck_timeout: 0.2 })
-  const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck } })
+  const health = new HealthService({ config, spool: await tempSpool(t), checkers: { stuck }, perf: { now: () => Date.now() } })
   const target = (port: number): CheckTarget => ({ service: 's', host: '127.0.0.1', address: '127.0.0.1', port, query: '', queryString: '', headers: {} })
-  const started = Date.now()
-  const results = await Promise.all([
-    health.check({ protocol: 'stuck' as Protocol, target: target(1), noCache: false }),
-    health.check({ protocol: 'stuck' as Protocol, target: target(2), noCache: false })
-  ])
-  assert.ok(Date.now() - started < 1000, 'both answered within timeout + grace')
-  // Either request may win the slot (their spool reads race), so tell them apart by status.
-  const first = results.find((r) => r.checkStatus === 'L7TOUT') ?? results[0]
-  const second = results.find((r) => r !== first) ?? results[1]
-  assert.ok(first !== undefined && second !== undefined)
-  assert.deepEqual([first.code, first.checkStatus], [503, 'L7TOUT'])
-  assert.match(first.message, /^Timed out after 0\.[0-9]{2}s$/)
+  const results: CheckResult[] = []
+  for (const port of [1, 2]) health.check({ protocol: 'stuck' as Protocol, target: target(port), noCache: false }).then((r) => { results.push(r) }, () => {})
+  await turnsUntil(() => health.stats().outbound_request_queue_size === 1, 'one probe on the slot, one waiting')
+  t.mock.timers.tick(200) // healthcheck_timeout: the waiting one gives up, the probe's signal aborts
+  await turnsUntil(() => results.length === 1, 'the waiting check answered at the timeout')
+  t.mock.timers.tick(TIMEOUT_GRACE_MS - 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(results.length, 1, 'the stuck probe has its grace to report its own timeout')
+  t.mock.timers.tick(1)
+  await turnsUntil(() => results.length === 2, 'the stuck probe answered for at timeout + grace')
+  const [second, first] = results as [CheckResult, CheckResult]
+  assert.deepEqual([first.code, first.checkStatus, first.message], [503, 'L7TOUT', `Timed out after ${(0.2 + TIMEOUT_GRACE_MS / 1000).toFixed(2)}s`])
   assert.deepEqual([second.code, second.checkStatus], [503, 'SOCKERR'])
-  assert.match(second.message, /^Not checked: no outbound slot free within 0\.2[0-9]s \(max_clients 1 probes in flight/)
+  assert.match(second.message, /^Not checked: no outbound slot free within 0\.20s \(max_clients 1 probes in flight/)
 })
 
 for (const probes of [true, false]) {

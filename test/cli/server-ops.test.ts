@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { freePort, isAlive, spawnHacheck, tempDir, waitFor } from '../helper.js'
+import { freePort, HANG_MS, isAlive, spawnHacheck, tempDir, waitFor } from '../helper.js'
 import { parsePrometheus, sampleValue } from '../prometheus.js'
 
 const get = async (url: string): Promise<{ status: number, body: string }> => {
@@ -50,19 +50,25 @@ test('SIGTERM during a slow in-flight check: it is answered, new connections are
     const port = await freePort()
     // A long keep-alive timeout: the stop must not wait for it.
     const config = await writeConfig(root, 'keep_alive_timeout: 60\n')
-    const h = await spawnHacheck(t, ['-n', procs, '-c', config, '--spool-root', root], { ports: [port], fixture: 'slow-hacheck', env: { HACHECK_TEST_DELAY_MS: '1500' } })
+    // The check is held 3 s, well past the moment the signal is sent; the keep-alive timeout
+    // of 60 s is what a stop that waited for idle connections would take.
+    const h = await spawnHacheck(t, ['-n', procs, '-c', config, '--spool-root', root], { ports: [port], fixture: 'slow-hacheck', env: { HACHECK_TEST_DELAY_MS: '3000' } })
     if (procs === '2') await h.waitForLog((r) => r.msg === 'hacheck started')
-    const started = Date.now()
     // fetch keeps its connection alive after the answer unless told to close it.
     const inFlight = fetch(`http://127.0.0.1:${port}/slow/web/0/`).then(async (res) => ({ status: res.status, body: await res.text(), connection: res.headers.get('connection') }))
-    await new Promise((resolve) => setTimeout(resolve, 400))
+    await h.waitForLog((r) => r.msg === 'slow check started', HANG_MS, 'the slow check in flight')
+    const signalled = performance.now()
     h.child.kill('SIGTERM')
-    await h.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('stopping'), 5000, 'stopping')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    await assert.rejects(getFresh(`http://127.0.0.1:${port}/spool/web/0/`), /ECONNREFUSED|ECONNRESET/, `-n ${procs}: no new connections while stopping`)
+    await h.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('stopping'), HANG_MS, 'stopping')
+    // The listener closes as the stop begins: wait until a new connection is refused, while the
+    // held check is still in flight.
+    await waitFor(async () => await getFresh(`http://127.0.0.1:${port}/spool/web/0/`).then(() => undefined, (err: Error) => /ECONNREFUSED|ECONNRESET/.test(err.message) ? true : undefined), HANG_MS, `-n ${procs}: new connections refused while stopping`)
+    assert.equal(h.child.exitCode, null, `-n ${procs}: still running for the check in flight`)
     assert.deepEqual(await inFlight, { status: 200, body: 'slow ok', connection: 'close' }, `-n ${procs}`)
     assert.equal(await h.exited, 0, `-n ${procs}: ${h.stderr()}`)
-    assert.ok(Date.now() - started < 4000, `-n ${procs}: stopped in ${Date.now() - started}ms`)
+    const stoppedMs = performance.now() - signalled
+    t.diagnostic(`-n ${procs}: stopped ${stoppedMs.toFixed(0)} ms after SIGTERM (the check held 3 s, keep-alive 60 s)`)
+    assert.ok(stoppedMs < 30_000, `-n ${procs}: the stop waited for the idle keep-alive connection (${stoppedMs.toFixed(0)} ms)`)
   }
 })
 
@@ -70,13 +76,14 @@ test('a stop that overruns shutdown_timeout exits 1 within the bound', async (t)
   const root = await tempDir(t)
   const port = await freePort()
   const config = await writeConfig(root, 'shutdown_timeout: 0.5\n')
-  const h = await spawnHacheck(t, ['-c', config, '--spool-root', root], { ports: [port], fixture: 'slow-hacheck', env: { HACHECK_TEST_DELAY_MS: '20000' } })
+  // Held far longer than any machine takes to stop: an exit before it is the bound at work.
+  const h = await spawnHacheck(t, ['-c', config, '--spool-root', root], { ports: [port], fixture: 'slow-hacheck', env: { HACHECK_TEST_DELAY_MS: '600000' } })
   getFresh(`http://127.0.0.1:${port}/slow/web/0/`).catch(() => {})
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  const started = Date.now()
+  await h.waitForLog((r) => r.msg === 'slow check started', HANG_MS, 'the slow check in flight')
+  const started = performance.now()
   h.child.kill('SIGTERM')
   assert.equal(await h.exited, 1)
-  assert.ok(Date.now() - started < 3000)
+  t.diagnostic(`shutdown_timeout 0.5 s: exited ${(performance.now() - started).toFixed(0)} ms after SIGTERM, the check still in flight`)
   assert.match(h.stderr(), /did not finish within shutdown_timeout/)
 })
 

@@ -8,9 +8,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdir, readdir, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { bin, tempDir, type RunResult } from '../helper.js'
+import { bin, HANG_MS, tempDir, type RunResult } from '../helper.js'
 
-/** Runs a tool, killing it (and failing) if it has not exited within `ms`. */
+/**
+ * Runs a tool, killing it (and failing) if it has not exited within `ms`: a tool that blocked on
+ * a FIFO would never exit, so `ms` is a generous bound ({@link HANG_MS}), not a timing.
+ */
 async function runWithin (ms: number, name: string, args: string[]): Promise<RunResult> {
   return await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -34,7 +37,7 @@ test('hastatus, hashowdowned and haweight with a FIFO, a symlink and a huge file
   await mkdir(join(root, '@weight'))
   execFileSync('mkfifo', [join(root, '@weight', 'db')])
 
-  const status = await runWithin(5000, 'hastatus', ['--spool-root', root, 'web', 'api', 'big'])
+  const status = await runWithin(HANG_MS, 'hastatus', ['--spool-root', root, 'web', 'api', 'big'])
   assert.equal(status.code, 1)
   assert.equal(status.stdout, [
     'DOWN\tinf\tweb\tspool entry web is not a regular file',
@@ -42,11 +45,11 @@ test('hastatus, hashowdowned and haweight with a FIFO, a symlink and a huge file
     'DOWN\tinf\tbig\tspool entry big is larger than 65536 bytes',
     ''
   ].join('\n'))
-  const downed = await runWithin(5000, 'hashowdowned', ['--spool-root', root])
+  const downed = await runWithin(HANG_MS, 'hashowdowned', ['--spool-root', root])
   assert.equal(downed.code, 0, downed.stderr)
   assert.deepEqual(downed.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[2]), ['api', 'big', 'web'])
   assert.doesNotMatch(status.stdout + downed.stdout, /SECRET/)
-  const weight = await runWithin(5000, 'hastatus', ['--spool-root', root, 'db'])
+  const weight = await runWithin(HANG_MS, 'hastatus', ['--spool-root', root, 'db'])
   assert.equal(weight.code, 1)
   assert.match(weight.stderr, /weight file @weight\/db is not a regular file/)
 })
@@ -55,11 +58,11 @@ test('names whose spool files cannot exist are usage errors in the tools', async
   const root = await tempDir(t)
   const long = 'a'.repeat(255)
   for (const args of [['-P', '8080', long], [long], ['-P', '8080', '-H', 'h'.repeat(200), 'a'.repeat(60)]]) {
-    const r = await runWithin(5000, 'hadown', ['--spool-root', root, '-r', 'x', ...args])
+    const r = await runWithin(HANG_MS, 'hadown', ['--spool-root', root, '-r', 'x', ...args])
     assert.equal(r.code, 2, `${args.join(' ').slice(0, 40)}: ${r.stderr}`)
     assert.match(r.stderr, /^hadown: (invalid service name .*is longer than 249 characters|service a+ on host h+\.\.\.: the spool file name <service>:<host>:<port> would be 266 bytes, more than 255)\nusage: /)
   }
-  const fits = await runWithin(5000, 'hadown', ['--spool-root', root, '-r', 'x', '-P', '65535', 'a'.repeat(249)])
+  const fits = await runWithin(HANG_MS, 'hadown', ['--spool-root', root, '-r', 'x', '-P', '65535', 'a'.repeat(249)])
   assert.equal(fits.code, 0, fits.stderr)
   assert.deepEqual(await readdir(root), [`${'a'.repeat(249)}:65535`])
 })

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { performance } from 'node:perf_hooks'
 import { test } from 'node:test'
 import { startEtcd } from '../etcd.js'
-import { runBin } from '../helper.js'
+import { HANG_MS, runBin } from '../helper.js'
 import { httpUpstream } from '../upstreams.js'
 import { startFleetHosts, toolConfig } from './fleet.js'
 import { startHaproxy, type StatRow } from './haproxy.js'
@@ -41,14 +41,15 @@ test('HAProxy: hadown --fleet web takes both servers DOWN, haup --fleet web brin
   }
   const isUp = (row: StatRow): boolean => row.status === 'UP' && row.check_status === 'L7OK'
   const isDown = (row: StatRow): boolean => row.status === 'DOWN' && row.check_status === 'L7STS'
-  await both(isUp, 5000)
+  await both(isUp, HANG_MS)
 
-  const bound = INTER_MS * FALL + 1000
+  // The docs' figure, printed beside the measured one: waits are bounded only against a hang.
+  const expected = INTER_MS * FALL + 1000
   let r = await runBin('hadown', ['-c', config, '--fleet', '-r', 'haproxy e2e', 'web'])
   assert.equal(r.code, 0, r.stderr)
-  t.diagnostic(`hadown --fleet web: both servers DOWN ${(await both(isDown, bound)).toFixed(2)} s after the tool returned (bound ${bound / 1000} s)`)
+  t.diagnostic(`hadown --fleet web: both servers DOWN ${(await both(isDown, HANG_MS)).toFixed(2)} s after the tool returned (inter × fall + 1 s = ${expected / 1000} s)`)
 
   r = await runBin('haup', ['-c', config, '--fleet', 'web'])
   assert.equal(r.code, 0, r.stderr)
-  t.diagnostic(`haup --fleet web: both servers UP ${(await both(isUp, INTER_MS * RISE + 1000)).toFixed(2)} s after the tool returned`)
+  t.diagnostic(`haup --fleet web: both servers UP ${(await both(isUp, HANG_MS)).toFixed(2)} s after the tool returned (inter × rise + 1 s = ${(INTER_MS * RISE + 1000) / 1000} s)`)
 })

@@ -2,8 +2,8 @@
  * Three "hosts" on one etcd member: three built `bin/hacheck` processes, each with its own
  * local spool and `fleet_host_name`, and the tools as an operator runs them (the built programs
  * for the first step and the last; the same `main` in this process for the others, which keeps
- * the test short). Each step must show on every host it concerns within 1 s of the tool
- * returning (and nowhere else); the test prints how long each took.
+ * the test short). Each step must show on every host it concerns (and nowhere else); the test
+ * prints how long each took after the tool returned.
  */
 import assert from 'node:assert/strict'
 import { performance } from 'node:perf_hooks'
@@ -40,8 +40,9 @@ test('three hosts on one etcd: --fleet reaches all, --fleet-host one, expiry, an
   await step('haup --fleet web', 'haup', ['--fleet', 'web'], 'web', all(200))
   await step('haup --fleet-host web02 api', 'haup', ['--fleet-host', 'web02', 'api'], 'api', all(200))
 
-  const expiration = Math.ceil(Date.now() / 1000) + 2
-  await step('hadown --fleet -e <in 2 s> cache', 'hadown', ['--fleet', '-r', 'brief', '-e', String(expiration), 'cache'], 'cache', all(503))
+  // Long enough for every host to show the down first, on a busy machine too.
+  const expiration = Math.ceil(Date.now() / 1000) + 6
+  await step('hadown --fleet -e <in 6 s> cache', 'hadown', ['--fleet', '-r', 'brief', '-e', String(expiration), 'cache'], 'cache', all(503))
   const untilExpiry = expiration * 1000 - Date.now()
   const ms = await converge(hosts, 'cache', all(200), performance.now(), untilExpiry + WITHIN_MS)
   t.diagnostic(`the expiry was honoured ${(ms - untilExpiry).toFixed(0)} ms after it passed`)

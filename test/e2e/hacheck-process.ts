@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { bin, freePort, tempDir } from '../helper.js'
+import { bin, freePort, START_MS, tempDir } from '../helper.js'
 
 /** A running (or killed) hacheck server process. */
 export interface HacheckProcess {
@@ -63,7 +63,7 @@ export async function startHacheckProcess (t: TestContext, opts: HacheckProcessO
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + START_MS
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`hacheck exited ${proc.exitCode}: ${stderr}`)
       try {
@@ -71,7 +71,7 @@ export async function startHacheckProcess (t: TestContext, opts: HacheckProcessO
         await res.arrayBuffer()
         if (res.ok) return
       } catch {}
-      if (Date.now() > deadline) throw new Error(`hacheck did not answer on port ${port} within 10 s: ${stderr}`)
+      if (Date.now() > deadline) throw new Error(`hacheck did not answer on port ${port} within ${START_MS} ms: ${stderr}`)
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }

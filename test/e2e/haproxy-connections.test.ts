@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { makeConfig } from '../../src/config/index.js'
+import { HANG_MS, waitFor } from '../helper.js'
 import { startHaproxy } from './haproxy.js'
 
 /** A TCP server that answers each connection after `delayMs` with `reply`, counting concurrent connections. */
@@ -40,7 +41,9 @@ async function measure (t: TestContext, servers: number, delayMs: number): Promi
   const lines = Array.from({ length: servers }, (_, i) =>
     `  server s${i} 127.0.0.1:${10000 + i} check port ${http.port} inter 100 fall 2 rise 2 agent-check agent-port ${agent.port} agent-send "s${i}\\n" agent-inter 100`)
   await startHaproxy(t, ['backend many', '  option httpchk GET /spool/web/0/', '  http-check send-state', '  timeout check 5s', ...lines].join('\n'))
-  await new Promise((resolve) => setTimeout(resolve, 2000 + delayMs * 2))
+  // Every server checked three times over, both ways: the checks have overlapped as much as they
+  // will (counted, not guessed from a duration: a busy machine only takes longer).
+  await waitFor(async () => http.total() >= 3 * servers && agent.total() >= 3 * servers ? true : undefined, HANG_MS, `${3 * servers} checks of each kind`)
   return { http: http.peak(), agent: agent.peak(), checks: http.total() }
 }
 

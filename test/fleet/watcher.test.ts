@@ -12,7 +12,7 @@ import { FleetWatcher, type FleetLog } from '../../src/fleet/watcher.js'
 import { Spool } from '../../src/spool/spool.js'
 import { SpoolWeights } from '../../src/spool/weight.js'
 import { startEtcd, testCertificates, type EtcdMember } from '../etcd.js'
-import { freePort, tempDir, waitFor } from '../helper.js'
+import { freePort, HANG_MS, tempDir, waitFor } from '../helper.js'
 
 interface Line { level: string, fields: Record<string, unknown>, message: string }
 
@@ -84,7 +84,9 @@ test('fleet: etcd lost and back: the last state is kept, each event logged once,
   await waitFor(async () => fleet.status().connected ? undefined : true, 5000, 'the loss')
   assert.equal(reasonOf(spool, 'web'), 'fleet:kept', 'a down stays down')
   assert.equal(reasonOf(spool, 'db'), null, 'an up stays up')
-  await new Promise((resolve) => setTimeout(resolve, 1000)) // several failed reconnects
+  // Several failed reconnects (each logs at debug only), counted rather than guessed from a delay.
+  const retries = (): number => log.lines.filter((l) => l.level === 'debug' && /still unreachable/.test(l.message)).length
+  await waitFor(async () => retries() >= 3 ? true : undefined, HANG_MS, 'three failed reconnects')
   assert.equal(log.count(/lost etcd/), 1)
   assert.ok(fleet.status().syncedAt !== null)
 

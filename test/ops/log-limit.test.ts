@@ -39,12 +39,14 @@ test('a category caps all its keys together: invented keys do not multiply the b
   assert.equal(changes, 500)
 })
 
-test('suppressed lines are summarised once per interval, and on close', async () => {
+test('suppressed lines are summarised once per interval, and on close', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] })
   const out = collector()
   const limiter = new LogLimiter({ logger: out, summaryIntervalMs: 30 })
   for (let i = 0; i < 12; i++) limiter.allow('remote-spool-refused', '10.0.0.9')
-  assert.equal(out.lines.length, 0)
-  await new Promise((resolve) => setTimeout(resolve, 80))
+  t.mock.timers.tick(29)
+  assert.equal(out.lines.length, 0, 'nothing before the interval')
+  t.mock.timers.tick(1)
   assert.deepEqual(out.lines, [{
     category: 'remote-spool-refused',
     suppressed: 7,

@@ -3,8 +3,9 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { hasCode } from '../../src/errors.js'
+import { removeIfUnchanged } from '../../src/spool/files.js'
 import {
-  Spool, describeDown, removeIfUnchanged, formatSpoolContents, isValidServiceName, parseSpoolContents, parseSpoolFileName, spoolFileName
+  Spool, describeDown, formatSpoolContents, isValidServiceName, parseSpoolContents, parseSpoolFileName, spoolFileName
 } from '../../src/spool/spool.js'
 import { tempDir, tempSpool } from '../helper.js'
 

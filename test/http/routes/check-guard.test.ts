@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { test } from 'node:test'
 import { checkers } from '../../../src/checkers/index.js'
 import { up } from '../../../src/checkers/types.js'
 import { CheckGuard, NAME_TTL_MS } from '../../../src/checks/check-guard.js'
-import { buildTestApp, countingListener, probeChecker } from '../../helper.js'
+import { buildTestApp, countingListener, HANG_MS, probeChecker, waitFor } from '../../helper.js'
 
 const withProbe = { ...checkers, probe: probeChecker() }
 
@@ -19,8 +20,11 @@ test('a header pointing outside allowed_check_networks is a 403 and nothing conn
     assert.equal(res.body, 'check target 127.0.0.2 is not allowed: a loopback address outside allowed_check_networks')
     assert.equal(res.headers['content-type'], 'text/html; charset=UTF-8')
   }
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  assert.equal(target.connections(), 0, 'no connection reached the refused target')
+  // A marker connection of our own: the listener accepts in arrival order, so a connection a
+  // refused check had opened would be counted before it.
+  connect(target.port, '127.0.0.2').on('error', () => {})
+  await waitFor(async () => target.connections() > 0 ? true : undefined, HANG_MS, 'the marker connection')
+  assert.equal(target.connections(), 1, 'no connection reached the refused target')
   const recent = await app.inject('/recent')
   assert.equal(JSON.parse(recent.body).seen_services[0][1].code, 403)
 })
