@@ -51,6 +51,8 @@ mkdir -p "$lib/bin"
 for command in $commands; do
   sed '1{/^#!/d;}' "bin/$command" > "$lib/bin/$command"
 done
+# The modules the shims import (load-built.js: a missing build is one line, not a stack trace).
+for module in bin/*.js; do cp "$module" "$lib/bin/"; done
 cp package.json package-lock.json "$lib/"
 # Production dependencies exactly as locked; no install scripts (none is needed). Then what only
 # a developer of each dependency uses: CLI links, repository and linter files, HTML docs, shell

@@ -58,5 +58,5 @@ test('three hosts on one etcd: --fleet reaches all, --fleet-host one, expiry, an
   await converge(hosts, 'db', all(200), performance.now())
 
   const r = await runBin('hastatus', ['-c', config, '-p', String(web01.proc.port), '--spool-root', web01.proc.spoolRoot, 'db'])
-  assert.deepEqual([r.code, r.stdout.split('\n').slice(-2)], [0, [`FLEET\tcurrent\trevision ${r.stdout.match(/revision (\d+)/)?.[1] ?? '?'}`, '']])
+  assert.deepEqual([r.code, r.stdout.split('\n').slice(-2)], [0, [`FLEET\tcurrent\trevision ${r.stdout.match(/revision (\d+)/)?.[1] ?? '?'}`, '']], `${r.stdout}${r.stderr}`)
 })
