@@ -39,7 +39,10 @@ test('a spool the caller cannot read: hastatus gives hashowdowned\'s EACCES mess
   await chmod(dirname(root), 0o755)
   await chmod(root, 0o700)
   const asNobody = async (tool: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => {
-    const child = spawn(process.execPath, [bin(tool), '--spool-root', root, ...args], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Under c8 the child would write its coverage into a directory nobody cannot write to, and
+    // say so on stderr: it runs without coverage.
+    const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
+    const child = spawn(process.execPath, [bin(tool), '--spool-root', root, ...args], { uid: 65534, gid: 65534, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => { stdout += String(d) })
