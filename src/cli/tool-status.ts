@@ -8,21 +8,29 @@
  * root>/@fleet/view.json`, rewritten within a second of each change), read here as the server
  * reads it at start; whether that view is current comes from the daemon's `GET /status`
  * (`fleet.connected`, `fleet.seconds_since_last_sync`). The daemon is asked only when a fleet
- * is in play (the config names one, or a snapshot exists), and for at most 3 s.
+ * is in play (the config names one, or a snapshot exists), and for at most 3 s. When the
+ * daemon's view is at a later etcd revision than the snapshot (a change of the last second),
+ * the snapshot is read again until it catches up, for at most {@link SNAPSHOT_CATCH_UP_MS}.
  */
 import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FleetSettings } from '../config/fleet.js'
-import { FLEET_DIR, SNAPSHOT_FILE, loadSnapshot } from '../fleet/snapshot.js'
+import { FLEET_DIR, SNAPSHOT_FILE, SNAPSHOT_INTERVAL_MS, loadSnapshot } from '../fleet/snapshot.js'
 import { FleetMirror } from '../fleet/view.js'
 import { Spool } from '../spool/spool.js'
 
 /** Bound on the question to the daemon, as `halist`'s. */
 const DAEMON_TIMEOUT_MS = 3000
 
+/** How long a snapshot behind the daemon's view is waited for: two of its rewrite intervals. */
+const SNAPSHOT_CATCH_UP_MS = 2 * SNAPSHOT_INTERVAL_MS
+const SNAPSHOT_POLL_MS = 100
+
 /** The `fleet` member of the daemon's `/status` (see `http/routes/status.ts`). */
 interface DaemonFleet {
   connected?: unknown
+  revision?: unknown
   seconds_since_last_sync?: unknown
   entries?: unknown
   host?: unknown
@@ -80,7 +88,16 @@ export async function effectiveLookup (root: string, opts: EffectiveLookupOption
   if (daemon.answered && daemon.fleet === undefined) return { spool: new Spool(root, nowSeconds), note: null }
   const prefix = (daemon.answered ? text(daemon.fleet?.prefix) : null) ?? opts.fleet?.prefix ?? null
   const host = (daemon.answered ? text(daemon.fleet?.host) : null) ?? opts.fleet?.host ?? null
-  const snapshot = await loadSnapshot(root, prefix, host).catch(() => null)
+  const read = async () => await loadSnapshot(root, prefix, host).catch(() => null)
+  let snapshot = await read()
+  const daemonRevision = daemon.answered ? daemon.fleet?.revision : undefined
+  if (typeof daemonRevision === 'number' && snapshot !== null) {
+    const until = performance.now() + SNAPSHOT_CATCH_UP_MS
+    while (snapshot !== null && snapshot.revision < daemonRevision && performance.now() < until) {
+      await sleep(SNAPSHOT_POLL_MS)
+      snapshot = await read()
+    }
+  }
   // No daemon and no snapshot: no fleet view exists anywhere; the local spool is the answer.
   if (!daemon.answered && snapshot === null) return { spool: new Spool(root, nowSeconds), note: null }
   const view = new FleetMirror({ prefix: snapshot?.prefix ?? prefix ?? '', host: snapshot?.host ?? host ?? '', now: nowSeconds })
