@@ -16,12 +16,16 @@
  * {@link MAX_OUTPUT_BYTES} of stdout and stderr, interleaved as they arrive, become the message;
  * the rest is read and dropped, so a chatty command never blocks on a full pipe.
  *
+ * Starts are paced ({@link StartPacer}, `script_starts_per_second` a second): a check beyond
+ * them waits for its start within its own timeout, and answers down when the wait is full.
+ *
  * Statuses are HAProxy's for external checks: `PROCOK` (exit 0), `PROCERR` (another exit
  * code, a signal, or the command could not be started), `PROCTOUT` (timed out).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import type { Config } from '../config/index.js'
+import { StartPacer } from './start-pacer.js'
 import { describeError, seconds } from './status.js'
 import { down, up, type Checker, type CheckOutcome, type CheckTarget } from './types.js'
 
@@ -33,6 +37,22 @@ export const KILL_GRACE_MS = 1000
 
 /** How long after the command exits its output may still arrive, milliseconds. */
 const DRAIN_AFTER_EXIT_MS = 200
+
+/** How many seconds' worth of starts may wait for a grant before a start is refused. */
+const WAITING_SECONDS = 5
+
+/** One pacer per config (per server; tests build many), made on first use. */
+const pacers = new WeakMap<Config, StartPacer>()
+
+function pacerFor (config: Config): StartPacer {
+  let pacer = pacers.get(config)
+  if (pacer === undefined) {
+    const perSecond = config.script_starts_per_second
+    pacer = new StartPacer({ perSecond, maxWaiting: WAITING_SECONDS * perSecond })
+    pacers.set(config, pacer)
+  }
+  return pacer
+}
 
 /** The configured entry for `name`, if any (own keys only). */
 function scriptOf (config: Config, name: string): Config['scripts'][string] | undefined {
@@ -94,11 +114,14 @@ function endGroup (pid: number): void {
 }
 
 /** Runs one configured command to an outcome; never rejects. */
-async function run (argv: readonly string[], target: CheckTarget, signal: AbortSignal): Promise<CheckOutcome> {
+async function run (argv: readonly string[], target: CheckTarget, signal: AbortSignal, pacer: StartPacer): Promise<CheckOutcome> {
   const started = performance.now()
   const took = (): string => seconds(performance.now() - started)
   const output = new Output()
   const [file = '', ...args] = argv
+  const start = await pacer.take(signal)
+  if (start === 'aborted') return down(`timed out after ${took()}s waiting to start (script_starts_per_second)`, 'PROCTOUT')
+  if (start === 'queue full') return down('not started: too many script starts waiting (script_starts_per_second)', 'PROCERR')
   let child: ChildProcess
   try {
     child = spawn(file, args, {
@@ -167,6 +190,6 @@ export const script: Checker = {
   check: async (target, ctx) => {
     const entry = scriptOf(ctx.config, target.service)
     if (entry === undefined) return down(`no script ${target.service} in the config`, 'PROCERR', 404)
-    return await run(scriptArgv(entry.command), target, ctx.signal)
+    return await run(scriptArgv(entry.command), target, ctx.signal, pacerFor(ctx.config))
   }
 }

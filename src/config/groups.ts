@@ -51,6 +51,11 @@ export const groupsKeys = {
     expected: `a mapping of script names to {command: <argv list, or a string for /bin/sh -c>, timeout: <seconds, at most ${MAX_SCRIPT_TIMEOUT_SECONDS}>}`,
     description: 'commands `/script/<name>/<port>/` and `script/<name>` members run: `command` an argv list or a `/bin/sh -c` string, `timeout` seconds (default `healthcheck_timeout`, at most 3600)'
   },
+  script_starts_per_second: {
+    schema: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+    expected: 'an integer 1-1000',
+    description: 'most script commands started a second (bursts of as many); beyond that a script check waits, up to 5 seconds\' worth of starts, then answers down (`PROCERR`); see [Groups and scripts](groups-and-scripts.md#groups-and-scripts)'
+  },
   http_status_root: {
     schema: Nullable(Type.String({ minLength: 1 })),
     default: null,

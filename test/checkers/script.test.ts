@@ -215,3 +215,20 @@ test('script: only configured names run; nothing in the URL reaches a command', 
   assert.equal(downed.statusCode, 503, 'the spool gate runs first')
   assert.equal(downed.body, 'Service zk in down state since 1.000000: zk upgrade')
 })
+
+test('script: starts are paced (script_starts_per_second); past the wait a start is refused and answers down', async (t) => {
+  const dir = await tempDir(t)
+  const ok = await shScript(dir, 'ok.sh', `echo run >> ${join(dir, 'runs')}`)
+  const { app } = await appWith(t, { zk: { command: [ok], timeout: 1 } }, { script_starts_per_second: 1 })
+  // Seven distinct checks at once (a new port each: every one a cache miss): one start now, five
+  // wait for a start (five seconds' worth), the seventh is refused at once.
+  const answers = await Promise.all(Array.from({ length: 7 }, async (_, i) => await app.inject(`/script/zk/${i + 1}/`)))
+  const kinds = answers.map((r) => `${r.statusCode} ${String(r.headers['x-hacheck-status'])}${/waiting to start/.test(r.body) ? ' waited' : ''}`)
+  t.diagnostic(JSON.stringify(kinds))
+  assert.equal(kinds[0], '200 PROCOK')
+  assert.equal(answers.filter((r) => r.body === 'not started: too many script starts waiting (script_starts_per_second)' && r.statusCode === 503).length, 1)
+  // A start granted late may still meet the check's timeout (which counts the wait).
+  for (const kind of kinds.slice(1)) assert.match(kind, /^200 PROCOK$|^503 PROCTOUT( waited)?$|^503 PROCERR$/)
+  const started = kinds.filter((k) => k === '200 PROCOK' || k === '503 PROCTOUT').length
+  assert.ok(lines(dir, 'runs') <= started && started <= 2, `only granted starts ran (${lines(dir, 'runs')} of ${started}): one a second`)
+})
