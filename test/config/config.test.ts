@@ -53,6 +53,7 @@ const DEFAULTS = {
   groups: {},
   group_failure_code: 503,
   scripts: {},
+  script_starts_per_second: 20,
   http_status_root: null,
   // ours (fleet)
   fleet_etcd_endpoints: null,
