@@ -6,13 +6,12 @@
  * cannot be made (no CAP_SYS_ADMIN, no iproute2).
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { performance } from 'node:perf_hooks'
 import { bin, tempDir, waitFor } from '../helper.js'
-import { clientInside, makeNetns, run } from './netns.js'
+import { hacheckInside, makeNetns, run } from './netns.js'
 
 test('http_status: a VIP on lo inside a network namespace is local; moved away it is not', async (t) => {
   const ns = await makeNetns(t)
@@ -24,16 +23,9 @@ test('http_status: a VIP on lo inside a network namespace is local; moved away i
   const root = join(dir, 'http_status')
   const config = join(dir, 'hacheck.yaml')
   await writeFile(config, `http_status_root: ${root}\n`)
-  // A fresh namespace: port 3333 on its loopback is certainly free.
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, bin('hacheck'), '-c', config, '-B', '127.0.0.1', '-p', '3333', '--spool-root', join(dir, 'spool')],
-    { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  t.after(() => { child.kill('SIGKILL') })
-  const client = clientInside(t, ns)
+  const client = await hacheckInside(t, ns, config, join(dir, 'spool'))
   const getInside = async (_ns: string, url: string): Promise<string> => await client.get(url)
   const base = 'http://127.0.0.1:3333/status'
-  await waitFor(async () => (await getInside(ns, base)).startsWith('200') ? true : undefined, 15000, `hacheck in ${ns}: ${stderr}`)
 
   const activate = await run(process.execPath, [bin('haactivate'), '--http-status-root', root, 'haproxy'])
   assert.equal(activate.stderr, '')

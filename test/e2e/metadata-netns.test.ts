@@ -6,12 +6,11 @@
  * failure would look like there: a connect error (no route), never traffic to a real service.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { bin, tempDir, waitFor } from '../helper.js'
-import { clientInside, makeNetns } from './netns.js'
+import { tempDir } from '../helper.js'
+import { hacheckInside, makeNetns } from './netns.js'
 
 const METADATA = [
   '169.254.169.254', '169.254.169.253', '169.254.169.123', '169.254.170.2', '169.254.170.23', '169.254.0.23',
@@ -25,13 +24,7 @@ test('metadata addresses are refused whatever allowed_check_networks says (insid
   const dir = await tempDir(t)
   const config = join(dir, 'hacheck.yaml')
   await writeFile(config, 'allowed_check_networks: [0.0.0.0/0, "::/0"]\ncache_time: 0\nhealthcheck_timeout: 2\n')
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, bin('hacheck'), '-c', config, '-B', '127.0.0.1', '-p', '3333', '--spool-root', join(dir, 'spool')],
-    { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  t.after(() => { child.kill('SIGKILL') })
-  const client = clientInside(t, ns)
-  await waitFor(async () => (await client.get('http://127.0.0.1:3333/status')).startsWith('200') ? true : undefined, 15000, `hacheck in ${ns}: ${stderr}`)
+  const client = await hacheckInside(t, ns, config, join(dir, 'spool'))
 
   for (const address of METADATA) {
     for (const protocol of ['http', 'tcp']) {

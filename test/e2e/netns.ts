@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { promisify } from 'node:util'
+import { bin, waitFor } from '../helper.js'
 
 export const run = promisify(execFile)
 
@@ -62,4 +63,20 @@ export function clientInside (t: TestContext, ns: string): NetnsClient {
     get: async (url, headers = {}) => await new Promise((resolve) => { waiting.push(resolve); child.stdin.write(`${JSON.stringify([url, headers])}\n`) }),
     close: () => { child.kill('SIGKILL') }
   }
+}
+
+/**
+ * Starts the built `bin/hacheck` inside `ns` (`ip netns exec`) on 127.0.0.1:3333 (a fresh
+ * namespace's loopback has it free) with `config` and a spool under `dir`, and waits for
+ * `/status` to answer 200 through a client inside the namespace. Killed after the test.
+ */
+export async function hacheckInside (t: TestContext, ns: string, config: string, spoolRoot: string): Promise<NetnsClient> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, bin('hacheck'), '-c', config, '-B', '127.0.0.1', '-p', '3333', '--spool-root', spoolRoot],
+    { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  t.after(() => { child.kill('SIGKILL') })
+  const client = clientInside(t, ns)
+  await waitFor(async () => (await client.get('http://127.0.0.1:3333/status')).startsWith('200') ? true : undefined, 15000, `hacheck in ${ns}: ${stderr}`)
+  return client
 }
