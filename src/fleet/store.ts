@@ -11,7 +11,7 @@
  */
 import type { Etcd3, IRequestOp } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import { HC_ERR_FLEET_LIMIT } from '../errors.js'
+import { HC_ERR_FLEET_CONTENDED, HC_ERR_FLEET_LIMIT, HC_ERR_FLEET_LISTING } from '../errors.js'
 import { openEtcd, prefixEnd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import {
   fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
@@ -148,7 +148,7 @@ export class FleetStore {
       })
       const compare = names.map(({ name }) => ({ key: Buffer.from(name), target: 'Mod' as const, result: 'Equal' as const, mod_revision: current.get(name)?.modRevision ?? 0 }))
       if ((await this.client.kv.txn({ compare, success: ops })).succeeded) return
-      if (attempt >= WRITE_ATTEMPTS) throw new Error('the keys kept changing under another writer; nothing was written, try again')
+      if (attempt >= WRITE_ATTEMPTS) throw new HC_ERR_FLEET_CONTENDED()
     }
   }
 
@@ -194,7 +194,7 @@ export class FleetStore {
   async listSpool (targets: ReadonlyArray<FleetTarget | { scope: 'hosts' }>): Promise<FleetKv[]> {
     const prefixes = targets.map((t) => t.scope === 'hosts' ? `${this.settings.prefix}hosts/` : fleetKindPrefix(this.settings.prefix, t, 'spool'))
     const read = await rangePrefixes(this.client, prefixes)
-    if (!read.complete) throw new Error(`${read.total} keys under ${prefixes.join(', ')}: more than one listing reads (${read.kvs.length}); nothing listed`)
+    if (!read.complete) throw new HC_ERR_FLEET_LISTING(read.total, prefixes.join(', '), read.kvs.length)
     return read.kvs
   }
 }

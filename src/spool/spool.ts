@@ -120,12 +120,14 @@ export class Spool {
       const why = errnoCode(err) === 'ENOENT' ? 'its parent directory does not exist' : (err as Error).message
       if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${why}`)
     }
+    let why: string | undefined
     try {
-      if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
-      await access(root, constants.R_OK | constants.X_OK | (opts.write === true ? constants.W_OK : 0))
+      if ((await stat(root)).isDirectory()) await access(root, constants.R_OK | constants.X_OK | (opts.write === true ? constants.W_OK : 0))
+      else why = 'it is not a directory'
     } catch (err) {
-      throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
+      why = (err as Error).message
     }
+    if (why !== undefined) throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${why}`)
     return new Spool(root, opts.now, opts.log, opts.fleet)
   }
 
