@@ -29,8 +29,9 @@ export const HC_ERR_BAD_PORT = createError<'HC_ERR_BAD_PORT', 400, [string]>('HC
 export const HC_ERR_BAD_THRESHOLD = createError<'HC_ERR_BAD_THRESHOLD', 400, [string]>(
   'HC_ERR_BAD_THRESHOLD', 'threshold must be a number of seconds, got %s', 400)
 
-/** A check target (from request headers) that is not a host name or address. */
-export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>('HC_ERR_BAD_TARGET', '%s', 400)
+/** A check target (from request headers) that is not a host name or address: the host, quoted as JSON. */
+export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>(
+  'HC_ERR_BAD_TARGET', 'invalid check target host %s', 400)
 
 /** (ours) An http_status query (`/status?SERVICE=...&PORT=...&VIP=...`) that is malformed; the message says how. */
 export const HC_ERR_BAD_QUERY = createError<'HC_ERR_BAD_QUERY', 400, [string]>('HC_ERR_BAD_QUERY', '%s', 400)
