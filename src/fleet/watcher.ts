@@ -120,7 +120,7 @@ export class FleetWatcher {
     this.credentials = credentials
     this.now = opts.nowSeconds ?? (() => Date.now() / 1000)
     this.backoff = opts.backoff ?? { initialMs: FIRST_BACKOFF_MS, maxMs: opts.config.fleet_reconnect_max_seconds * 1000 }
-    this.view = new FleetMirror({ prefix: settings.prefix, host: settings.host, now: this.now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
+    this.view = new FleetMirror({ prefix: settings.prefix, host: settings.host, nowSeconds: this.now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
     this.prefixes = watchPrefixes(settings.prefix, settings.host)
     this.firstAttempt = new Promise<boolean>((resolve) => { this.settleFirst = resolve })
     this.snapshot = opts.spoolRoot === undefined

@@ -122,14 +122,14 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     logger: deps.logger ?? deps.opsLogger,
     categories: { [STATE_CHANGE_CATEGORY]: STATE_CHANGE_BUDGET }
   })
-  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now, limiter: logLimiter })
+  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, nowSeconds: now, limiter: logLimiter })
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
   const groups = deps.groups ?? new GroupService({ groups: config.checkGroups, health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
   const load = deps.load ?? (config.loadWeight === null ? undefined : new LoadSampler({ settings: config.loadWeight, logger: deps.opsLogger ?? deps.logger }).start())
   let latency = deps.latency
   if (latency === undefined) {
-    const history = new LatencyHistory({ now })
+    const history = new LatencyHistory({ nowSeconds: now })
     health.onProbe((_protocol, result, target) => { history.record(target.service, result.durationMs, isPassingStatus(result.checkStatus)) })
     latency = history
   }
@@ -143,7 +143,7 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     checkGuard,
     groups,
     renderMetrics: deps.renderMetrics,
-    serviceLog: deps.serviceLog ?? new ServiceLog({ now }),
+    serviceLog: deps.serviceLog ?? new ServiceLog({ nowSeconds: now }),
     localAddresses: deps.localAddresses ?? localAddresses(),
     now,
     startTime: deps.startTime ?? now(),

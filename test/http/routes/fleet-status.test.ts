@@ -18,7 +18,7 @@ test('/status and /metrics: no fleet fields or gauges without a fleet', async (t
 
 test('/status and /metrics: connected, revision, seconds since the last sync, entries', async (t) => {
   let now = 1_800_000_000
-  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => now })
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
   const { app } = await buildTestApp(t, {}, { spool, now: () => now })
 
@@ -53,7 +53,7 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
 
 test('/page/data: fleet entries and weights with their source, and the fleet line', async (t) => {
   const now = 1_800_000_000
-  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => now })
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
   const { app } = await buildTestApp(t, {}, { spool, now: () => now })
   view.replace([
