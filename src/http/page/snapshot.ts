@@ -154,7 +154,7 @@ async function readSpool (spool: Spool): Promise<{ entries: SpoolEntry[], weight
   const local = await spool.listDown().catch((err: Error) => { errors.push(err.message); return [] })
   const localWeights = await new SpoolWeights(spool).list().catch((err: Error) => { errors.push(err.message); return [] })
   // (ours) The fleet's entries after the local ones, in lookup order (docs/fleet.md "Precedence between sources"); expired ones count as absent.
-  const now = spool.now()
+  const now = spool.nowSeconds()
   const entries = [...local, ...(spool.fleet?.entries() ?? []).filter((e) => e.expiration === null || e.expiration >= now)]
   const weights = [...localWeights, ...(spool.fleet?.weightEntries() ?? [])]
   // `all` first, so the bound never drops the file that takes the whole host down.
