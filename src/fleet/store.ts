@@ -47,12 +47,12 @@ export interface FleetRead<T> {
 export class FleetStore {
   readonly settings: FleetSettings
   private readonly client: Etcd3
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
 
-  private constructor (settings: FleetSettings, client: Etcd3, now: () => number) {
+  private constructor (settings: FleetSettings, client: Etcd3, nowSeconds: () => number) {
     this.settings = settings
     this.client = client
-    this.now = now
+    this.nowSeconds = nowSeconds
   }
 
   /**
@@ -60,9 +60,9 @@ export class FleetStore {
    *
    * @throws HC_ERR_CONFIG for an unreadable TLS file.
    */
-  static async open (settings: FleetSettings, now: () => number = () => Date.now() / 1000): Promise<FleetStore> {
+  static async open (settings: FleetSettings, nowSeconds: () => number = () => Date.now() / 1000): Promise<FleetStore> {
     const credentials = await readFleetCredentials(settings)
-    return new FleetStore(settings, await openEtcd(settings, { credentials }), now)
+    return new FleetStore(settings, await openEtcd(settings, { credentials }), nowSeconds)
   }
 
   /** Closes the connection. */
@@ -122,7 +122,7 @@ export class FleetStore {
   private async leaseFor (expiration: number | null): Promise<string | null> {
     if (expiration === null) return null
     // etcd raises a TTL below its minimum (about 1.5 election timeouts) to that minimum.
-    const ttl = Math.max(1, Math.ceil(expiration - this.now()) + 1)
+    const ttl = Math.max(1, Math.ceil(expiration - this.nowSeconds()) + 1)
     return (await this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 })).ID
   }
 
@@ -142,7 +142,7 @@ export class FleetStore {
       const ops: IRequestOp[] = names.map(({ name }) => {
         const previous = current.get(name)
         const old = previous === undefined ? null : parseFleetSpoolValue(previous.value, previous.valueBytes).value
-        const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.now()
+        const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.nowSeconds()
         const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy)
         return { request_put: { key: Buffer.from(name), value: Buffer.from(value), ...(lease === null ? {} : { lease }) } }
       })
@@ -168,7 +168,7 @@ export class FleetStore {
     const names = keys.map((key) => this.keyOf(target, 'weight', key))
     const existing = await this.readKeys(names)
     await this.checkRoom(target, names.filter((n) => !existing.has(n)).length)
-    const value = Buffer.from(formatFleetWeightValue(weight, this.now(), setBy))
+    const value = Buffer.from(formatFleetWeightValue(weight, this.nowSeconds(), setBy))
     await this.client.kv.txn({ success: keys.map((key) => ({ request_put: { key: Buffer.from(this.keyOf(target, 'weight', key)), value } })) })
   }
 

@@ -114,7 +114,7 @@ export interface PageSources {
   /** Process start, unix seconds. */
   startTime: number
   /** Clock, unix seconds. */
-  now: () => number
+  nowSeconds: () => number
   /** The fleet's connection state, when a fleet backend exists; undefined leaves it out. */
   fleet?: (() => unknown) | undefined
   /** (ours) The load-weight sampler, when load weights are on. */
@@ -190,7 +190,7 @@ function rowLoad (load: PageSources['load'], service: string): RowLoad | null {
 
 /** Builds the page's data from the live state. Never throws for a spool it cannot read: it reports it in `host.spool_error`. */
 export async function buildSnapshot (src: PageSources): Promise<PageSnapshot> {
-  const now = src.now()
+  const now = src.nowSeconds()
   const recent = src.serviceLog.recent(RECENT_SECONDS)
   const { entries, weights, error } = await readSpool(src.spool)
   const spoolBy = groupBy(entries, (e) => e.key.service)

@@ -20,7 +20,7 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
   let now = 1_800_000_000
   const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
-  const { app } = await buildTestApp(t, {}, { spool, now: () => now })
+  const { app } = await buildTestApp(t, {}, { spool, nowSeconds: () => now })
 
   let fleet = (await app.inject('/status')).json().fleet
   assert.deepEqual(fleet, { connected: false, revision: null, seconds_since_last_sync: null, entries: 0, host: 'web01', prefix: '/hacheck/', over_limit: null })
@@ -55,7 +55,7 @@ test('/page/data: fleet entries and weights with their source, and the fleet lin
   const now = 1_800_000_000
   const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
-  const { app } = await buildTestApp(t, {}, { spool, now: () => now })
+  const { app } = await buildTestApp(t, {}, { spool, nowSeconds: () => now })
   view.replace([
     { key: '/hacheck/spool/web', value: Buffer.from('{"reason":"deploy","set_by":"alice@ops01"}'), modRevision: 3 },
     { key: '/hacheck/hosts/web01/spool/web', value: Buffer.from('{"reason":"disk","state":"drain"}'), modRevision: 4 },
