@@ -13,6 +13,7 @@
  * types.
  */
 import type { Checker, CheckerRegistry } from './checkers/index.js'
+import { HC_ERR_CHECK_SPEC, HC_ERR_UNKNOWN_PROTOCOL } from './errors.js'
 
 /** Longest spool file name, bytes: NAME_MAX of Linux file systems. */
 export const MAX_FILE_NAME_BYTES = 255
@@ -119,24 +120,24 @@ const NAMED_RE = /^[a-z0-9]+\/([^/?]+)$/
  * (`script/zk`). Port 0 is allowed only for checkers that probe nothing (`spool`: the whole
  * service).
  *
- * @throws Error whose message says why, without the entry (the caller names the key and the
+ * @throws HC_ERR_UNKNOWN_PROTOCOL or HC_ERR_CHECK_SPEC whose message says why, without the entry (the caller names the key and the
  *   entry): not a check, unknown protocol, a port out of range, a missing `/` the protocol
  *   needs, or a query the protocol rejects (an unknown role).
  */
 export function parseCheckSpec (spec: string, registry: CheckerRegistry): CheckUrl {
   const protocol = /^[a-z0-9]+/.exec(spec)?.[0] ?? ''
   const checker = Object.hasOwn(registry, protocol) ? registry[protocol] : undefined
-  if (checker === undefined) throw new Error(protocol === '' ? 'not a check' : `unknown protocol '${protocol}'`)
+  if (checker === undefined) throw protocol === '' ? new HC_ERR_CHECK_SPEC('not a check') : new HC_ERR_UNKNOWN_PROTOCOL(protocol)
   if (checker.namedByService === true) {
     const name = NAMED_RE.exec(spec)?.[1]
-    if (name === undefined || !isValidServiceName(name)) throw new Error(`expected ${protocol}/<name>`)
+    if (name === undefined || !isValidServiceName(name)) throw new HC_ERR_CHECK_SPEC(`expected ${protocol}/<name>`)
     return { protocol, checker, port: 0, query: '', queryString: '', name }
   }
   const match = SPEC_RE.exec(spec)
-  if (match === null) throw new Error('not a check')
+  if (match === null) throw new HC_ERR_CHECK_SPEC('not a check')
   const parsed = parseCheckParts({ protocol, port: match[2] as string, rest: match[3] }, registry)
   const portRange = `port must be 1-65535${checker.probes ? '' : ' (0 for the whole service)'}`
-  if (isRefusal(parsed)) throw new Error(parsed.refused === 'port' ? portRange : parsed.why)
-  if (parsed.port === 0 && checker.probes) throw new Error(portRange)
+  if (isRefusal(parsed)) throw new HC_ERR_CHECK_SPEC(parsed.refused === 'port' ? portRange : parsed.why)
+  if (parsed.port === 0 && checker.probes) throw new HC_ERR_CHECK_SPEC(portRange)
   return parsed
 }

@@ -29,8 +29,9 @@ export const HC_ERR_BAD_PORT = createError<'HC_ERR_BAD_PORT', 400, [string]>('HC
 export const HC_ERR_BAD_THRESHOLD = createError<'HC_ERR_BAD_THRESHOLD', 400, [string]>(
   'HC_ERR_BAD_THRESHOLD', 'threshold must be a number of seconds, got %s', 400)
 
-/** A check target (from request headers) that is not a host name or address. */
-export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>('HC_ERR_BAD_TARGET', '%s', 400)
+/** A check target (from request headers) that is not a host name or address: the host, quoted as JSON. */
+export const HC_ERR_BAD_TARGET = createError<'HC_ERR_BAD_TARGET', 400, [string]>(
+  'HC_ERR_BAD_TARGET', 'invalid check target host %s', 400)
 
 /** (ours) An http_status query (`/status?SERVICE=...&PORT=...&VIP=...`) that is malformed; the message says how. */
 export const HC_ERR_BAD_QUERY = createError<'HC_ERR_BAD_QUERY', 400, [string]>('HC_ERR_BAD_QUERY', '%s', 400)
@@ -73,6 +74,88 @@ export const HC_ERR_RLIMIT = createError<'HC_ERR_RLIMIT', [string]>('HC_ERR_RLIM
  * needs privileges): the address, then why (docs/tools.md "Server command").
  */
 export const HC_ERR_LISTEN = createError<'HC_ERR_LISTEN', [string, string]>('HC_ERR_LISTEN', 'cannot listen on %s: %s')
+
+/** `log_path` names a file the server cannot open for appending (start-up fails): the file, then why. */
+export const HC_ERR_LOG_FILE = createError<'HC_ERR_LOG_FILE', [string, string]>(
+  'HC_ERR_LOG_FILE', 'cannot open log file %s (log_path): %s')
+
+/**
+ * A gRPC health answer that is not a valid `grpc.health.v1.HealthCheckResponse` (the check
+ * answers down): how it is malformed.
+ */
+export const HC_ERR_GRPC_RESPONSE = createError<'HC_ERR_GRPC_RESPONSE', [string]>(
+  'HC_ERR_GRPC_RESPONSE', 'malformed HealthCheckResponse: %s')
+
+/**
+ * A database answered the role query (`role=` checks of redis, postgres, mysql) with something
+ * the checker cannot read (the check answers down): the query, then what was wrong, if more
+ * than the query is needed (docs/roles.md).
+ */
+export const HC_ERR_ROLE_ANSWER = createError<'HC_ERR_ROLE_ANSWER', [string]>(
+  'HC_ERR_ROLE_ANSWER', 'unexpected answer to %s')
+
+/** A check (config `agent_checks` or a group member) names no registered protocol. The config error quotes it. */
+export const HC_ERR_UNKNOWN_PROTOCOL = createError<'HC_ERR_UNKNOWN_PROTOCOL', [string]>(
+  'HC_ERR_UNKNOWN_PROTOCOL', "unknown protocol '%s'")
+
+/**
+ * A check written in the config that is not `<protocol>/<port>/<query>` or `<protocol>/<name>`
+ * as its protocol needs: not a check, a missing name, a port out of range or a query the
+ * protocol refuses. The message says which; the config error around it names the key and entry.
+ */
+export const HC_ERR_CHECK_SPEC = createError<'HC_ERR_CHECK_SPEC', [string]>('HC_ERR_CHECK_SPEC', '%s')
+
+/** A group member whose protocol probes nothing (`spool/...`): the group's own spool gate already runs. The config error names the member. */
+export const HC_ERR_GROUP_NOT_PROBE = createError<'HC_ERR_GROUP_NOT_PROBE', [string]>(
+  'HC_ERR_GROUP_NOT_PROBE', "%s is not a probe (the group's own spool gate already runs)")
+
+/** A group member `script/<name>` with no such entry under `scripts`. The config error names the member. */
+export const HC_ERR_GROUP_NO_SCRIPT = createError<'HC_ERR_GROUP_NO_SCRIPT', [string]>(
+  'HC_ERR_GROUP_NO_SCRIPT', "no script '%s' under scripts")
+
+/** A group run asked for a group that is not configured; callers check first, so this is a programming error. */
+export const HC_ERR_NO_GROUP = createError<'HC_ERR_NO_GROUP', [string]>('HC_ERR_NO_GROUP', 'no group %s')
+
+/** The status page's files are in none of the folders they are looked for in (start-up fails): the folders. */
+export const HC_ERR_PAGE_FILES = createError<'HC_ERR_PAGE_FILES', [string]>(
+  'HC_ERR_PAGE_FILES', 'status page files not found in %s')
+
+/** The status page's `index.html` names an asset the server does not serve (start-up fails): the asset. */
+export const HC_ERR_PAGE_ASSET = createError<'HC_ERR_PAGE_ASSET', [string]>(
+  'HC_ERR_PAGE_ASSET', 'index.html names an unknown asset %s')
+
+/**
+ * A spool entry changed between being looked at and being repaired (`--repair-spool`): the
+ * entry, then how. It is reported and left alone.
+ */
+export const HC_ERR_SPOOL_REPAIR = createError<'HC_ERR_SPOOL_REPAIR', [string, string]>(
+  'HC_ERR_SPOOL_REPAIR', 'spool entry %s changed while being repaired: %s')
+
+/** `haupdown -l` could not read the running daemon's `/recent`: the URL, then why. */
+export const HC_ERR_DAEMON_LIST = createError<'HC_ERR_DAEMON_LIST', [string, string]>(
+  'HC_ERR_DAEMON_LIST', 'cannot list services from the hacheck daemon at %s: %s (is it running? -p gives its port)')
+
+/** (ours) A fleet tool's read from etcd failed: the endpoints, then etcd's reason (docs/fleet.md). */
+export const HC_ERR_ETCD = createError<'HC_ERR_ETCD', [string, string]>('HC_ERR_ETCD', 'etcd at %s: %s')
+
+/** (ours) A fleet tool's write to etcd failed before etcd took it: the endpoints, then etcd's reason (docs/fleet.md). */
+export const HC_ERR_ETCD_WRITE = createError<'HC_ERR_ETCD_WRITE', [string, string]>(
+  'HC_ERR_ETCD_WRITE', 'etcd at %s: %s: nothing was written')
+
+/** (ours) A fleet tool's write got no answer from etcd in time, so it may or may not have been applied (docs/fleet.md). */
+export const HC_ERR_ETCD_UNSURE = createError<'HC_ERR_ETCD_UNSURE', [string, string]>(
+  'HC_ERR_ETCD_UNSURE', 'etcd at %s: %s: no answer in time, the change may or may not have been applied (check with hashowdowned --fleet)')
+
+/** (ours) A fleet write lost its compare-and-swap to other writers every time it tried; nothing was written. */
+export const HC_ERR_FLEET_CONTENDED = createError<'HC_ERR_FLEET_CONTENDED', []>(
+  'HC_ERR_FLEET_CONTENDED', 'the keys kept changing under another writer; nothing was written, try again')
+
+/**
+ * (ours) `hashowdowned --fleet` found more keys than one bounded listing reads: the key count,
+ * the prefixes and how many one listing read. Nothing is listed rather than part.
+ */
+export const HC_ERR_FLEET_LISTING = createError<'HC_ERR_FLEET_LISTING', [number, string, number]>(
+  'HC_ERR_FLEET_LISTING', '%d keys under %s: more than one listing reads (%d); nothing listed')
 
 /** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode (err: unknown): string | undefined {

@@ -43,8 +43,8 @@ export async function tempDir (t: TestContext, prefix = 'hacheck-test-'): Promis
 }
 
 /** A spool on a fresh temp directory. */
-export async function tempSpool (t: TestContext, now?: () => number): Promise<Spool> {
-  return await Spool.open(await tempDir(t, 'hacheck-spool-'), { write: true, now })
+export async function tempSpool (t: TestContext, nowSeconds?: () => number): Promise<Spool> {
+  return await Spool.open(await tempDir(t, 'hacheck-spool-'), { write: true, nowSeconds })
 }
 
 /** An app on a temp spool (or the given one), closed after the test. */

@@ -31,7 +31,7 @@ import { MAX_REQUEST_BYTES, formatAgentReply, parseAgentRequest, type AgentReque
 export interface AgentServerOptions {
   config: Pick<Config, 'agentChecks' | 'agent_max_connections' | 'agent_max_connections_per_client'>
   health: Pick<HealthService, 'check'>
-  spool: Pick<Spool, 'root' | 'now' | 'fleet'>
+  spool: Pick<Spool, 'root' | 'nowSeconds' | 'fleet'>
   /** (ours) The load-weight sampler when load weights are on: replies carry the lower of its weight and the spool's. */
   load?: Pick<LoadSampler, 'weight'> | undefined
   /** TCP port; 0 picks a free one (tests). */

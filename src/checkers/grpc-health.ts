@@ -14,6 +14,7 @@
  * field in, and protobufjs would otherwise be loaded (and a .proto file shipped) for them.
  * The decoder skips unknown fields, as protobuf requires, and rejects anything malformed.
  */
+import { HC_ERR_GRPC_RESPONSE } from '../errors.js'
 
 /** The method a health check calls. */
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check'
@@ -52,14 +53,14 @@ function readVarint (buf: Buffer, at: number): { value: number, next: number } {
     scale *= 128
     if ((byte & 0x80) === 0) return { value, next: i + 1 }
   }
-  throw new Error('malformed HealthCheckResponse: truncated varint')
+  throw new HC_ERR_GRPC_RESPONSE('truncated varint')
 }
 
 /**
  * Decodes `HealthCheckResponse` to its status number (0, UNKNOWN, when absent, as proto3
  * defaults). Unknown fields are skipped.
  *
- * @throws on malformed input (truncated field, unknown wire type, status not a varint).
+ * @throws HC_ERR_GRPC_RESPONSE on malformed input (truncated field, unknown wire type, status not a varint).
  */
 export function decodeHealthCheckResponse (buf: Buffer): number {
   let status = 0
@@ -81,10 +82,10 @@ export function decodeHealthCheckResponse (buf: Buffer): number {
     } else if (wireType === 5) {
       at += 4
     } else {
-      throw new Error(`malformed HealthCheckResponse: wire type ${wireType}`)
+      throw new HC_ERR_GRPC_RESPONSE(`wire type ${wireType}`)
     }
-    if (field === 1 && wireType !== 0) throw new Error('malformed HealthCheckResponse: status is not a varint')
-    if (at > buf.length) throw new Error('malformed HealthCheckResponse: truncated field')
+    if (field === 1 && wireType !== 0) throw new HC_ERR_GRPC_RESPONSE('status is not a varint')
+    if (at > buf.length) throw new HC_ERR_GRPC_RESPONSE('truncated field')
   }
   return status
 }

@@ -106,6 +106,8 @@ function probeCredentials (grpc: typeof Grpc, secure: boolean, servername: strin
           socket.on('error', () => {}) // grpc-js listens too; nothing may crash the server
           if (track.over) {
             socket.destroy()
+            // A sentinel, not a coded error: the probe already has its answer, and grpc-js only
+            // learns from this that the connection failed; no message reaches anyone.
             throw new Error('the probe is over')
           }
           track.socket = socket

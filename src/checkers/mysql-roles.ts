@@ -10,6 +10,7 @@
  */
 import type { Connection } from 'mysql2'
 import type { FoundRole, RoleQuery, RoleSpec } from './roles.js'
+import { HC_ERR_ROLE_ANSWER } from '../errors.js'
 
 /** The role queries of `mysql`. */
 export const MYSQL_ROLES: RoleSpec = {
@@ -66,7 +67,7 @@ export async function mysqlRole (conn: Connection, query: RoleQuery): Promise<Fo
   if (query.role === 'primary') {
     const [row] = await rowsOf(conn, 'SELECT @@global.read_only AS read_only')
     const readOnly = Number(row?.read_only)
-    if (readOnly !== 0 && readOnly !== 1) throw new Error('unexpected answer to SELECT @@global.read_only')
+    if (readOnly !== 0 && readOnly !== 1) throw new HC_ERR_ROLE_ANSWER('SELECT @@global.read_only')
     return readOnly === 0 ? { role: 'primary', detail: 'read_only OFF' } : { role: 'read-only', detail: 'read_only ON' }
   }
   let rows: Row[]

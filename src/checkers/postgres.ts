@@ -32,6 +32,7 @@ import { roleChecker, roleVerdict, type FoundRole, type RoleQuery, type RoleSpec
 import { capReads, TooMuchDataError } from './socket.js'
 import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
+import { HC_ERR_ROLE_ANSWER } from '../errors.js'
 
 /** The role queries of `postgres` (Patroni's names). */
 export const POSTGRES_ROLES: RoleSpec = {
@@ -92,12 +93,12 @@ async function roleOf (client: PgClient, query: RoleQuery, user: string): Promis
   if (query.role === 'primary') {
     const { rows } = await client.query<{ in_recovery: unknown }>(PRIMARY_SQL)
     const inRecovery = rows[0]?.in_recovery
-    if (typeof inRecovery !== 'boolean') throw new Error('unexpected answer to pg_is_in_recovery()')
+    if (typeof inRecovery !== 'boolean') throw new HC_ERR_ROLE_ANSWER('pg_is_in_recovery()')
     return { role: inRecovery ? 'replica' : 'primary' }
   }
   const { rows } = await client.query<ReplicaRow>(REPLICA_SQL)
   const row = rows[0]
-  if (row === undefined) throw new Error('the role query returned no row')
+  if (row === undefined) throw new HC_ERR_ROLE_ANSWER('the role query: no row')
   return replicaRole(row, user)
 }
 

@@ -24,6 +24,7 @@ import { roleChecker, roleVerdict, type FoundRole, type RoleSpec } from './roles
 import { capReads, TooMuchDataError } from './socket.js'
 import { clip, describeError, errorCode, failureStatus, seconds, type Phase } from './status.js'
 import { down, up, type Checker, type CheckContext, type CheckOutcome, type CheckTarget } from './types.js'
+import { HC_ERR_ROLE_ANSWER } from '../errors.js'
 
 /** The role queries of `redis` (Redis's own names for them). */
 export const REDIS_ROLES: RoleSpec = {
@@ -51,7 +52,7 @@ export function parseInfo (text: string): Map<string, string> {
 /** What `INFO replication` says about the server. */
 export function redisRole (info: ReadonlyMap<string, string>): FoundRole {
   const role = info.get('role')
-  if (role === undefined) throw new Error('INFO replication has no role field')
+  if (role === undefined) throw new HC_ERR_ROLE_ANSWER('INFO replication: no role field')
   if (role === 'master') {
     const replicas = info.get('connected_slaves')
     return { role: 'master', ...(replicas === undefined ? {} : { detail: `${replicas} connected replicas` }) }

@@ -65,7 +65,7 @@ export interface CheckGuardOptions {
   /** Name resolution; `dns.lookup` by default (tests pass their own). */
   lookup?: LookupFn
   /** Clock for {@link NAME_TTL_MS}, milliseconds; `performance.now` by default (tests pass their own). */
-  now?: () => number
+  nowMs?: () => number
 }
 
 /**
@@ -91,7 +91,7 @@ export class CheckGuard {
   private readonly allowed: AllowList
   private readonly timeoutMs: number
   private readonly lookup: LookupFn
-  private readonly now: () => number
+  private readonly nowMs: () => number
   private readonly literals = new Map<string, GuardDecision>()
   /** Host name → its decision (while fresh) or the resolution in flight, shared by concurrent checks. */
   private readonly names = new Map<string, { decision: Promise<GuardDecision>, expires: number }>()
@@ -100,7 +100,7 @@ export class CheckGuard {
     this.allowed = new AllowList(opts.networks)
     this.timeoutMs = opts.timeoutMs
     this.lookup = opts.lookup ?? systemLookup
-    this.now = opts.now ?? (() => performance.now())
+    this.nowMs = opts.nowMs ?? (() => performance.now())
   }
 
   /** True when the IP literal lies inside `allowed_check_networks`. */
@@ -137,7 +137,7 @@ export class CheckGuard {
   async check (host: string): Promise<GuardDecision> {
     const literal = this.checkLiteral(host)
     if (literal !== undefined) return literal
-    const now = this.now()
+    const now = this.nowMs()
     const known = this.names.get(host)
     if (known !== undefined && known.expires > now) return await known.decision
     if (this.names.size >= MAX_REMEMBERED) this.names.clear()
@@ -147,7 +147,7 @@ export class CheckGuard {
     this.names.set(host, entry)
     const settled = await decision
     if (this.names.get(host) === entry) {
-      if (settled.allowed || settled.status === 403) entry.expires = this.now() + NAME_TTL_MS
+      if (settled.allowed || settled.status === 403) entry.expires = this.nowMs() + NAME_TTL_MS
       else this.names.delete(host)
     }
     return settled

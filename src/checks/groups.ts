@@ -21,6 +21,7 @@ import { LOCAL_HOST, type SpoolEntry } from '../spool/spool.js'
 import type { CheckGuard } from './check-guard.js'
 import type { GroupDefinition, GroupMember } from '../config/groups.js'
 import type { CheckRequest, HealthService } from './health.js'
+import { HC_ERR_NO_GROUP } from '../errors.js'
 
 /** One member's answer within a group run. */
 export interface MemberResult {
@@ -91,11 +92,11 @@ export class GroupService {
   /**
    * Runs group `name` for `port`, or joins the run in flight for them. Never rejects.
    *
-   * @throws Error when no such group is configured (check {@link GroupService.has} first).
+   * @throws HC_ERR_NO_GROUP when no such group is configured (check {@link GroupService.has} first).
    */
   async run (name: string, port: number, opts: GroupRunOptions): Promise<GroupResult> {
     const group = this.deps.groups.get(name)
-    if (group === undefined) throw new Error(`no group ${name}`)
+    if (group === undefined) throw new HC_ERR_NO_GROUP(name)
     if (opts.noCache) return await this.runOnce(group, port, opts)
     const key = `${name}\u0000${port}`
     const pending = this.inFlight.get(key)

@@ -23,7 +23,7 @@ export interface LatencyHistoryOptions {
   /** Buckets kept per service; default 60 (with 10 s buckets: the last 10 minutes). */
   buckets?: number
   /** Clock in unix seconds. */
-  now?: () => number
+  nowSeconds?: () => number
 }
 
 /** One service's latency over the window, oldest bucket first. */
@@ -50,13 +50,13 @@ export class LatencyHistory {
   readonly bucketSeconds: number
   readonly buckets: number
   private readonly series: LRUCache<string, Series>
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
 
   constructor (opts: LatencyHistoryOptions = {}) {
     this.bucketSeconds = opts.bucketSeconds ?? 10
     this.buckets = opts.buckets ?? 60
     this.series = new LRUCache({ max: opts.maxServices ?? 1000 })
-    this.now = opts.now ?? (() => Date.now() / 1000)
+    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
   }
 
   /**
@@ -66,7 +66,7 @@ export class LatencyHistory {
    * @param passing - whether it passed (HAProxy's sense, see `checkers/status.ts`).
    */
   record (service: string, durationMs: number, passing: boolean): void {
-    const bucket = Math.floor(this.now() / this.bucketSeconds)
+    const bucket = Math.floor(this.nowSeconds() / this.bucketSeconds)
     let s = this.series.get(service)
     if (s === undefined) {
       s = { bucket: new Float64Array(this.buckets).fill(-1), maxMs: new Float32Array(this.buckets), failed: new Uint8Array(this.buckets) }
@@ -87,7 +87,7 @@ export class LatencyHistory {
   get (service: string): LatencySeries | undefined {
     const s = this.series.peek(service)
     if (s === undefined) return undefined
-    const newest = Math.floor(this.now() / this.bucketSeconds)
+    const newest = Math.floor(this.nowSeconds() / this.bucketSeconds)
     const points: Array<number | null> = []
     const failed: number[] = []
     for (let i = 0; i < this.buckets; i++) {

@@ -37,7 +37,7 @@ export interface ServiceLogOptions {
   /** Most (service, client) pairs counted, all services together; default {@link DEFAULT_MAX_COUNTS}. */
   maxCounts?: number
   /** Clock in unix seconds. */
-  now?: () => number
+  nowSeconds?: () => number
 }
 
 /**
@@ -84,7 +84,7 @@ export class ServiceLog {
   private readonly services: LRUCache<string, ServiceRecord>
   private readonly maxClients: number
   private readonly maxCounts: number
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
   /** (service, client) pairs counted now, all services together. */
   private counted = 0
   private uncounted = 0
@@ -96,12 +96,12 @@ export class ServiceLog {
     })
     this.maxClients = opts.maxClientsPerService ?? 1024
     this.maxCounts = opts.maxCounts ?? DEFAULT_MAX_COUNTS
-    this.now = opts.now ?? (() => Date.now() / 1000)
+    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
   }
 
   /** Records one answered check; `details` adds `check_status` and `duration_ms` to its `/recent` entry. */
   record (service: string, code: number, remoteIp: string, details?: SeenDetails): void {
-    const ts = this.now()
+    const ts = this.nowSeconds()
     const checkStatus = details?.checkStatus
     const durationMs = details === undefined ? undefined : tenthsOfMs(details.durationMs)
     let rec = this.services.get(service)
@@ -136,7 +136,7 @@ export class ServiceLog {
 
   /** Services answered within the last `thresholdSeconds`, sorted by name, as `/recent` lists them. */
   recent (thresholdSeconds: number): Array<[string, SeenEntry]> {
-    const now = this.now()
+    const now = this.nowSeconds()
     const out: Array<[string, SeenEntry]> = []
     for (const [service, rec] of this.services.entries()) {
       if (now - rec.seen.ts < thresholdSeconds) out.push([service, snapshot(rec.seen)])
@@ -150,7 +150,7 @@ export class ServiceLog {
    * then a few milliseconds of work and little garbage.
    */
   recentJson (thresholdSeconds: number): string {
-    const now = this.now()
+    const now = this.nowSeconds()
     const rows: Array<[string, SeenEntry]> = []
     for (const [service, rec] of this.services.entries()) {
       if (now - rec.seen.ts < thresholdSeconds) rows.push([service, rec.seen])

@@ -88,7 +88,7 @@ export function resolveTarget (urlPort: number, headers: IncomingHttpHeaders, lo
   if (host === undefined || host.trim() === '') return { host: LOCAL_HOST, port }
   const normalised = normaliseHost(host)
   if (!isValidHost(normalised)) {
-    throw new HC_ERR_BAD_TARGET(`invalid check target host ${JSON.stringify(host)}`)
+    throw new HC_ERR_BAD_TARGET(JSON.stringify(host))
   }
   return { host: local.has(normalised) ? LOCAL_HOST : normalised, port }
 }

@@ -37,7 +37,7 @@ export interface TransitionLogOptions {
   /** Rate limit for the lines (category {@link STATE_CHANGE_CATEGORY}); none: every flip is written. */
   limiter?: Pick<LogLimiter, 'allow'> | undefined
   /** Clock in unix seconds, for {@link RecentTransition.ts}. */
-  now?: () => number
+  nowSeconds?: () => number
 }
 
 /** The {@link LogLimiter} category of state-change lines. */
@@ -87,7 +87,7 @@ export class TransitionLog {
   private readonly last: LRUCache<string, CheckStatus>
   private readonly logger: TransitionLogger | undefined
   private readonly limiter: Pick<LogLimiter, 'allow'> | undefined
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
   /** The last flips, oldest overwritten first; `ringNext` is where the next one goes. */
   private readonly ring: RecentTransition[] = []
   private ringNext = 0
@@ -96,7 +96,7 @@ export class TransitionLog {
     this.logger = opts.logger
     this.limiter = opts.limiter
     this.last = new LRUCache({ max: opts.maxTargets ?? 10000 })
-    this.now = opts.now ?? (() => Date.now() / 1000)
+    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
   }
 
   /**
@@ -133,7 +133,7 @@ export class TransitionLog {
 
   /** Puts a flip in the ring of the last {@link RECENT_TRANSITIONS}. */
   private remember (flip: Transition): void {
-    this.ring[this.ringNext] = { ts: this.now(), ...flip }
+    this.ring[this.ringNext] = { ts: this.nowSeconds(), ...flip }
     this.ringNext = (this.ringNext + 1) % RECENT_TRANSITIONS
   }
 

@@ -61,7 +61,10 @@ export async function main (cmdlineFile = '/proc/1/cmdline'): Promise<number> {
   try {
     const raw = readFileSync(cmdlineFile).subarray(0, MAX_CMDLINE).toString('utf8')
     argv = serverArgvOf(raw.split('\0').filter((arg) => arg !== ''))
-    if (argv === null) throw new Error(`no hacheck in ${cmdlineFile}`)
+    if (argv === null) {
+      process.stderr.write(`hacheck health: no hacheck in ${cmdlineFile}\n`)
+      return 1
+    }
     args = parseServerArgs(argv)
   } catch (err) {
     process.stderr.write(`hacheck health: ${(err as Error).message}\n`)

@@ -20,8 +20,8 @@
 import { hostname, userInfo } from 'node:os'
 import type { FleetSettings } from '../config/fleet.js'
 import type { Config } from '../config/index.js'
-import { HC_ERR_USAGE } from '../errors.js'
-import { describeEtcdError } from '../fleet/client.js'
+import { HC_ERR_ETCD, HC_ERR_ETCD_UNSURE, HC_ERR_ETCD_WRITE, HC_ERR_USAGE } from '../errors.js'
+import { etcdReason } from '../fleet/client.js'
 import { parseFleetKey, parseFleetSpoolValue, type FleetTarget } from '../fleet/keys.js'
 import { MAX_KEYS_PER_WRITE, FleetStore } from '../fleet/store.js'
 import { reasonProblem } from '../spool/change.js'
@@ -182,11 +182,10 @@ export async function runFleetTool (args: ToolArgs, settings: FleetSettings, dep
     return await statusDowned(args, store, args.fleet ? [target, { scope: 'hosts' }] : [{ scope: 'fleet' }, here], explicit, deps)
   } catch (err) {
     if (err instanceof Error && (err as { code?: string }).code?.startsWith('HC_ERR_') === true) throw err
-    const message = describeEtcdError(settings, err)
-    const unsure = /DEADLINE_EXCEEDED/.test(message) && writes.includes(args.action)
-    throw new Error(unsure
-      ? `${message}: no answer in time, the change may or may not have been applied (check with hashowdowned --fleet)`
-      : `${message}${writes.includes(args.action) ? ': nothing was written' : ''}`)
+    const endpoints = settings.endpoints.join(', ')
+    const why = etcdReason(err)
+    if (!writes.includes(args.action)) throw new HC_ERR_ETCD(endpoints, why)
+    throw /DEADLINE_EXCEEDED/.test(why) ? new HC_ERR_ETCD_UNSURE(endpoints, why) : new HC_ERR_ETCD_WRITE(endpoints, why)
   } finally {
     store.close()
   }

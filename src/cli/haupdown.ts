@@ -15,7 +15,7 @@ import { constants } from 'node:fs'
 import { access, readFile, stat } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import type { LoadWeightSettings } from '../config/load-weight.js'
-import { errnoCode, hasCode } from '../errors.js'
+import { errnoCode, hasCode, HC_ERR_DAEMON_LIST, HC_ERR_SPOOL_ROOT } from '../errors.js'
 import type { FleetSettings } from '../config/fleet.js'
 import { LoadSampler } from '../ops/load-weight.js'
 import { Spool, spoolRootError } from '../spool/spool.js'
@@ -140,10 +140,11 @@ async function actionList (args: ToolArgs, io: ToolIO): Promise<number> {
   let body: { seen_services?: Array<[string, unknown]> }
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(LIST_TIMEOUT_MS) })
-    if (!res.ok) throw new Error(`answered ${res.status}`)
+    if (!res.ok) throw new HC_ERR_DAEMON_LIST(url, `answered ${res.status}`)
     body = await res.json() as typeof body
   } catch (err) {
-    throw new Error(`cannot list services from the hacheck daemon at ${url}: ${fetchFailure(err)} (is it running? -p gives its port)`)
+    if (hasCode(err, 'HC_ERR_DAEMON_LIST')) throw err
+    throw new HC_ERR_DAEMON_LIST(url, fetchFailure(err))
   }
   for (const [service, last] of body.seen_services ?? []) io.stdout(`${service} last_response=${pyJson(last)}\n`)
   return 0
@@ -165,7 +166,7 @@ const READ_ONLY: ReadonlySet<Action> = new Set(['status', 'status_downed'])
  * For the read-only actions: the spool root must exist, or the answer would be a false `UP`
  * (a forgotten flag, a spool elsewhere).
  *
- * @throws Error naming the root, where it came from and how to give another.
+ * @throws HC_ERR_SPOOL_ROOT naming the root, where it came from and how to give another.
  */
 async function requireRoot (choice: SpoolRootChoice): Promise<void> {
   const from = choice.from === 'the default' ? choice.from : `from ${choice.from}`
@@ -178,10 +179,10 @@ async function requireRoot (choice: SpoolRootChoice): Promise<void> {
   } catch (err) {
     if (hasCode(err, 'HC_ERR_SPOOL_ROOT')) throw err
     if (errnoCode(err) === 'EACCES') throw spoolRootError(choice.root, err)
-    if (errnoCode(err) !== 'ENOENT') throw new Error(`cannot read spool root ${choice.root} (${from}): ${(err as Error).message}`)
-    throw new Error(`spool root ${choice.root} (${from}) does not exist: is hacheck's spool elsewhere? Give --spool-root, -c FILE or HACHECK_SPOOL_ROOT`)
+    if (errnoCode(err) !== 'ENOENT') throw new HC_ERR_SPOOL_ROOT(`cannot read spool root ${choice.root} (${from}): ${(err as Error).message}`)
+    throw new HC_ERR_SPOOL_ROOT(`spool root ${choice.root} (${from}) does not exist: is hacheck's spool elsewhere? Give --spool-root, -c FILE or HACHECK_SPOOL_ROOT`)
   }
-  throw new Error(`spool root ${choice.root} (${from}) is not a directory`)
+  throw new HC_ERR_SPOOL_ROOT(`spool root ${choice.root} (${from}) is not a directory`)
 }
 
 /**

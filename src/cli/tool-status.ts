@@ -100,7 +100,7 @@ export async function effectiveLookup (root: string, opts: EffectiveLookupOption
   }
   // No daemon and no snapshot: no fleet view exists anywhere; the local spool is the answer.
   if (!daemon.answered && snapshot === null) return { spool: new Spool(root, nowSeconds), note: null }
-  const view = new FleetMirror({ prefix: snapshot?.prefix ?? prefix ?? '', host: snapshot?.host ?? host ?? '', now: nowSeconds })
+  const view = new FleetMirror({ prefix: snapshot?.prefix ?? prefix ?? '', host: snapshot?.host ?? host ?? '', nowSeconds })
   if (snapshot !== null) view.replace(snapshot.kvs, snapshot.revision, snapshot.syncedAt)
   let note: string | null
   if (daemon.answered) {

@@ -9,6 +9,7 @@ import { isValidServiceName, parseCheckSpec } from '../check-url.js'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { Type } from './json-schema.js'
 import { Nullable, configErrorAt, type KeySpec } from './schema.js'
+import { HC_ERR_GROUP_NOT_PROBE, HC_ERR_GROUP_NO_SCRIPT } from '../errors.js'
 
 /** A group or script name: a service name (`[.a-zA-Z0-9_-]+`), so it can stand in a URL. */
 const NAME_PATTERN = '^[.a-zA-Z0-9_-]{1,255}$'
@@ -88,12 +89,12 @@ export interface GroupDefinition {
   readonly members: readonly GroupMember[]
 }
 
-/** Parses one member; throws a plain Error whose message says why (the caller names the member). */
+/** Parses one member; throws a coded error whose message says why (the caller names the member). */
 function parseMember (spec: string, scripts: Readonly<Record<string, unknown>>, registry: CheckerRegistry): GroupMember {
   const { protocol, checker, port, query, queryString, name } = parseCheckSpec(spec, registry)
-  if (!checker.probes) throw new Error(`${protocol} is not a probe (the group's own spool gate already runs)`)
+  if (!checker.probes) throw new HC_ERR_GROUP_NOT_PROBE(protocol)
   if (name === undefined) return { spec, protocol, port, query, queryString }
-  if (protocol === 'script' && !Object.hasOwn(scripts, name)) throw new Error(`no script '${name}' under scripts`)
+  if (protocol === 'script' && !Object.hasOwn(scripts, name)) throw new HC_ERR_GROUP_NO_SCRIPT(name)
   return { spec, protocol, service: name, port, query, queryString }
 }
 

@@ -233,8 +233,13 @@ export function cleanEtcdMessage (message: string): string {
     .replace(/[\s.,;:]+$/, '')
 }
 
+/** The cause of an etcd client error for people: its first line, at most 300 characters, cleaned. */
+export function etcdReason (err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return cleanEtcdMessage(message.split('\n')[0]?.slice(0, 300) ?? '')
+}
+
 /** An error message for people: the endpoints and the cause in one line, never a credential. */
 export function describeEtcdError (settings: FleetSettings, err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err)
-  return `etcd at ${settings.endpoints.join(', ')}: ${cleanEtcdMessage(message.split('\n')[0]?.slice(0, 300) ?? '')}`
+  return `etcd at ${settings.endpoints.join(', ')}: ${etcdReason(err)}`
 }

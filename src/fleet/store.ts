@@ -11,7 +11,7 @@
  */
 import type { Etcd3, IRequestOp } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import { HC_ERR_FLEET_LIMIT } from '../errors.js'
+import { HC_ERR_FLEET_CONTENDED, HC_ERR_FLEET_LIMIT, HC_ERR_FLEET_LISTING } from '../errors.js'
 import { openEtcd, prefixEnd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import {
   fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
@@ -47,12 +47,12 @@ export interface FleetRead<T> {
 export class FleetStore {
   readonly settings: FleetSettings
   private readonly client: Etcd3
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
 
-  private constructor (settings: FleetSettings, client: Etcd3, now: () => number) {
+  private constructor (settings: FleetSettings, client: Etcd3, nowSeconds: () => number) {
     this.settings = settings
     this.client = client
-    this.now = now
+    this.nowSeconds = nowSeconds
   }
 
   /**
@@ -60,9 +60,9 @@ export class FleetStore {
    *
    * @throws HC_ERR_CONFIG for an unreadable TLS file.
    */
-  static async open (settings: FleetSettings, now: () => number = () => Date.now() / 1000): Promise<FleetStore> {
+  static async open (settings: FleetSettings, nowSeconds: () => number = () => Date.now() / 1000): Promise<FleetStore> {
     const credentials = await readFleetCredentials(settings)
-    return new FleetStore(settings, await openEtcd(settings, { credentials }), now)
+    return new FleetStore(settings, await openEtcd(settings, { credentials }), nowSeconds)
   }
 
   /** Closes the connection. */
@@ -122,7 +122,7 @@ export class FleetStore {
   private async leaseFor (expiration: number | null): Promise<string | null> {
     if (expiration === null) return null
     // etcd raises a TTL below its minimum (about 1.5 election timeouts) to that minimum.
-    const ttl = Math.max(1, Math.ceil(expiration - this.now()) + 1)
+    const ttl = Math.max(1, Math.ceil(expiration - this.nowSeconds()) + 1)
     return (await this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 })).ID
   }
 
@@ -142,13 +142,13 @@ export class FleetStore {
       const ops: IRequestOp[] = names.map(({ name }) => {
         const previous = current.get(name)
         const old = previous === undefined ? null : parseFleetSpoolValue(previous.value, previous.valueBytes).value
-        const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.now()
+        const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.nowSeconds()
         const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy)
         return { request_put: { key: Buffer.from(name), value: Buffer.from(value), ...(lease === null ? {} : { lease }) } }
       })
       const compare = names.map(({ name }) => ({ key: Buffer.from(name), target: 'Mod' as const, result: 'Equal' as const, mod_revision: current.get(name)?.modRevision ?? 0 }))
       if ((await this.client.kv.txn({ compare, success: ops })).succeeded) return
-      if (attempt >= WRITE_ATTEMPTS) throw new Error('the keys kept changing under another writer; nothing was written, try again')
+      if (attempt >= WRITE_ATTEMPTS) throw new HC_ERR_FLEET_CONTENDED()
     }
   }
 
@@ -168,7 +168,7 @@ export class FleetStore {
     const names = keys.map((key) => this.keyOf(target, 'weight', key))
     const existing = await this.readKeys(names)
     await this.checkRoom(target, names.filter((n) => !existing.has(n)).length)
-    const value = Buffer.from(formatFleetWeightValue(weight, this.now(), setBy))
+    const value = Buffer.from(formatFleetWeightValue(weight, this.nowSeconds(), setBy))
     await this.client.kv.txn({ success: keys.map((key) => ({ request_put: { key: Buffer.from(this.keyOf(target, 'weight', key)), value } })) })
   }
 
@@ -194,7 +194,7 @@ export class FleetStore {
   async listSpool (targets: ReadonlyArray<FleetTarget | { scope: 'hosts' }>): Promise<FleetKv[]> {
     const prefixes = targets.map((t) => t.scope === 'hosts' ? `${this.settings.prefix}hosts/` : fleetKindPrefix(this.settings.prefix, t, 'spool'))
     const read = await rangePrefixes(this.client, prefixes)
-    if (!read.complete) throw new Error(`${read.total} keys under ${prefixes.join(', ')}: more than one listing reads (${read.kvs.length}); nothing listed`)
+    if (!read.complete) throw new HC_ERR_FLEET_LISTING(read.total, prefixes.join(', '), read.kvs.length)
     return read.kvs
   }
 }

@@ -90,7 +90,7 @@ interface Held { name: FleetKeyName, modRevision: number, text: string }
 export class FleetMirror implements FleetView {
   readonly prefix: string
   readonly host: string
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
   private readonly held = new Map<string, Held>()
   private readonly spool = { host: new Map<string, SpoolState>(), fleet: new Map<string, SpoolState>() }
   private readonly weights = { host: new Map<string, WeightSlot>(), fleet: new Map<string, WeightSlot>() }
@@ -103,11 +103,11 @@ export class FleetMirror implements FleetView {
   private connected = false
   private readonly warnings: FleetWarnings
 
-  constructor (opts: { prefix: string, host: string, now?: () => number, warn?: FleetWarn }) {
+  constructor (opts: { prefix: string, host: string, nowSeconds?: () => number, warn?: FleetWarn }) {
     this.prefix = opts.prefix
     this.host = opts.host
-    this.now = opts.now ?? (() => Date.now() / 1000)
-    this.warnings = new FleetWarnings(opts.warn ?? (() => {}), this.now, 4 * MAX_FLEET_ENTRIES)
+    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
+    this.warnings = new FleetWarnings(opts.warn ?? (() => {}), this.nowSeconds, 4 * MAX_FLEET_ENTRIES)
   }
 
   merge (local: SpoolState, file: string): SpoolState {
@@ -123,7 +123,7 @@ export class FleetMirror implements FleetView {
   private live (state: SpoolState | undefined): (SpoolState & { up: false }) | undefined {
     if (state === undefined || state.up) return undefined
     const { expiration } = state.entry
-    return expiration !== null && expiration < this.now() ? undefined : state
+    return expiration !== null && expiration < this.nowSeconds() ? undefined : state
   }
 
   weight (file: string): WeightEntry | null {
@@ -158,7 +158,7 @@ export class FleetMirror implements FleetView {
   }
 
   status (): FleetStatus {
-    const now = this.now()
+    const now = this.nowSeconds()
     const syncedAt = this.connected ? now : this.syncedAt
     return {
       connected: this.connected,
@@ -193,7 +193,7 @@ export class FleetMirror implements FleetView {
    * @returns whether any key was added, removed or rewritten (a reconnect usually reads back
    *   what the view already held).
    */
-  replace (kvs: Iterable<FleetKv>, revision: number, syncedAt: number | null = this.now(), total = 0): boolean {
+  replace (kvs: Iterable<FleetKv>, revision: number, syncedAt: number | null = this.nowSeconds(), total = 0): boolean {
     const before = new Map([...this.held].map(([key, held]) => [key, held.modRevision]))
     this.held.clear()
     for (const map of [this.spool.host, this.spool.fleet, this.weights.host, this.weights.fleet]) map.clear()
@@ -230,7 +230,7 @@ export class FleetMirror implements FleetView {
 
   /** Records the connection state; while connected the view counts as current. */
   setConnected (connected: boolean): void {
-    if (this.connected && !connected) this.syncedAt = this.now()
+    if (this.connected && !connected) this.syncedAt = this.nowSeconds()
     this.connected = connected
   }
 

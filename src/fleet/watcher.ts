@@ -99,7 +99,7 @@ export class FleetWatcher {
   readonly settings: FleetSettings
   private readonly opts: FleetOptions
   private readonly credentials: Awaited<ReturnType<typeof readFleetCredentials>>
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
   private readonly backoff: FleetBackoff
   private readonly prefixes: string[]
   private readonly stopping = new AbortController()
@@ -118,9 +118,9 @@ export class FleetWatcher {
     this.opts = opts
     this.settings = settings
     this.credentials = credentials
-    this.now = opts.nowSeconds ?? (() => Date.now() / 1000)
+    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
     this.backoff = opts.backoff ?? { initialMs: FIRST_BACKOFF_MS, maxMs: opts.config.fleet_reconnect_max_seconds * 1000 }
-    this.view = new FleetMirror({ prefix: settings.prefix, host: settings.host, now: this.now, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
+    this.view = new FleetMirror({ prefix: settings.prefix, host: settings.host, nowSeconds: this.nowSeconds, warn: (fields, msg) => { opts.log.warn(fields, msg) } })
     this.prefixes = watchPrefixes(settings.prefix, settings.host)
     this.firstAttempt = new Promise<boolean>((resolve) => { this.settleFirst = resolve })
     this.snapshot = opts.spoolRoot === undefined
@@ -199,7 +199,7 @@ export class FleetWatcher {
     const { revision, kvs, total, complete } = await rangePrefixes(client, this.prefixes, { maxKeys: MAX_FLEET_ENTRIES })
     // A reconnect that reads back what the view held writes no snapshot, so the next real
     // change is written at once rather than queued behind this one.
-    if (this.view.replace(kvs, revision, this.now(), complete ? 0 : Math.max(total, kvs.length + 1))) this.snapshot?.changed()
+    if (this.view.replace(kvs, revision, this.nowSeconds(), complete ? 0 : Math.max(total, kvs.length + 1))) this.snapshot?.changed()
     this.noteLimit()
     let ended: (reason: unknown) => void = () => {}
     const end = new Promise<unknown>((resolve) => { ended = resolve })
@@ -221,7 +221,7 @@ export class FleetWatcher {
     this.view.setConnected(true)
     this.settleFirst(true)
     if (this.lostSince !== null || !this.everConnected) {
-      const away = this.lostSince === null ? {} : { away_seconds: Math.round((this.now() - this.lostSince) * 10) / 10 }
+      const away = this.lostSince === null ? {} : { away_seconds: Math.round((this.nowSeconds() - this.lostSince) * 10) / 10 }
       this.opts.log.info({ revision, entries: this.view.status().entries, ...away },
         this.everConnected ? 'fleet: etcd is back; the fleet view is current again' : 'fleet: watching etcd; the fleet view is current')
     }
@@ -263,7 +263,7 @@ export class FleetWatcher {
       this.opts.log.debug({ error }, 'fleet: etcd still unreachable')
       return
     }
-    this.lostSince = this.now()
+    this.lostSince = this.nowSeconds()
     const st = this.view.status()
     this.opts.log.warn({ error, revision: st.revision, entries: st.entries },
       this.everConnected

@@ -68,7 +68,7 @@ export interface AppDeps {
   /** This machine's addresses (checked as 127.0.0.1); read from the interfaces by default. */
   localAddresses?: ReadonlySet<string>
   /** Clock in unix seconds. */
-  now?: () => number
+  nowSeconds?: () => number
   /** Process start in unix seconds, for `/status` uptime. */
   startTime?: number
   /** Logger; none by default (tests). */
@@ -116,20 +116,20 @@ export const MAX_HEADER_SIZE = 16384
 
 /** Builds the shared state once; pass the result to each {@link buildApp} of a server. */
 export function createRuntime (config: Config, deps: AppDeps): Runtime {
-  const now = deps.now ?? (() => Date.now() / 1000)
+  const nowSeconds = deps.nowSeconds ?? (() => Date.now() / 1000)
   const checkers = deps.checkers ?? defaultCheckers
   const logLimiter = deps.logLimiter ?? new LogLimiter({
     logger: deps.logger ?? deps.opsLogger,
     categories: { [STATE_CHANGE_CATEGORY]: STATE_CHANGE_BUDGET }
   })
-  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, now, limiter: logLimiter })
+  const transitions = deps.transitions ?? new TransitionLog({ logger: deps.opsLogger ?? deps.logger, nowSeconds, limiter: logLimiter })
   const health = deps.health ?? new HealthService({ config, spool: deps.spool, checkers, transitions })
   const checkGuard = deps.checkGuard ?? new CheckGuard({ networks: config.allowed_check_networks, timeoutMs: config.healthcheck_timeout * 1000 })
   const groups = deps.groups ?? new GroupService({ groups: config.checkGroups, health, guard: checkGuard, checkers, failureCode: config.group_failure_code })
   const load = deps.load ?? (config.loadWeight === null ? undefined : new LoadSampler({ settings: config.loadWeight, logger: deps.opsLogger ?? deps.logger }).start())
   let latency = deps.latency
   if (latency === undefined) {
-    const history = new LatencyHistory({ now })
+    const history = new LatencyHistory({ nowSeconds })
     health.onProbe((_protocol, result, target) => { history.record(target.service, result.durationMs, isPassingStatus(result.checkStatus)) })
     latency = history
   }
@@ -143,10 +143,10 @@ export function createRuntime (config: Config, deps: AppDeps): Runtime {
     checkGuard,
     groups,
     renderMetrics: deps.renderMetrics,
-    serviceLog: deps.serviceLog ?? new ServiceLog({ now }),
+    serviceLog: deps.serviceLog ?? new ServiceLog({ nowSeconds }),
     localAddresses: deps.localAddresses ?? localAddresses(),
-    now,
-    startTime: deps.startTime ?? now(),
+    nowSeconds,
+    startTime: deps.startTime ?? nowSeconds(),
     logLimiter,
     logger: deps.logger,
     opsLogger: deps.opsLogger,
@@ -227,7 +227,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=UTF-8').send('Not Found'))
 
   const httpStatus = config.http_status_root === null ? undefined : httpStatusAnswer({ root: config.http_status_root, spool: rt.spool })
-  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, now: rt.now, httpStatus, fleet: rt.spool.fleet, load: rt.load })
+  await app.register(statusRoutes, { health: rt.health, serviceLog: rt.serviceLog, startTime: rt.startTime, nowSeconds: rt.nowSeconds, httpStatus, fleet: rt.spool.fleet, load: rt.load })
   await app.register(groupRoutes, { groups: rt.groups, serviceLog: rt.serviceLog, metrics: rt.metrics })
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers, logLimiter: rt.logLimiter

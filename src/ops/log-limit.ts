@@ -57,7 +57,7 @@ export interface LogLimiterOptions {
   /** How long after the first suppressed line its category's summary is written, ms; default 10000. */
   summaryIntervalMs?: number
   /** Clock in milliseconds; injected by tests. */
-  now?: () => number
+  nowMs?: () => number
 }
 
 interface Bucket {
@@ -79,7 +79,7 @@ export class LogLimiter {
   private readonly totals = new Map<string, Bucket>()
   private readonly suppressed = new Map<string, Suppressed>()
   private readonly intervalMs: number
-  private readonly now: () => number
+  private readonly nowMs: () => number
   private timer: NodeJS.Timeout | undefined
 
   constructor (opts: LogLimiterOptions = {}) {
@@ -87,7 +87,7 @@ export class LogLimiter {
     this.categories = opts.categories ?? {}
     this.keys = new LRUCache({ max: opts.maxKeys ?? 10000 })
     this.intervalMs = opts.summaryIntervalMs ?? 10000
-    this.now = opts.now ?? Date.now
+    this.nowMs = opts.nowMs ?? Date.now
   }
 
   /**
@@ -96,7 +96,7 @@ export class LogLimiter {
    */
   allow (category: string, key: string): boolean {
     const budget = this.categories[category] ?? DEFAULT_BUDGET
-    const now = this.now()
+    const now = this.nowMs()
     const id = `${category}\u0000${key}`
     let own = this.keys.get(id)
     if (own === undefined) {

@@ -12,6 +12,7 @@
 import { closeSync, fstat, openSync, stat, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import pino, { type Logger } from 'pino'
+import { HC_ERR_LOG_FILE } from '../errors.js'
 
 /** A logger plus the handles the server needs around it. */
 export interface HacheckLogger {
@@ -45,7 +46,7 @@ const sameFile = (a: Stats, b: Stats): boolean => a.ino === b.ino && a.dev === b
  * missing directory is an error, never created: a typo in `log_path` must not make directories
  * (as root, anywhere).
  *
- * @throws Error naming the file and the reason.
+ * @throws HC_ERR_LOG_FILE naming the file and the reason.
  */
 function checkLogFile (path: string): void {
   try {
@@ -53,7 +54,7 @@ function checkLogFile (path: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? `its directory ${dirname(path)} does not exist` : (err as Error).message
-    throw new Error(`cannot open log file ${path} (log_path): ${why}`)
+    throw new HC_ERR_LOG_FILE(path, why)
   }
 }
 

@@ -20,7 +20,7 @@
 import { constants, lstatSync, statSync, type Stats } from 'node:fs'
 import { lstat, open, readdir, type FileHandle } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import { errnoCode } from '../errors.js'
+import { errnoCode, hasCode, HC_ERR_SPOOL_REPAIR } from '../errors.js'
 import { isTempFileName } from './files.js'
 import { parseSpoolFileName } from './format.js'
 
@@ -125,7 +125,7 @@ export async function adoptDirs (dirs: readonly string[], owner: SpoolOwner | un
  * to (`/etc/shadow`). O_NOFOLLOW refuses a link, O_NONBLOCK a FIFO's wait; the fstat must then
  * show the kind expected.
  *
- * @throws ELOOP for a link, or an Error when the entry is not the expected kind.
+ * @throws ELOOP for a link, or HC_ERR_SPOOL_REPAIR when the entry is not the expected kind.
  */
 async function openNoFollow (path: string, directory: boolean): Promise<FileHandle> {
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (directory ? constants.O_DIRECTORY : 0)
@@ -133,7 +133,7 @@ async function openNoFollow (path: string, directory: boolean): Promise<FileHand
   const stats = await fh.stat()
   if (directory ? stats.isDirectory() : stats.isFile()) return fh
   await fh.close()
-  throw new Error(`${path} is no longer a ${directory ? 'directory' : 'regular file'}`)
+  throw new HC_ERR_SPOOL_REPAIR(path, `it is no longer a ${directory ? 'directory' : 'regular file'}`)
 }
 
 /**
@@ -190,7 +190,7 @@ async function repairEntry (path: string, stats: Stats, owner: SpoolOwner, giveA
   const fh = await openNoFollow(path, stats.isDirectory())
   try {
     const now = await fh.stat()
-    if (now.ino !== stats.ino || now.dev !== stats.dev) throw new Error(`${path} was replaced while being repaired`)
+    if (now.ino !== stats.ino || now.dev !== stats.dev) throw new HC_ERR_SPOOL_REPAIR(path, 'it was replaced')
     if (after.uid !== before.uid || after.gid !== before.gid) await fh.chown(after.uid, after.gid)
     if (after.mode !== before.mode) await fh.chmod(after.mode)
   } finally {
@@ -236,7 +236,7 @@ export async function repairSpool (root: string): Promise<RepairReport> {
         const done = await repairEntry(path, stats, owner, giveAway)
         if (done !== null) report.repaired.push(done)
       } catch (err) {
-        report.failed.push({ path, error: errnoCode(err) ?? (err as Error).message })
+        report.failed.push({ path, error: hasCode(err, 'HC_ERR_SPOOL_REPAIR') ? err.message : errnoCode(err) ?? (err as Error).message })
         continue
       }
       if (depth === 0 && stats.isDirectory()) await visit(path, (_n, s) => s.isFile(), 1)

@@ -15,7 +15,7 @@
 import { constants, lstatSync } from 'node:fs'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_WRITE, errnoCode } from '../errors.js'
+import { HC_ERR_SPOOL_NAME, HC_ERR_SPOOL_WRITE, errnoCode, hasCode } from '../errors.js'
 import { isValidServiceName } from './format.js'
 import { SPOOL_FILE_MODE, adoptDirs, adoptFile, createdDirs, spoolOwner } from './ownership.js'
 
@@ -96,12 +96,13 @@ export async function activatePresence (root: string, file: string): Promise<voi
       return await open(path, flags, SPOOL_FILE_MODE)
     })
     try {
-      if (!(await handle.stat()).isFile()) throw new Error('it exists and is not a regular file')
+      if (!(await handle.stat()).isFile()) throw new HC_ERR_SPOOL_WRITE(`cannot create presence file ${path}: it exists and is not a regular file`)
       if (created) await adoptFile(handle, spoolOwner(root))
     } finally {
       await handle.close()
     }
   } catch (err) {
+    if (hasCode(err, 'HC_ERR_SPOOL_WRITE')) throw err
     const why = errnoCode(err) === 'ELOOP' ? 'it is a symlink' : (err as Error).message
     throw new HC_ERR_SPOOL_WRITE(`cannot create presence file ${path}: ${why}`)
   }

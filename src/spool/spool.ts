@@ -64,7 +64,7 @@ export interface SpoolOpenOptions {
   /** Require write access too (the up/down tools, remote spool changes). */
   write?: boolean
   /** Clock in unix seconds; injected by tests. */
-  now?: () => number
+  nowSeconds?: () => number
   /** Where to report a root that goes missing at run time (the server passes its logger). */
   log?: SpoolLog
   /** (ours) The fleet view, consulted beside each file of a lookup (see `fleet/view.ts`). */
@@ -84,7 +84,7 @@ export interface SpoolLog {
  */
 export class Spool {
   readonly root: string
-  readonly now: () => number
+  readonly nowSeconds: () => number
   /** `root` ending in a separator: file paths are `prefix + name` (no path.join per lookup). */
   private readonly prefix: string
   private readonly log: SpoolLog | undefined
@@ -94,10 +94,10 @@ export class Spool {
   readonly fleet: FleetView | undefined
 
   /** Prefer {@link Spool.open}, which checks the directory; this does not touch the disk. */
-  constructor (root: string, now: () => number = () => Date.now() / 1000, log?: SpoolLog, fleet?: FleetView) {
+  constructor (root: string, nowSeconds: () => number = () => Date.now() / 1000, log?: SpoolLog, fleet?: FleetView) {
     this.root = root
     this.prefix = root.endsWith(sep) ? root : `${root}${sep}`
-    this.now = now
+    this.nowSeconds = nowSeconds
     this.log = log
     this.fleet = fleet
   }
@@ -120,13 +120,15 @@ export class Spool {
       const why = errnoCode(err) === 'ENOENT' ? 'its parent directory does not exist' : (err as Error).message
       if (errnoCode(err) !== 'EEXIST') throw new HC_ERR_SPOOL_ROOT(`cannot create spool root ${root}: ${why}`)
     }
+    let why: string | undefined
     try {
-      if (!(await stat(root)).isDirectory()) throw new Error('it is not a directory')
-      await access(root, constants.R_OK | constants.X_OK | (opts.write === true ? constants.W_OK : 0))
+      if ((await stat(root)).isDirectory()) await access(root, constants.R_OK | constants.X_OK | (opts.write === true ? constants.W_OK : 0))
+      else why = 'it is not a directory'
     } catch (err) {
-      throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${(err as Error).message}`)
+      why = (err as Error).message
     }
-    return new Spool(root, opts.now, opts.log, opts.fleet)
+    if (why !== undefined) throw new HC_ERR_SPOOL_ROOT(`spool root ${root} is not a ${need} directory: ${why}`)
+    return new Spool(root, opts.nowSeconds, opts.log, opts.fleet)
   }
 
   /**
@@ -153,7 +155,7 @@ export class Spool {
       return { up: false, entry: { key, file, reason: found.reason, expiration: null, creation: null, state: 'down' } }
     }
     const info = parseSpoolContents(found.text)
-    if (info.expiration !== null && info.expiration < this.now()) {
+    if (info.expiration !== null && info.expiration < this.nowSeconds()) {
       removeIfUnchanged(path, found.text)
       return UP
     }
@@ -216,7 +218,7 @@ export class Spool {
    */
   private noticeRoot (): void {
     if (this.log === undefined) return
-    const now = this.now()
+    const now = this.nowSeconds()
     if (now - this.rootCheckedAt < 1) return
     this.rootCheckedAt = now
     let present = true
@@ -263,7 +265,7 @@ export class Spool {
       const previous = this.status(key)
       creation = !previous.up && previous.entry.reason === opts.reason && previous.entry.state === state && previous.entry.creation !== null
         ? previous.entry.creation
-        : this.now()
+        : this.nowSeconds()
     }
     const info: SpoolInfo = { reason: opts.reason, expiration: opts.expiration ?? null, creation, state }
     const text = formatSpoolContents(info)

@@ -75,14 +75,14 @@ export class SpoolWeights {
   /** The spool root: whose owner and group the weight files take (`ownership.ts`). */
   readonly root: string
   readonly dir: string
-  private readonly now: () => number
+  private readonly nowSeconds: () => number
   /** (ours) The fleet's weights, consulted by {@link SpoolWeights.effective} beside the files. */
   private readonly fleet: FleetView | undefined
 
-  constructor (spool: Pick<Spool, 'root' | 'now'> & { fleet?: FleetView | undefined }) {
+  constructor (spool: Pick<Spool, 'root' | 'nowSeconds'> & { fleet?: FleetView | undefined }) {
     this.root = spool.root
     this.dir = join(spool.root, WEIGHT_DIR)
-    this.now = spool.now
+    this.nowSeconds = spool.nowSeconds
     this.fleet = spool.fleet
   }
 
@@ -110,7 +110,7 @@ export class SpoolWeights {
   async set (key: SpoolKey, weight: number): Promise<WeightEntry> {
     if (!isValidWeight(weight)) throw new HC_ERR_SPOOL_WEIGHT(`weight must be an integer 0-${MAX_WEIGHT}, got ${String(weight)}`)
     const file = spoolFileName(key)
-    const creation = this.now()
+    const creation = this.nowSeconds()
     await writeFileAtomic(this.dir, file, JSON.stringify({ weight, creation }), this.root)
     return { key: normaliseKey(key), file, weight, creation }
   }

@@ -99,7 +99,7 @@ test('grpc health messages: encoding, unknown fields skipped, malformed input re
   assert.equal(decodeHealthCheckResponse(Buffer.from([0x08, 0x01])), 1)
   // An unknown string field 2, an unknown fixed32 field 3, then status 2.
   assert.equal(decodeHealthCheckResponse(Buffer.from([0x12, 0x02, 0x68, 0x69, 0x1d, 1, 2, 3, 4, 0x08, 0x02])), 2)
-  assert.throws(() => decodeHealthCheckResponse(Buffer.from([0x08])), /truncated varint/)
+  assert.throws(() => decodeHealthCheckResponse(Buffer.from([0x08])), { code: 'HC_ERR_GRPC_RESPONSE', message: 'malformed HealthCheckResponse: truncated varint' })
   assert.throws(() => decodeHealthCheckResponse(Buffer.from([0x12, 0x09, 0x68])), /truncated field/)
   assert.throws(() => decodeHealthCheckResponse(Buffer.from([0x0f])), /wire type 7/)
   assert.throws(() => decodeHealthCheckResponse(Buffer.from([0x0a, 0x00])), /status is not a varint/)

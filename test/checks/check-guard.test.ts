@@ -90,7 +90,7 @@ test('a resolved name is used for NAME_TTL_MS, concurrent checks share one looku
     return '10.0.0.7'
   }
   let clock = 0
-  const guard = new CheckGuard({ networks: DEFAULT_CHECK_NETWORKS, timeoutMs: 200, lookup, now: () => clock })
+  const guard = new CheckGuard({ networks: DEFAULT_CHECK_NETWORKS, timeoutMs: 200, lookup, nowMs: () => clock })
   const together = await Promise.all(Array.from({ length: 50 }, async () => await guard.check('db.internal')))
   assert.ok(together.every((d) => d.allowed && d.address === '10.0.0.7'))
   assert.deepEqual(asked, ['db.internal'], '50 concurrent checks, one lookup')

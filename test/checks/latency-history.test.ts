@@ -6,7 +6,7 @@ import { httpUpstream } from '../upstreams.js'
 
 test('latency history: the slowest probe per bucket, failures marked, gaps null, oldest first', () => {
   let now = 1000
-  const h = new LatencyHistory({ bucketSeconds: 10, buckets: 6, now: () => now })
+  const h = new LatencyHistory({ bucketSeconds: 10, buckets: 6, nowSeconds: () => now })
   h.record('web', 12.34, true)
   h.record('web', 5, true) // same bucket, faster: the slowest stays
   now = 1020
@@ -20,7 +20,7 @@ test('latency history: the slowest probe per bucket, failures marked, gaps null,
 
 test('latency history: buckets older than the window drop out, and a reused slot starts empty', () => {
   let now = 0
-  const h = new LatencyHistory({ bucketSeconds: 1, buckets: 3, now: () => now })
+  const h = new LatencyHistory({ bucketSeconds: 1, buckets: 3, nowSeconds: () => now })
   h.record('web', 100, false)
   now = 3 // the same slot (3 % 3 === 0), three buckets later
   assert.deepEqual(h.get('web')?.points, [null, null, null])

@@ -4,7 +4,7 @@ import { ServiceLog } from '../../src/checks/service-log.js'
 
 test('recent lists services answered within the threshold, sorted', () => {
   let now = 1000
-  const log = new ServiceLog({ now: () => now })
+  const log = new ServiceLog({ nowSeconds: () => now })
   log.record('web', 200, '10.0.0.1')
   now = 1100
   log.record('api', 503, '10.0.0.2')

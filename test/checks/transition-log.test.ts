@@ -93,7 +93,7 @@ test('state changes reach the ops logger, written at the default (warn) level', 
 
 test('transition log: the last 100 flips are kept in memory, newest first, with their time', () => {
   let now = 1000
-  const log = new TransitionLog({ now: () => now })
+  const log = new TransitionLog({ nowSeconds: () => now })
   assert.deepEqual(log.recent(), [])
   const target = { service: 'web', host: '127.0.0.1', port: 80 }
   const pass = { code: 200, message: 'ok', checkStatus: 'L7OK' as const, durationMs: 1 }

@@ -18,7 +18,7 @@ const value = (fields: Record<string, unknown>): Uint8Array => Buffer.from(JSON.
 const kv = (key: string, fields: Record<string, unknown>, modRevision = 5): FleetKv => ({ key, value: value(fields), modRevision })
 
 function mirror (warnings: string[] = []): FleetMirror {
-  return new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => NOW, warn: (_f, m) => { warnings.push(m) } })
+  return new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => NOW, warn: (_f, m) => { warnings.push(m) } })
 }
 
 /** `<source>:<state>:<reason>` of a lookup, or `up`. */

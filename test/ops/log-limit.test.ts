@@ -16,7 +16,7 @@ function collector (): { lines: Array<Record<string, unknown>>, warn: (obj: obje
 
 test('a key may write its burst, then perMinute lines a minute', () => {
   let now = 1_000_000
-  const limiter = new LogLimiter({ now: () => now })
+  const limiter = new LogLimiter({ nowMs: () => now })
   const allowed = Array.from({ length: 20 }, () => limiter.allow('check-guard', '10.0.0.1')).filter(Boolean).length
   assert.equal(allowed, 5)
   now += 9_000
@@ -28,7 +28,7 @@ test('a key may write its burst, then perMinute lines a minute', () => {
 })
 
 test('a category caps all its keys together: invented keys do not multiply the budget', () => {
-  const limiter = new LogLimiter({ now: () => 0, categories: { 'state-change': STATE_CHANGE_BUDGET } })
+  const limiter = new LogLimiter({ nowMs: () => 0, categories: { 'state-change': STATE_CHANGE_BUDGET } })
   let guard = 0
   let changes = 0
   for (let i = 0; i < 2000; i++) {
@@ -65,7 +65,7 @@ test('floods of refused targets, invented failing services and unauthenticated s
   const sink = new Writable({ write (chunk: Buffer, _enc, done) { text += chunk.toString(); done() } })
   const logger = pino({ level: 'warn' }, sink)
   // A frozen clock: the budgets do not refill while the test runs, so the counts are exact.
-  const logLimiter = new LogLimiter({ logger, categories: { 'state-change': STATE_CHANGE_BUDGET }, now: () => 0 })
+  const logLimiter = new LogLimiter({ logger, categories: { 'state-change': STATE_CHANGE_BUDGET }, nowMs: () => 0 })
   const { app, spool } = await buildTestApp(t, { allow_remote_spool_changes: true, remote_spool_token: 'a-token-of-16-chars!' }, {
     logger, opsLogger: logger.child({}, { level: 'info' }), logLimiter
   })

@@ -212,7 +212,7 @@ test('a root removed at run time is reported once, and again only after it came 
   const lines: string[] = []
   const log = { warn: (msg: string) => { lines.push(`warn ${msg}`) }, info: (msg: string) => { lines.push(`info ${msg}`) } }
   let now = 1000
-  const spool = await Spool.open(await tempDir(t), { write: true, log, now: () => now })
+  const spool = await Spool.open(await tempDir(t), { write: true, log, nowSeconds: () => now })
   assert.deepEqual(spool.isUp('web', 80), { up: true })
   await rm(spool.root, { recursive: true })
   assert.deepEqual(spool.isUp('web', 80), { up: true }, 'the answer does not wait for the root check')

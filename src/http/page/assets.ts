@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { HC_ERR_PAGE_ASSET, HC_ERR_PAGE_FILES } from '../../errors.js'
 
 /** One file as served. */
 export interface PageAsset {
@@ -57,14 +58,14 @@ async function findDir (): Promise<string> {
     const dir = fileURLToPath(url)
     if (await stat(`${dir}index.html`).then((s) => s.isFile(), () => false)) return dir
   }
-  throw new Error(`status page files not found in ${CANDIDATE_DIRS.map((u) => fileURLToPath(u)).join(' or ')}`)
+  throw new HC_ERR_PAGE_FILES(CANDIDATE_DIRS.map((u) => fileURLToPath(u)).join(' or '))
 }
 
 /**
  * Reads the page's files into memory.
  *
  * @param dir - the folder (ending in `/`); found from this module's location by default.
- * @throws when a file is missing or `index.html` names an unknown asset.
+ * @throws when a file is missing (the read's error) or HC_ERR_PAGE_ASSET when `index.html` names an unknown asset.
  */
 export async function loadPageAssets (dir?: string): Promise<PageAssets> {
   const root = dir ?? await findDir()
@@ -73,7 +74,7 @@ export async function loadPageAssets (dir?: string): Promise<PageAssets> {
   const template = await readFile(`${root}index.html`, 'utf8')
   const html = template.replace(/\{\{([a-z.]+)\}\}/g, (_match, name: string) => {
     const file = files.get(name)
-    if (file === undefined) throw new Error(`index.html names an unknown asset ${name}`)
+    if (file === undefined) throw new HC_ERR_PAGE_ASSET(name)
     return `/page/${name}?v=${file.hash}`
   })
   return { index: asset(Buffer.from(html, 'utf8'), 'text/html; charset=utf-8'), files }

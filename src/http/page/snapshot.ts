@@ -114,7 +114,7 @@ export interface PageSources {
   /** Process start, unix seconds. */
   startTime: number
   /** Clock, unix seconds. */
-  now: () => number
+  nowSeconds: () => number
   /** The fleet's connection state, when a fleet backend exists; undefined leaves it out. */
   fleet?: (() => unknown) | undefined
   /** (ours) The load-weight sampler, when load weights are on. */
@@ -154,7 +154,7 @@ async function readSpool (spool: Spool): Promise<{ entries: SpoolEntry[], weight
   const local = await spool.listDown().catch((err: Error) => { errors.push(err.message); return [] })
   const localWeights = await new SpoolWeights(spool).list().catch((err: Error) => { errors.push(err.message); return [] })
   // (ours) The fleet's entries after the local ones, in lookup order (docs/fleet.md "Precedence between sources"); expired ones count as absent.
-  const now = spool.now()
+  const now = spool.nowSeconds()
   const entries = [...local, ...(spool.fleet?.entries() ?? []).filter((e) => e.expiration === null || e.expiration >= now)]
   const weights = [...localWeights, ...(spool.fleet?.weightEntries() ?? [])]
   // `all` first, so the bound never drops the file that takes the whole host down.
@@ -190,7 +190,7 @@ function rowLoad (load: PageSources['load'], service: string): RowLoad | null {
 
 /** Builds the page's data from the live state. Never throws for a spool it cannot read: it reports it in `host.spool_error`. */
 export async function buildSnapshot (src: PageSources): Promise<PageSnapshot> {
-  const now = src.now()
+  const now = src.nowSeconds()
   const recent = src.serviceLog.recent(RECENT_SECONDS)
   const { entries, weights, error } = await readSpool(src.spool)
   const spoolBy = groupBy(entries, (e) => e.key.service)

@@ -51,13 +51,13 @@ export function isHttpStatusQuery (query: unknown): boolean {
 }
 
 /** A getter of {@link localAddresses} that reads the interfaces at most once per `ttlMs`. */
-export function recentInterfaceAddresses (ttlMs = 1000, now: () => number = () => performance.now()): () => ReadonlySet<string> {
+export function recentInterfaceAddresses (ttlMs = 1000, nowMs: () => number = () => performance.now()): () => ReadonlySet<string> {
   let readAt = Number.NEGATIVE_INFINITY
   let addresses: ReadonlySet<string> = new Set()
   return () => {
-    if (now() - readAt >= ttlMs) {
+    if (nowMs() - readAt >= ttlMs) {
       addresses = localAddresses()
-      readAt = now()
+      readAt = nowMs()
     }
     return addresses
   }

@@ -17,7 +17,8 @@ export interface StatusRoutesOptions {
   serviceLog: ServiceLog
   /** Process start, unix seconds. */
   startTime: number
-  now: () => number
+  /** Clock, unix seconds. */
+  nowSeconds: () => number
   /** (ours) With `http_status_root` set: answers `/status?SERVICE=...` as http_status (see `http-status.ts`). */
   httpStatus?: HttpStatusAnswer | undefined
   /** (ours) The fleet view, when a fleet is configured: `/status` then shows its state. */
@@ -94,7 +95,7 @@ export function loadWeightStatus (load: Pick<LoadSampler, 'scopes' | 'settings'>
 
 /** Registers `/status`, `/status/count` and `/recent` (GET only: other methods get a 405). */
 export default async function statusRoutes (app: FastifyInstance, opts: StatusRoutesOptions): Promise<void> {
-  const { health, serviceLog, startTime, now, fleet, load } = opts
+  const { health, serviceLog, startTime, nowSeconds, fleet, load } = opts
 
   app.get('/status', async (request, reply) => {
     const asHttpStatus = opts.httpStatus?.(request, reply)
@@ -102,7 +103,7 @@ export default async function statusRoutes (app: FastifyInstance, opts: StatusRo
     const stats = health.stats()
     return reply.type(JSON_TYPE).send({
       cache: stats.cache,
-      uptime: now() - startTime,
+      uptime: nowSeconds() - startTime,
       outbound_request_queue_size: stats.outbound_request_queue_size,
       // (ours) checks answered unprobed because no max_clients slot came free in time
       outbound_slot_timeouts: stats.outbound_slot_timeouts,

@@ -41,7 +41,7 @@ test('a host name is resolved once and the checker connects to that address, not
   const target = await countingListener(t, '127.0.0.3')
   const answers = ['127.0.0.3', '169.254.169.254'] // a rebinding resolver: the second answer differs
   let clock = 0
-  const checkGuard = new CheckGuard({ networks: ['127.0.0.0/8'], timeoutMs: 1000, lookup: async () => answers.shift() ?? '0.0.0.0', now: () => clock })
+  const checkGuard = new CheckGuard({ networks: ['127.0.0.0/8'], timeoutMs: 1000, lookup: async () => answers.shift() ?? '0.0.0.0', nowMs: () => clock })
   const { app } = await buildTestApp(t, {}, { checkers: withProbe, checkGuard })
   const res = await app.inject({ url: `/probe/web/${target.port}/`, headers: { 'x-haproxy-server-state': 'UP; address=svc.test' } })
   assert.deepEqual([res.statusCode, res.body], [200, `connected to 127.0.0.3:${target.port}`])

@@ -18,9 +18,9 @@ test('/status and /metrics: no fleet fields or gauges without a fleet', async (t
 
 test('/status and /metrics: connected, revision, seconds since the last sync, entries', async (t) => {
   let now = 1_800_000_000
-  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => now })
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
-  const { app } = await buildTestApp(t, {}, { spool, now: () => now })
+  const { app } = await buildTestApp(t, {}, { spool, nowSeconds: () => now })
 
   let fleet = (await app.inject('/status')).json().fleet
   assert.deepEqual(fleet, { connected: false, revision: null, seconds_since_last_sync: null, entries: 0, host: 'web01', prefix: '/hacheck/', over_limit: null })
@@ -53,9 +53,9 @@ test('/status and /metrics: connected, revision, seconds since the last sync, en
 
 test('/page/data: fleet entries and weights with their source, and the fleet line', async (t) => {
   const now = 1_800_000_000
-  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', now: () => now })
+  const view = new FleetMirror({ prefix: '/hacheck/', host: 'web01', nowSeconds: () => now })
   const spool = new Spool(await tempDir(t), () => now, undefined, view)
-  const { app } = await buildTestApp(t, {}, { spool, now: () => now })
+  const { app } = await buildTestApp(t, {}, { spool, nowSeconds: () => now })
   view.replace([
     { key: '/hacheck/spool/web', value: Buffer.from('{"reason":"deploy","set_by":"alice@ops01"}'), modRevision: 3 },
     { key: '/hacheck/hosts/web01/spool/web', value: Buffer.from('{"reason":"disk","state":"drain"}'), modRevision: 4 },

@@ -66,7 +66,7 @@ test('X-Hacheck-Status and X-Hacheck-Duration-Ms on every check answer', async (
 
 test('/recent entries keep code, remote_ip, ts first and add check_status and duration_ms', async (t) => {
   const up = await httpUpstream(t)
-  const { app } = await buildTestApp(t, {}, { now: () => 5000 })
+  const { app } = await buildTestApp(t, {}, { nowSeconds: () => 5000 })
   await app.inject({ url: `/http/web/${up.port}/503`, remoteAddress: '10.0.0.7' })
   const [[service, entry]] = (await app.inject('/recent')).json().seen_services
   assert.equal(service, 'web')

@@ -6,7 +6,7 @@ const JSON_TYPE = 'application/json; charset=UTF-8'
 
 test('/status: cache counters, uptime in seconds, outbound queue size', async (t) => {
   let now = 1000
-  const { app } = await buildTestApp(t, {}, { now: () => now, startTime: 990 })
+  const { app } = await buildTestApp(t, {}, { nowSeconds: () => now, startTime: 990 })
   now = 1002.5
   const res = await app.inject('/status')
   assert.equal(res.statusCode, 200)
@@ -34,7 +34,7 @@ test('/status/count starts empty', async (t) => {
 
 test('/recent: threshold defaults to 600 and filters by age', async (t) => {
   let now = 10000
-  const { app } = await buildTestApp(t, {}, { now: () => now })
+  const { app } = await buildTestApp(t, {}, { nowSeconds: () => now })
   await app.inject({ url: '/spool/old/0/', remoteAddress: '10.0.0.1' })
   now = 10500
   await app.inject({ url: '/spool/new/0/', remoteAddress: '10.0.0.2' })
