@@ -40,8 +40,9 @@ test('a spool the caller cannot read: hastatus gives hashowdowned\'s EACCES mess
   await chmod(root, 0o700)
   const asNobody = async (tool: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => {
     // Under c8 the child would write its coverage into a directory nobody cannot write to, and
-    // say so on stderr: it runs without coverage.
-    const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
+    // say so on stderr: it runs without coverage. Node copies NODE_V8_COVERAGE into a child's
+    // environment unless the environment given names it, so it is set empty, not left out.
+    const env = { ...process.env, NODE_V8_COVERAGE: '' }
     const child = spawn(process.execPath, [bin(tool), '--spool-root', root, ...args], { uid: 65534, gid: 65534, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
