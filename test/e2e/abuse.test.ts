@@ -34,6 +34,14 @@ const ALL_FLOODS_RSS_LIMIT_MB = 400
  * tens of milliseconds on an idle one; how many took over 1 s is printed).
  */
 const ANSWER_LIMIT_MS = 5000
+/**
+ * The bound for every flood at once: a check's connection waits in the kernel's accept queue
+ * behind the connections that arrived during one turn of hacheck's event loop (`ss` showed up to
+ * 800 queued), and with every flood's requests to serve, a turn takes 1-3 s on a 2-core machine
+ * where two CPU-bound processes leave hacheck half a core, up to 6 s with other tests beside.
+ * Still far from a lockout, which would refuse or never answer for the whole 20 s flood.
+ */
+const ALL_FLOODS_ANSWER_LIMIT_MS = 10_000
 const LEGIT = '127.0.0.2'
 /** The handful of flooding addresses of the slowloris floods. */
 const SLOWLORIS_FROM = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']
@@ -89,7 +97,7 @@ function rssMb (pid: number): number {
  * Runs `flood` while a legitimate client checks every 200 ms and RSS is sampled every 50 ms;
  * fails on a wrong or late answer, or RSS over the limit. Kills hacheck at twice the limit.
  */
-async function during (t: TestContext, d: Drill, name: string, flood: () => Promise<string>, rssLimitMb = RSS_LIMIT_MB): Promise<void> {
+async function during (t: TestContext, d: Drill, name: string, flood: () => Promise<string>, rssLimitMb = RSS_LIMIT_MB, answerLimitMs = ANSWER_LIMIT_MS): Promise<void> {
   const pid = d.hacheck.child.pid as number
   const cpuBefore = cpuSeconds(pid)
   const wallBefore = performance.now()
@@ -100,17 +108,20 @@ async function during (t: TestContext, d: Drill, name: string, flood: () => Prom
   }, 50)
   const flag = { done: false }
   const latencies: number[] = []
+  /** Answers over 1 s: which path, and when into the flood it was asked (seconds). */
+  const slow: string[] = []
   const problems: string[] = []
   const legit = (async () => {
     while (!flag.done) {
       for (const [path, body] of [['/spool/web/0/', ''], [`/http/web/${d.upstreamPort}/health`, 'ok']] as const) {
         const started = performance.now()
         try {
-          const res = await getFrom(LEGIT, `${d.base}${path}`, { timeoutMs: 2 * ANSWER_LIMIT_MS })
+          const res = await getFrom(LEGIT, `${d.base}${path}`, { timeoutMs: 2 * answerLimitMs })
           const ms = performance.now() - started
           latencies.push(ms)
+          if (ms > 1000) slow.push(`${path.split('/')[1] ?? ''} at ${((started - wallBefore) / 1000).toFixed(1)} s: ${ms.toFixed(0)} ms`)
           if (res.status !== 200 || res.body !== body) problems.push(`${path}: ${res.status} ${res.body.slice(0, 80)}`)
-          if (ms > ANSWER_LIMIT_MS) problems.push(`${path}: ${ms.toFixed(0)} ms`)
+          if (ms > answerLimitMs) problems.push(`${path}: ${ms.toFixed(0)} ms`)
         } catch (err) {
           problems.push(`${path}: ${(err as Error).message}`)
         }
@@ -131,7 +142,7 @@ async function during (t: TestContext, d: Drill, name: string, flood: () => Prom
   const cpu = cpuSeconds(pid) - cpuBefore
   const wall = (performance.now() - wallBefore) / 1000
   t.diagnostic(`${name}: ${summary}; ${latencies.length} legitimate checks, median ${p50.toFixed(0)} ms, slowest ${(sorted.at(-1) ?? 0).toFixed(0)} ms, ` +
-    `${latencies.filter((ms) => ms > 1000).length} over 1 s; ` +
+    `${slow.length} over 1 s${slow.length > 0 ? ` (${slow.slice(0, 6).join(', ')})` : ''}; ` +
     `peak RSS ${peak.toFixed(0)} MB; hacheck used ${cpu.toFixed(1)} CPU s in ${wall.toFixed(1)} s; load average ${loadavg()[0]?.toFixed(1) ?? '?'}`)
   assert.deepEqual(problems.slice(0, 8), [], `${name}: legitimate checks (${problems.length} problems)`)
   assert.ok(latencies.length >= 4, `${name}: legitimate checks ran (${latencies.length})`)
@@ -257,5 +268,5 @@ test('every flood at once stays under its RSS bound, and a legitimate checker is
     const metrics = (await getFrom(LEGIT, `${d.base}/metrics`)).body
     return `${floods.map((f) => JSON.stringify(f)).join('; ')}; cache ${(metric(metrics, 'hacheck_cache_bytes') / 1048576).toFixed(1)} MiB; ` +
       `refused ${metric(metrics, 'hacheck_client_connections_refused_total{listener="http"}')}, dropped ${metric(metrics, 'hacheck_connections_dropped_total')}`
-  }, ALL_FLOODS_RSS_LIMIT_MB)
+  }, ALL_FLOODS_RSS_LIMIT_MB, ALL_FLOODS_ANSWER_LIMIT_MS)
 })
