@@ -34,6 +34,7 @@ import metricsRoutes from './routes/metrics.js'
 import pageRoutes from './routes/page.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes, { fleetStatus, loadWeightStatus } from './routes/status.js'
+import fleetRoutes from './routes/fleet.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -235,6 +236,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics, logLimiter: rt.logLimiter })
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
   await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType, allowedCidrs: config.metrics_allowed_cidrs })
+  if (config.fleet !== null) await app.register(fleetRoutes, { settings: config.fleet })
   const fleet = rt.spool.fleet
   const load = rt.load
   await app.register(pageRoutes, {
