@@ -159,6 +159,12 @@ export interface BudgetCheck {
  *   HC_ERR_BUDGET_UNKNOWN when the state is too large to count; the etcd error when unreachable.
  */
 export async function checkBudget (client: Etcd3, prefix: string, services: readonly string[], host: string | null, force: boolean, nowSeconds: number): Promise<BudgetCheck> {
+  const unchanged = (p: string, revision: number): ICompare => ({ key: Buffer.from(p), range_end: prefixEnd(p), target: 'Mod', result: 'Less', mod_revision: revision + 1 })
+  // The budgets alone first (a few keys): with none that applies, nothing else is read, and
+  // the one compare still refuses the write if a budget is set meanwhile.
+  const budgets = await rangePrefixes(client, [`${prefix}budget/`], { maxKeys: MAX_BUDGET_READ_KEYS })
+  const names = new Set(budgets.kvs.map((kv) => kv.key.slice(prefix.length + 'budget/'.length)))
+  if (!services.includes('all') && !services.some((s) => names.has(s))) return { compares: [unchanged(`${prefix}budget/`, budgets.revision)], budgeted: [] }
   const read = await readForBudget(client, prefix)
   const asked = services.includes('all') ? [...read.budgets.keys()] : services.filter((s) => read.budgets.has(s))
   if (host !== null && !force) {
@@ -175,6 +181,6 @@ export async function checkBudget (client: Etcd3, prefix: string, services: read
       }
     }
   }
-  const unchanged = (p: string): ICompare => ({ key: Buffer.from(p), range_end: prefixEnd(p), target: 'Mod', result: 'Less', mod_revision: read.revision + 1 })
-  return { compares: [unchanged(`${prefix}budget/`), unchanged(statusPrefix(prefix)), unchanged(`${prefix}spool/`), unchanged(`${prefix}hosts/`)], budgeted: asked }
+  const compares = [`${prefix}budget/`, statusPrefix(prefix), `${prefix}spool/`, `${prefix}hosts/`].map((p) => unchanged(p, read.revision))
+  return { compares, budgeted: asked }
 }
