@@ -47,7 +47,8 @@ test('fleet status: a local hadown shows on every reader, a failing upstream as 
   assert.equal(seen.code, 1, 'a host not up: exit 1')
   assert.match(seen.stdout, /^UP\th1\t200\t/m)
   assert.match(seen.stdout, /^web: 3 hosts, 2 up, 1 down$/m)
-  const web = await fleetJson(h1, 'web')
+  // The server's reader keeps an answer one second: wait for the next read.
+  const web = await waitFor(async () => { const j = await fleetJson(h1, 'web'); return j.hosts?.[1]?.state === 'down' ? j : undefined }, 5000, '/fleet.json to show h2 down')
   assert.deepEqual(web.hosts?.map((h) => [h.host, h.state]), [['h1', 'up'], ['h2', 'down'], ['h3', 'up']], '/fleet.json says the same')
   assert.equal(web.hosts?.[1]?.reason, 'bad disk')
 
