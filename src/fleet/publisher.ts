@@ -92,9 +92,9 @@ export class StatusPublisher {
    */
   async start (): Promise<void> {
     this.credentials = await readFleetCredentials(this.opts.settings)
-    this.timer = setInterval(() => { void this.tick() }, PUBLISH_INTERVAL_MS)
+    this.timer = setInterval(() => { this.tick().catch(() => {}) }, PUBLISH_INTERVAL_MS)
     this.timer.unref()
-    void this.tick()
+    this.tick().catch(() => {})
   }
 
   /** Whether the lease is held, how many records are published, how many writes were made. */
