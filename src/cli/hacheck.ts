@@ -80,8 +80,8 @@ async function startConfiguredFleet (config: Config, spoolRoot: string, log: Hac
 }
 
 /**
- * (ours) Starts publishing this host's answers to `<prefix>status/` (docs/fleet.md "Fleet
- * status") when a fleet is set and `fleet_publish` is on; with `-n`, only worker slot 1 does.
+ * (ours) Starts publishing this host's answers to `<prefix>status/` when a fleet is set and
+ * `fleet_publish` is on (docs/fleet.md "Fleet status"); with `-n`, only worker slot 1 does.
  * The health service notes each answer in the book synchronously; the publisher writes on its
  * own timer.
  *

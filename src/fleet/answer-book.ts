@@ -1,6 +1,6 @@
 /**
- * (ours) What this host answered, per service, for the status publisher (docs/fleet.md "Fleet
- * status"). The check path only calls {@link AnswerBook.note}: a synchronous write into a
+ * (ours) What this host answered, per service, for the status publisher
+ * (docs/fleet.md "Fleet status"). The check path only calls {@link AnswerBook.note}: a synchronous write into a
  * bounded map, no I/O, no promise. The publisher, on its own timer, asks
  * {@link AnswerBook.records} for the records to publish, combining each service's last answer
  * with the spool state the lookup finds now (so a `hadown` shows before the next check).
