@@ -21,7 +21,7 @@ async function fleetJson (host: FleetHost, service?: string): Promise<FleetJson>
 
 async function setup (t: TestContext): Promise<{ hosts: FleetHost[], tool: (name: string, ...args: string[]) => Promise<RunResult>, kv: Etcd3, etcdStop: () => Promise<void>, etcdStart: () => Promise<void> }> {
   const etcd = await startEtcd(t)
-  const hosts = await startFleetHosts(t, [etcd.clientUrl], ['h1', 'h2', 'h3'], { fleet_status_ttl: 2 })
+  const hosts = await startFleetHosts(t, [etcd.clientUrl], ['h1', 'h2', 'h3'], { fleet_status_ttl: 2, allow_remote_spool_changes: true })
   const config = await toolConfig(t, [etcd.clientUrl])
   const kv = new Etcd3({ hosts: [etcd.clientUrl] })
   t.after(() => { kv.close() })
@@ -84,7 +84,8 @@ test('fleet status: a local hadown shows on every reader, a failing upstream as 
 })
 
 test('disruption budget: one out at a time, refused with exit 3 naming who is out, --force recorded; fleet-wide needs --force; concurrent writers cannot both pass', async (t) => {
-  const { tool, kv } = await setup(t)
+  const { hosts, tool, kv } = await setup(t)
+  const h3 = hosts[2] as FleetHost
   const json = async (key: string): Promise<Record<string, unknown> | null> => JSON.parse(await kv.get(key).string() ?? 'null') as Record<string, unknown> | null
 
   assert.equal((await tool('habudget', 'web', '1')).code, 0)
@@ -99,6 +100,17 @@ test('disruption budget: one out at a time, refused with exit 3 naming who is ou
   assert.equal(forced.code, 0, forced.stderr)
   assert.equal((await json('/hacheck/hosts/h2/spool/web'))?.forced, true)
   assert.match(String((await json('/hacheck/hosts/h2/spool/web'))?.set_by), /^alice@/)
+
+  // A remote POST on a host with a fleet is checked too: 409 naming who is out; force=1 overrides.
+  const post = async (body: string): Promise<{ status: number, text: string }> => {
+    const res = await fetch(h3.proc.url('/spool/web/0/'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+    return { status: res.status, text: await res.text() }
+  }
+  const refusedPost = await post('status=down&reason=remote')
+  assert.equal(refusedPost.status, 409)
+  assert.match(refusedPost.text, /disruption budget of web is 1: taking h3 out would pass it; already out: h1 /)
+  assert.equal((await post('status=down&reason=remote&force=1')).status, 200)
+  assert.equal((await post('status=up')).status, 200)
 
   // Fleet-wide: a budgeted service, and `all`, need --force.
   const wide = await tool('hadown', '--fleet', '-r', 'x', 'web')
@@ -133,6 +145,14 @@ test('etcd away: checks unaffected, budget-checked writes refused, publishing re
   assert.equal((await tool('habudget', 'web', '1')).code, 0)
   await etcdStop()
   assert.equal(await codeOf(h1, 'web'), 200, 'checks answer without etcd')
+  const post = async (body: string): Promise<{ status: number, text: string }> => {
+    const res = await fetch(h1.proc.url('/spool/web/0/'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+    return { status: res.status, text: await res.text() }
+  }
+  const unknown = await post('status=down&reason=remote')
+  assert.equal(unknown.status, 409, 'a remote POST with the budget unknown is refused')
+  assert.match(unknown.text, /^disruption budget unknown: etcd at /)
+  assert.equal((await post('status=down&reason=remote&force=1')).status, 200)
   const down = await runBin('hadown', ['--spool-root', h1.proc.spoolRoot, '-r', 'while away', 'web'])
   assert.equal(down.code, 0, 'the local spool never depends on etcd')
   const refused = await tool('hadown', '--fleet-host', 'h2', '-r', 'x', 'web')
