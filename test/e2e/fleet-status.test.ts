@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks'
 import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
 import { startEtcd } from '../etcd.js'
-import { freePort, runBin, waitFor, type RunResult } from '../helper.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { freePort, runBin, tempDir, waitFor, type RunResult } from '../helper.js'
 import { codeOf, startFleetHosts, toolConfig, type FleetHost } from './fleet.js'
 
 interface FleetJson { services: Array<{ service: string, hosts: number, up: number, down: number, failing: number, invalid: number }>, hosts?: Array<{ host: string, state: string, reason: string }> }
@@ -19,7 +21,16 @@ async function fleetJson (host: FleetHost, service?: string): Promise<FleetJson>
   return await res.json() as FleetJson
 }
 
-async function setup (t: TestContext): Promise<{ hosts: FleetHost[], tool: (name: string, ...args: string[]) => Promise<RunResult>, kv: Etcd3, etcdStop: () => Promise<void>, etcdStart: () => Promise<void> }> {
+interface Setup {
+  hosts: FleetHost[]
+  tool: (name: string, ...args: string[]) => Promise<RunResult>
+  kv: Etcd3
+  endpoints: string[]
+  etcdStop: () => Promise<void>
+  etcdStart: () => Promise<void>
+}
+
+async function setup (t: TestContext): Promise<Setup> {
   const etcd = await startEtcd(t)
   const hosts = await startFleetHosts(t, [etcd.clientUrl], ['h1', 'h2', 'h3'], { fleet_status_ttl: 2, allow_remote_spool_changes: true })
   const config = await toolConfig(t, [etcd.clientUrl])
@@ -29,7 +40,7 @@ async function setup (t: TestContext): Promise<{ hosts: FleetHost[], tool: (name
   for (const h of hosts) assert.equal(await codeOf(h, 'web'), 200)
   const tool = async (name: string, ...args: string[]): Promise<RunResult> => await runBin(name, ['-c', config, ...args], { SUDO_USER: 'alice' })
   await waitFor(async () => (await fleetJson(hosts[0] as FleetHost, 'web')).hosts?.length === 3 ? true : undefined, 10000, 'every host to publish web')
-  return { hosts, tool, kv, etcdStop: async () => { await etcd.kill() }, etcdStart: async () => { await etcd.start() } }
+  return { hosts, tool, kv, endpoints: [etcd.clientUrl], etcdStop: async () => { await etcd.kill() }, etcdStart: async () => { await etcd.start() } }
 }
 
 test('fleet status: a local hadown shows on every reader, a failing upstream as failing, a killed host goes with its lease; hostile records read as invalid', async (t) => {
@@ -84,7 +95,7 @@ test('fleet status: a local hadown shows on every reader, a failing upstream as 
 })
 
 test('disruption budget: one out at a time, refused with exit 3 naming who is out, --force recorded; fleet-wide needs --force; concurrent writers cannot both pass', async (t) => {
-  const { hosts, tool, kv } = await setup(t)
+  const { hosts, tool, kv, endpoints } = await setup(t)
   const h3 = hosts[2] as FleetHost
   const json = async (key: string): Promise<Record<string, unknown> | null> => JSON.parse(await kv.get(key).string() ?? 'null') as Record<string, unknown> | null
 
@@ -94,7 +105,8 @@ test('disruption budget: one out at a time, refused with exit 3 naming who is ou
   assert.equal(first.code, 0, first.stderr)
   const second = await tool('hadown', '--fleet-host', 'h2', '-r', 'deploy', 'web')
   assert.equal(second.code, 3, second.stderr)
-  assert.match(second.stderr, /disruption budget of web is 1: taking h2 out would pass it; already out: h1 fleet entry hosts\/h1\/spool\/web/)
+  // h1 counts by its entry, or by its published drain once it has published it.
+  assert.match(second.stderr, /disruption budget of web is 1: taking h2 out would pass it; already out: h1 (fleet entry hosts\/h1\/spool\/web|drain \(deploy\))\. Nothing was written/)
   assert.equal(await json('/hacheck/hosts/h2/spool/web'), null, 'nothing written')
   const forced = await tool('hadown', '--fleet-host', 'h2', '--force', '-r', 'deploy', 'web')
   assert.equal(forced.code, 0, forced.stderr)
@@ -111,6 +123,17 @@ test('disruption budget: one out at a time, refused with exit 3 naming who is ou
   assert.match(refusedPost.text, /disruption budget of web is 1: taking h3 out would pass it; already out: h1 /)
   assert.equal((await post('status=down&reason=remote&force=1')).status, 200)
   assert.equal((await post('status=up')).status, 200)
+
+  // A local hadown on h3 (its config names the fleet) consults the budget too.
+  const h3config = join(await tempDir(t), 'h3.yaml')
+  await writeFile(h3config, JSON.stringify({ fleet_etcd_endpoints: endpoints, fleet_host_name: 'h3' }))
+  const local = await runBin('hadown', ['-c', h3config, '--spool-root', h3.proc.spoolRoot, '-r', 'local', 'web'])
+  assert.equal(local.code, 3, local.stderr)
+  assert.match(local.stderr, /already out: h1 /)
+  assert.equal(await codeOf(h3, 'web'), 200, 'no file written')
+  assert.equal((await runBin('hadown', ['-c', h3config, '--spool-root', h3.proc.spoolRoot, '--force', '-r', 'local', 'web'])).code, 0)
+  assert.equal(await codeOf(h3, 'web'), 503)
+  assert.equal((await runBin('haup', ['-c', h3config, '--spool-root', h3.proc.spoolRoot, 'web'])).code, 0)
 
   // Fleet-wide: a budgeted service, and `all`, need --force.
   const wide = await tool('hadown', '--fleet', '-r', 'x', 'web')
