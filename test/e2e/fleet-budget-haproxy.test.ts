@@ -35,16 +35,16 @@ test('HAProxy: with a budget of 1, the second drain is refused and two servers s
 
   let minUp = 3
   let samples = 0
-  let watching = true
+  const watching = new AbortController()
   const watcher = (async () => {
-    while (watching) {
+    while (!watching.signal.aborted) {
       const rows = (await haproxy.stats()).filter((r) => r.pxname === 'web' && servers.includes(r.svname ?? ''))
       minUp = Math.min(minUp, rows.filter(isUp).length)
       samples++
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   })()
-  t.after(async () => { watching = false; await watcher })
+  t.after(async () => { watching.abort(); await watcher })
 
   assert.equal((await tool('habudget', 'web', '1')).code, 0)
   const first = await tool('hadown', '--fleet-host', 'web01', '--drain', '-r', 'deploy', 'web')
@@ -66,7 +66,7 @@ test('HAProxy: with a budget of 1, the second drain is refused and two servers s
   assert.equal((await tool('haup', '--fleet-host', 'web02', 'web')).code, 0)
   await haproxy.waitFor('web', 'web2', isUp, HANG_MS)
 
-  watching = false
+  watching.abort()
   await watcher
   t.diagnostic(`fewest servers UP over ${samples} samples of HAProxy's stats: ${minUp}`)
   assert.ok(minUp >= 2, `HAProxy had ${minUp} servers UP at one point`)
