@@ -89,10 +89,11 @@ async function startConfiguredFleet (config: Config, spoolRoot: string, log: Hac
  */
 async function startPublisher (config: Config, server: RunningServer, spool: Spool, log: HacheckLogger): Promise<StatusPublisher | undefined> {
   if (config.fleet === null || !config.fleet_publish || !isFirstWorker()) return undefined
-  const [{ AnswerBook }, { StatusPublisher }] = await Promise.all([import('../fleet/answer-book.js'), import('../fleet/publisher.js')])
-  const book = new AnswerBook()
+  const [{ AnswerBook, spoolRecordSource }, { StatusPublisher }] = await Promise.all([import('../fleet/answer-book.js'), import('../fleet/publisher.js')])
+  // The book pokes the publisher only from answers, which start after onAnswer below.
+  const book = new AnswerBook({ onChange: () => { publisher.poke() } })
+  const publisher = new StatusPublisher({ settings: config.fleet, ttlSeconds: config.fleet_status_ttl, records: spoolRecordSource(book, spool), log: log.ops, maxBackoffMs: config.fleet_reconnect_max_seconds * 1000 })
   server.runtime.health.onAnswer((service, result) => { book.note(service, result) })
-  const publisher = new StatusPublisher({ settings: config.fleet, ttlSeconds: config.fleet_status_ttl, book, spool, log: log.ops, maxBackoffMs: config.fleet_reconnect_max_seconds * 1000 })
   await publisher.start()
   return publisher
 }

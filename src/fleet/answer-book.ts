@@ -11,6 +11,8 @@
  */
 import type { CheckResult } from '../checks/result.js'
 import type { SpoolEntry, SpoolState } from '../spool/format.js'
+import type { Spool } from '../spool/spool.js'
+import { SpoolWeights } from '../spool/weight.js'
 import { statusReason, type StatusRecord, type StatusState } from './status.js'
 
 /** Most services one host publishes. */
@@ -43,9 +45,13 @@ export class AnswerBook {
   private readonly nowSeconds: () => number
   private readonly maxServices: number
 
-  constructor (opts: { nowSeconds?: () => number, maxServices?: number } = {}) {
+  private readonly onChange: () => void
+
+  /** `onChange`: called (synchronously) when an answer differs from the last one for its service. */
+  constructor (opts: { nowSeconds?: () => number, maxServices?: number, onChange?: () => void } = {}) {
     this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
     this.maxServices = opts.maxServices ?? MAX_PUBLISHED_SERVICES
+    this.onChange = opts.onChange ?? (() => {})
   }
 
   /** Notes an answer (synchronous, bounded; the health service's answer listener). */
@@ -61,6 +67,7 @@ export class AnswerBook {
     }
     this.answers.set(service, { code: result.code, checkStatus: result.checkStatus, reason: result.message.slice(0, 400), spooled: result.spool !== undefined, at: this.nowSeconds() })
     this.trim()
+    this.onChange()
   }
 
   /** Services the spool holds entries for (found by the publisher's scan) join the book. */
@@ -131,5 +138,21 @@ export class AnswerBook {
       out.set(service, { state, code, check_status: checkStatus, reason: statusReason(reason), since, weight: weightOf(service), confirmed: now })
     }
     return out
+  }
+}
+
+/**
+ * The publisher's record source for a server: the book's records after adding the services
+ * the spool holds entries for, with each service's weight file read (async, on the
+ * publisher's timer).
+ */
+export function spoolRecordSource (book: AnswerBook, spool: Spool): () => Promise<Map<string, StatusRecord>> {
+  const weights = new SpoolWeights(spool)
+  return async () => {
+    const spooled = await spool.listDown().catch(() => [])
+    book.noteSpooled(spooled.map((e) => e.key.service).filter((s) => s !== 'all'))
+    const found = new Map<string, number | null>()
+    for (const service of book.services()) found.set(service, await weights.get({ service }).then((w) => w?.weight ?? null, () => null))
+    return book.records(spool, (service) => found.get(service) ?? null)
   }
 }

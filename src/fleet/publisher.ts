@@ -17,9 +17,6 @@
  */
 import type { Etcd3, IRequestOp, Lease } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import type { Spool } from '../spool/spool.js'
-import { SpoolWeights } from '../spool/weight.js'
-import type { AnswerBook } from './answer-book.js'
 import { describeEtcdError, openEtcd, readFleetCredentials } from './client.js'
 import { formatStatusRecord, statusKey, type StatusRecord } from './status.js'
 import { within } from './wait.js'
@@ -36,11 +33,9 @@ export interface PublisherOptions {
   settings: FleetSettings
   /** Lease TTL, seconds (`fleet_status_ttl`). */
   ttlSeconds: number
-  book: AnswerBook
-  spool: Spool
+  /** The records to publish now, per service (`answer-book.ts`'s `spoolRecordSource`); never on the check path. */
+  records: () => Promise<Map<string, StatusRecord>>
   log: FleetLog
-  /** Clock in unix seconds. */
-  nowSeconds?: () => number
   /** Back-off bound between reconnects, milliseconds. */
   maxBackoffMs?: number
   /** Extra gRPC channel options (the bench opens one connection per simulated host). */
@@ -63,8 +58,6 @@ const comparable = (r: StatusRecord): string => JSON.stringify({ ...r, confirmed
 /** The publisher; {@link StatusPublisher.start} begins, {@link StatusPublisher.stop} revokes the lease. */
 export class StatusPublisher {
   private readonly opts: PublisherOptions
-  private readonly nowSeconds: () => number
-  private readonly weights: SpoolWeights
   private credentials: Awaited<ReturnType<typeof readFleetCredentials>>
   private client: Etcd3 | undefined
   private lease: Lease | undefined
@@ -78,11 +71,26 @@ export class StatusPublisher {
   private retryAtMs = 0
   private lostLogged = false
   private writes = 0
+  /** When the last transaction was sent (`Date.now()`), and the round a change asked for, if one is due. */
+  private lastWriteMs = 0
+  private soon: NodeJS.Timeout | undefined
 
   constructor (opts: PublisherOptions) {
     this.opts = opts
-    this.nowSeconds = opts.nowSeconds ?? (() => Date.now() / 1000)
-    this.weights = new SpoolWeights(opts.spool)
+  }
+
+  /**
+   * A change is waiting: run a round now, or as soon as a second has passed since the last
+   * write (so a single change is published in milliseconds, and a flood in one write a second).
+   * Synchronous and cheap: the answer book calls it from the check path.
+   */
+  poke (): void {
+    if (this.soon !== undefined || this.stopped) return
+    this.soon = setTimeout(() => {
+      this.soon = undefined
+      this.tick().catch(() => {})
+    }, Math.max(0, this.lastWriteMs + PUBLISH_INTERVAL_MS - Date.now()))
+    this.soon.unref()
   }
 
   /**
@@ -106,6 +114,7 @@ export class StatusPublisher {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.soon)
     await within(this.lease?.revoke() ?? Promise.resolve(), STOP_TIMEOUT_MS, 'lease revoke').catch(() => {})
     this.disconnect()
   }
@@ -115,7 +124,7 @@ export class StatusPublisher {
     if (this.busy || this.stopped) return
     this.busy = true
     try {
-      const records = await this.records()
+      const records = await this.opts.records()
       if (this.lease === undefined) {
         if (Date.now() < this.retryAtMs) return
         await this.connect()
@@ -127,17 +136,6 @@ export class StatusPublisher {
     } finally {
       this.busy = false
     }
-  }
-
-  /** The book's records, after adding the services the spool holds entries for. */
-  private async records (): Promise<Map<string, StatusRecord>> {
-    const spooled = await this.opts.spool.listDown().catch(() => [])
-    this.opts.book.noteSpooled(spooled.map((e) => e.key.service).filter((s) => s !== 'all'))
-    const weights = new Map<string, number | null>()
-    for (const service of this.opts.book.services()) {
-      weights.set(service, await this.weights.get({ service }).then((w) => w?.weight ?? null, () => null))
-    }
-    return this.opts.book.records(this.opts.spool, (service) => weights.get(service) ?? null)
   }
 
   private async connect (): Promise<void> {
@@ -171,6 +169,9 @@ export class StatusPublisher {
       next.set(key, null)
     }
     if (ops.length === 0 || this.client === undefined) return
+    // At most one transaction a second: a change within the second waits for the next.
+    if (Date.now() - this.lastWriteMs < PUBLISH_INTERVAL_MS) { this.poke(); return }
+    this.lastWriteMs = Date.now()
     await this.client.kv.txn({ success: ops })
     this.writes++
     let put = 0
