@@ -66,6 +66,7 @@ export class StatusPublisher {
   private readonly published = new Map<string, string>()
   private timer: NodeJS.Timeout | undefined
   private busy = false
+  private again = false
   private stopped = false
   private failures = 0
   private retryAtMs = 0
@@ -121,7 +122,9 @@ export class StatusPublisher {
 
   /** One round: read the records, connect when needed, write what changed. */
   async tick (): Promise<void> {
-    if (this.busy || this.stopped) return
+    if (this.stopped) return
+    // A round asked for while one runs follows it (a change noted meanwhile is not left for the next second).
+    if (this.busy) { this.again = true; return }
     this.busy = true
     try {
       const records = await this.opts.records()
@@ -135,6 +138,7 @@ export class StatusPublisher {
       this.lost(err)
     } finally {
       this.busy = false
+      if (this.again) { this.again = false; this.poke() }
     }
   }
 
