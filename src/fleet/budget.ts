@@ -11,8 +11,8 @@
  * a fleet-wide `<prefix>spool/S` or `spool/all` takes every host out. A percentage is rounded
  * down (Kubernetes rounds `maxUnavailable` up; a budget here never lets out more than it says).
  *
- * The check is atomic: {@link checkBudget} reads the budgets, the status records and the
- * entries at one revision R, and returns compares (each range's mod revisions still below
+ * The check is atomic: {@link checkBudget} reads the budgets, the status records of the
+ * budgeted services named and the entries at one revision R, and returns compares (each range's mod revisions still below
  * R + 1) for the writer's transaction, so two writers that both passed the count cannot both
  * write: the second one's transaction fails, it reads again, and is refused.
  */
@@ -128,8 +128,13 @@ export function availability (prefix: string, service: string, read: Pick<Budget
   return { hosts, out }
 }
 
-async function readForBudget (client: Etcd3, prefix: string): Promise<BudgetRead> {
-  const read = await rangePrefixes(client, [`${prefix}budget/`, statusPrefix(prefix), `${prefix}spool/`, `${prefix}hosts/`], { maxKeys: MAX_BUDGET_READ_KEYS })
+/** The ranges a check of `services` reads and compares: budgets, those services' status, entries. */
+function budgetRanges (prefix: string, services: readonly string[]): string[] {
+  return [`${prefix}budget/`, ...services.map((s) => `${statusPrefix(prefix)}${s}/`), `${prefix}spool/`, `${prefix}hosts/`]
+}
+
+async function readForBudget (client: Etcd3, prefix: string, services: readonly string[]): Promise<BudgetRead> {
+  const read = await rangePrefixes(client, budgetRanges(prefix, services), { maxKeys: MAX_BUDGET_READ_KEYS })
   if (!read.complete) throw new HC_ERR_BUDGET_UNKNOWN(`${read.total} keys to count, over the ${MAX_BUDGET_READ_KEYS} one check reads`)
   const out: BudgetRead = { revision: read.revision, budgets: new Map(), status: [], fleetEntries: [], hostEntries: [] }
   for (const kv of read.kvs) {
@@ -165,8 +170,8 @@ export async function checkBudget (client: Etcd3, prefix: string, services: read
   const budgets = await rangePrefixes(client, [`${prefix}budget/`], { maxKeys: MAX_BUDGET_READ_KEYS })
   const names = new Set(budgets.kvs.map((kv) => kv.key.slice(prefix.length + 'budget/'.length)))
   if (!services.includes('all') && !services.some((s) => names.has(s))) return { compares: [unchanged(`${prefix}budget/`, budgets.revision)], budgeted: [] }
-  const read = await readForBudget(client, prefix)
-  const asked = services.includes('all') ? [...read.budgets.keys()] : services.filter((s) => read.budgets.has(s))
+  const asked = services.includes('all') ? [...names] : services.filter((s) => names.has(s))
+  const read = await readForBudget(client, prefix, asked)
   if (host !== null && !force) {
     for (const service of asked) {
       const { budget, problem } = read.budgets.get(service) ?? { budget: { count: 0 }, problem: null }
@@ -181,6 +186,6 @@ export async function checkBudget (client: Etcd3, prefix: string, services: read
       }
     }
   }
-  const compares = [`${prefix}budget/`, statusPrefix(prefix), `${prefix}spool/`, `${prefix}hosts/`].map((p) => unchanged(p, read.revision))
+  const compares = budgetRanges(prefix, asked).map((p) => unchanged(p, read.revision))
   return { compares, budgeted: asked }
 }
