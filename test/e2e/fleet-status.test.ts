@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort, runBin, tempDir, waitFor, type RunResult } from '../helper.js'
 import { codeOf, startFleetHosts, toolConfig, type FleetHost } from './fleet.js'
+import { startHacheckProcess } from './hacheck-process.js'
 
 interface FleetJson { services: Array<{ service: string, hosts: number, up: number, down: number, failing: number, invalid: number }>, hosts?: Array<{ host: string, state: string, reason: string }> }
 
@@ -190,4 +191,22 @@ test('etcd away: checks unaffected, budget-checked writes refused, publishing re
     return rec?.state === 'down' && rec.reason === 'while away' ? true : undefined
   }, 15000, 'the change made while away to be published')
   for (const h of ['h2', 'h3']) assert.notEqual(await kv.get(`/hacheck/status/web/${h}`).string(), null, `${h} republished`)
+})
+
+test('with -n 2, one worker publishes: one lease for the host, and its spool state is published', async (t) => {
+  const etcd = await startEtcd(t)
+  const proc = await startHacheckProcess(t, { config: { fleet_etcd_endpoints: [etcd.clientUrl], fleet_host_name: 'multi' }, args: ['-n', '2'] })
+  const kv = new Etcd3({ hosts: [etcd.clientUrl] })
+  t.after(() => { kv.close() })
+  assert.equal((await runBin('hadown', ['--spool-root', proc.spoolRoot, '-r', 'two workers', 'web'])).code, 0)
+  const rec = await waitFor(async () => {
+    const r = JSON.parse(await kv.get('/hacheck/status/web/multi').string() ?? 'null') as { state: string, reason: string } | null
+    return r?.state === 'down' ? r : undefined
+  }, 10000, 'the down to be published')
+  assert.equal(rec.reason, 'two workers')
+  // Both workers answer checks; only slot 1 holds a lease.
+  for (let i = 0; i < 10; i++) await (await fetch(proc.url('/spool/api/0/'))).arrayBuffer()
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const leases = await kv.leaseClient.leaseLeases({})
+  assert.equal(leases.leases.length, 1, 'one publisher, one lease')
 })
