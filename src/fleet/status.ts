@@ -80,10 +80,15 @@ export function parseStatusKey (prefix: string, key: string): { service: string,
   return { service, host }
 }
 
-/** A reason fit for a record: cleaned and cut. */
+/** Most bytes of a published reason: with the other fields, a record stays far below {@link MAX_STATUS_VALUE_BYTES}. */
+const MAX_STATUS_REASON_BYTES = 1024
+
+/** A reason fit for a record: cut, cleaned (escapes can lengthen it), and cut again to {@link MAX_STATUS_REASON_BYTES}. */
 export function statusReason (text: string): string {
   const cut = text.length > MAX_STATUS_REASON_LENGTH ? `${text.slice(0, MAX_STATUS_REASON_LENGTH - 3)}...` : text
-  return cleanReason(cut)
+  let clean = cleanReason(cut)
+  while (Buffer.byteLength(clean) > MAX_STATUS_REASON_BYTES) clean = clean.slice(0, clean.length - 32)
+  return clean
 }
 
 /** A record's value as a publisher writes it. */

@@ -109,6 +109,9 @@ test('disruption budget: one out at a time, refused with exit 3 naming who is ou
   // h1 counts by its entry, or by its published drain once it has published it.
   assert.match(second.stderr, /disruption budget of web is 1: taking h2 out would pass it; already out: h1 (fleet entry hosts\/h1\/spool\/web|drain \(deploy\))\. Nothing was written/)
   assert.equal(await json('/hacheck/hosts/h2/spool/web'), null, 'nothing written')
+  const allOnHost = await tool('hadown', '--fleet-host', 'h2', '-r', 'deploy', 'all')
+  assert.equal(allOnHost.code, 3, '`all` on a host counts for every budgeted service')
+  assert.equal(await json('/hacheck/hosts/h2/spool/all'), null)
   const forced = await tool('hadown', '--fleet-host', 'h2', '--force', '-r', 'deploy', 'web')
   assert.equal(forced.code, 0, forced.stderr)
   assert.equal((await json('/hacheck/hosts/h2/spool/web'))?.forced, true)

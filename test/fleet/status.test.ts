@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { AnswerBook } from '../../src/fleet/answer-book.js'
 import { allowedOut, availability, parseBudgetText, parseBudgetValue } from '../../src/fleet/budget.js'
-import { parseStatusKey, parseStatusRecord, statusKey, MAX_STATUS_REASON_LENGTH } from '../../src/fleet/status.js'
+import { parseStatusKey, parseStatusRecord, statusKey, statusReason, MAX_STATUS_REASON_LENGTH } from '../../src/fleet/status.js'
 import { summarise, summaryLine } from '../../src/fleet/status-view.js'
 import type { FleetKv } from '../../src/fleet/view.js'
 import type { SpoolState } from '../../src/spool/format.js'
@@ -42,6 +42,8 @@ test('status records: keys, and hostile values read as invalid with the reason, 
   const long = parseStatusRecord('web', 'h1', bytes(record({ state: 'down', reason: `a\nb${'x'.repeat(5000)}` })), 1)
   assert.ok(long.reason.length <= MAX_STATUS_REASON_LENGTH + 10, 'cut')
   assert.ok(!long.reason.includes('\n'), 'cleaned: one line')
+  const escaped = statusReason('\u0007\u{1F600}'.repeat(400))
+  assert.ok(Buffer.byteLength(escaped) <= 1024, `escapes cannot make a record large: ${Buffer.byteLength(escaped)} bytes`)
 })
 
 test('answer book: spool state beats the last answer, 2xx is up, anything else failing; bounded', () => {
