@@ -40,8 +40,8 @@ export interface PublisherOptions {
   maxBackoffMs?: number
   /** Extra gRPC channel options (the bench opens one connection per simulated host). */
   grpcOptions?: Record<string, string | number>
-  /** Called after each transaction with the number of records written and removed (the bench counts them). */
-  onWrite?: (put: number, removed: number) => void
+  /** Called after each transaction with the number of records written and removed and when it was sent (`Date.now()`); the bench counts them. */
+  onWrite?: (put: number, removed: number, sentAtMs: number) => void
 }
 
 /** What `/status` shows of the publisher. */
@@ -175,7 +175,8 @@ export class StatusPublisher {
     if (ops.length === 0 || this.client === undefined) return
     // At most one transaction a second: a change within the second waits for the next.
     if (Date.now() - this.lastWriteMs < PUBLISH_INTERVAL_MS) { this.poke(); return }
-    this.lastWriteMs = Date.now()
+    const sentAtMs = Date.now()
+    this.lastWriteMs = sentAtMs
     await this.client.kv.txn({ success: ops })
     this.writes++
     let put = 0
@@ -183,7 +184,7 @@ export class StatusPublisher {
       if (form === null) this.published.delete(key)
       else { this.published.set(key, form); put++ }
     }
-    this.opts.onWrite?.(put, next.size - put)
+    this.opts.onWrite?.(put, next.size - put, sentAtMs)
   }
 
   private disconnect (): void {
