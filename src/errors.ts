@@ -157,6 +157,21 @@ export const HC_ERR_FLEET_CONTENDED = createError<'HC_ERR_FLEET_CONTENDED', []>(
 export const HC_ERR_FLEET_LISTING = createError<'HC_ERR_FLEET_LISTING', [number, string, number]>(
   'HC_ERR_FLEET_LISTING', '%d keys under %s: more than one listing reads (%d); nothing listed')
 
+/**
+ * (ours) A fleet-side change refused by a disruption budget: the service, its budget, the
+ * host to take out, and who is already out (docs/fleet.md "Disruption budgets"). Tools exit 3.
+ */
+export const HC_ERR_BUDGET = createError<'HC_ERR_BUDGET', 409, [string, string, string, string]>(
+  'HC_ERR_BUDGET', 'disruption budget of %s is %s: taking %s out would pass it; already out: %s. Nothing was written (--force overrides)', 409)
+
+/** (ours) A budget-checked change when the budget cannot be counted (etcd away, too many keys); tools exit 3. */
+export const HC_ERR_BUDGET_UNKNOWN = createError<'HC_ERR_BUDGET_UNKNOWN', 409, [string]>(
+  'HC_ERR_BUDGET_UNKNOWN', 'disruption budget unknown: %s. Refused (--force overrides)', 409)
+
+/** (ours) A fleet-wide disruptive change that a budget (or `all`) makes need `--force`; tools exit 3. */
+export const HC_ERR_BUDGET_FLEET = createError<'HC_ERR_BUDGET_FLEET', 409, [string]>(
+  'HC_ERR_BUDGET_FLEET', '%s takes every host out at once: refused without --force; nothing was written', 409)
+
 /** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code

@@ -55,6 +55,13 @@ export interface HealthStats {
  */
 export type ProbeListener = (protocol: string, result: CheckResult, target: CheckTarget) => void
 
+/**
+ * (ours) Called synchronously with every answer a check gives (spool answers and cached ones
+ * included), after it is decided; it must not block or throw (the fleet's answer book notes it
+ * in a bounded map, docs/fleet.md "Fleet status").
+ */
+export type AnswerListener = (service: string, result: CheckResult) => void
+
 /** What the health service is built from. */
 export interface HealthDeps {
   config: Config
@@ -81,6 +88,7 @@ export class HealthService {
   /** Handed to checkers that contact nothing: they have no I/O to abort, so no timer. */
   private readonly localContext: CheckContext
   private readonly probeListeners: ProbeListener[] = []
+  private readonly answerListeners: AnswerListener[] = []
   private readonly transitions: TransitionLog | undefined
 
   constructor (deps: HealthDeps) {
@@ -158,6 +166,7 @@ export class HealthService {
   /** Hands a result to the transition log and returns it. */
   private observed (req: CheckRequest, result: CheckResult): CheckResult {
     this.transitions?.observe(req.protocol, req.target, result)
+    for (const listener of this.answerListeners) listener(req.target.service, result)
     return result
   }
 
@@ -187,6 +196,11 @@ export class HealthService {
   /** Registers a {@link ProbeListener}. */
   onProbe (listener: ProbeListener): void {
     this.probeListeners.push(listener)
+  }
+
+  /** (ours) Registers an {@link AnswerListener}. */
+  onAnswer (listener: AnswerListener): void {
+    this.answerListeners.push(listener)
   }
 
   /** Counters for `/status` and metrics. */

@@ -14,13 +14,18 @@
  *
  * Fleet lines are the local ones plus two tab-separated fields: the source (`fleet` or
  * `host:<name>`) and who set it (`user@host`, empty when the value does not say).
+ * `hastatus --fleet [SERVICE...]` prints what every host publishes instead (`fleet-status-tool.ts`).
+ * `hadown` is checked against disruption budgets (docs/fleet.md "Disruption budgets"):
+ * atomically with `--fleet-host`, refused without `--force` for `--fleet` on a budgeted
+ * service or `all`; a local `hadown` consults the budget when etcd answers and proceeds
+ * with a warning when it does not.
  * Exit codes: 0 ok; 1 down (status), or etcd unreachable or refusing (nothing written);
- * 2 usage or config error.
+ * 2 usage or config error; 3 refused by a disruption budget.
  */
 import { hostname, userInfo } from 'node:os'
 import type { FleetSettings } from '../config/fleet.js'
 import type { Config } from '../config/index.js'
-import { HC_ERR_ETCD, HC_ERR_ETCD_UNSURE, HC_ERR_ETCD_WRITE, HC_ERR_USAGE } from '../errors.js'
+import { hasCode, HC_ERR_ETCD, HC_ERR_ETCD_UNSURE, HC_ERR_ETCD_WRITE, HC_ERR_USAGE } from '../errors.js'
 import { etcdReason } from '../fleet/client.js'
 import { parseFleetKey, parseFleetSpoolValue, type FleetTarget } from '../fleet/keys.js'
 import { MAX_KEYS_PER_WRITE, FleetStore } from '../fleet/store.js'
@@ -28,10 +33,15 @@ import { reasonProblem } from '../spool/change.js'
 import type { SpoolEntry } from '../spool/spool.js'
 import { keysOf, type Action, type ToolArgs } from './tool-args.js'
 import { displayName, downLine } from './tool-output.js'
+import { printFleetStatus } from './fleet-status-tool.js'
+
+/** How long a local `hadown` waits for etcd to count a budget before going ahead without it. */
+const LOCAL_BUDGET_TIMEOUT_MS = 2000
 
 /** What the fleet tools borrow from the local ones. */
 export interface FleetToolDeps {
   stdout: (text: string) => void
+  stderr: (text: string) => void
   env: Readonly<Record<string, string | undefined>>
   /** The reason for a down (`-r`, or the default); null after refusing a nonhuman. */
   reasonFor: () => Promise<string | null>
@@ -82,7 +92,7 @@ async function write (args: ToolArgs, store: FleetStore, target: FleetTarget, de
     const reason = await deps.reasonFor()
     if (reason === null) return 1
     checkWrite(args, reason)
-    await store.down(target, keys, { reason, expiration: args.expiration ?? null, state: args.state, setBy })
+    await store.down(target, keys, { reason, expiration: args.expiration ?? null, state: args.state, setBy, force: args.force })
   } else {
     checkWrite(args)
     if (args.weight === undefined) await store.remove(target, 'weight', keys)
@@ -164,6 +174,25 @@ async function statusDowned (args: ToolArgs, store: FleetStore, targets: Array<F
 }
 
 /**
+ * A local `hadown`: asks etcd whether taking this host out stays within the budgets. The local
+ * spool never depends on etcd: when it does not answer in time, the down goes ahead with a
+ * warning. Not atomic (a local file is not in etcd's transaction); fleet-side changes are.
+ *
+ * @throws HC_ERR_BUDGET when a budget refuses.
+ */
+async function consultBudget (args: ToolArgs, settings: FleetSettings, deps: FleetToolDeps): Promise<void> {
+  const store = await FleetStore.open(settings, undefined, LOCAL_BUDGET_TIMEOUT_MS)
+  try {
+    await store.checkHost(settings.host, keysOf(args))
+  } catch (err) {
+    if (hasCode(err, 'HC_ERR_BUDGET')) throw err
+    deps.stderr(`warning: disruption budget not checked (etcd at ${settings.endpoints.join(', ')}: ${etcdReason(err)}); the local spool goes ahead\n`)
+  } finally {
+    store.close()
+  }
+}
+
+/**
  * Runs a tool command with a fleet configured. Writes go to etcd only with `--fleet` or
  * `--fleet-host`; reads show the local spool beside the fleet unless one of them is given.
  *
@@ -172,11 +201,13 @@ async function statusDowned (args: ToolArgs, store: FleetStore, targets: Array<F
 export async function runFleetTool (args: ToolArgs, settings: FleetSettings, deps: FleetToolDeps): Promise<number> {
   const explicit = args.fleet || args.fleetHost !== undefined
   const writes: readonly Action[] = ['up', 'down', 'weight']
+  if (args.action === 'down' && !explicit && !args.force) await consultBudget(args, settings, deps)
   if (args.action === 'list' || (writes.includes(args.action) && !explicit)) return await deps.local()
   const store = await FleetStore.open(settings)
   try {
     const target: FleetTarget = args.fleetHost === undefined ? { scope: 'fleet' } : { scope: 'host', host: args.fleetHost }
     if (writes.includes(args.action)) return await write(args, store, target, deps)
+    if (args.action === 'status' && args.fleet) return await printFleetStatus(store, args.services, deps.stdout)
     const here: FleetTarget = { scope: 'host', host: args.fleetHost ?? settings.host }
     if (args.action === 'status') return await status(args, store, args.fleet ? [target] : [{ scope: 'fleet' }, here], explicit, deps)
     return await statusDowned(args, store, args.fleet ? [target, { scope: 'hosts' }] : [{ scope: 'fleet' }, here], explicit, deps)

@@ -12,12 +12,13 @@ import { resolve } from 'node:path'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
 import { startServer, type RunningServer } from '../http/server.js'
-import { notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
+import { isFirstWorker, notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
 import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
 import type { FleetWatcher } from '../fleet/watcher.js'
+import type { StatusPublisher } from '../fleet/publisher.js'
 import { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
 import { checkListenAddresses, type ListenAddress } from './listen-check.js'
@@ -79,6 +80,25 @@ async function startConfiguredFleet (config: Config, spoolRoot: string, log: Hac
 }
 
 /**
+ * (ours) Starts publishing this host's answers to `<prefix>status/` when a fleet is set and
+ * `fleet_publish` is on (docs/fleet.md "Fleet status"); with `-n`, only worker slot 1 does.
+ * The health service notes each answer in the book synchronously; the publisher writes on its
+ * own timer.
+ *
+ * @throws HC_ERR_CONFIG for an unreadable TLS file.
+ */
+async function startPublisher (config: Config, server: RunningServer, spool: Spool, log: HacheckLogger): Promise<StatusPublisher | undefined> {
+  if (config.fleet === null || !config.fleet_publish || !isFirstWorker()) return undefined
+  const [{ AnswerBook, spoolRecordSource }, { StatusPublisher }] = await Promise.all([import('../fleet/answer-book.js'), import('../fleet/publisher.js')])
+  // The book pokes the publisher only from answers, which start after onAnswer below.
+  const book = new AnswerBook({ onChange: () => { publisher.poke() } })
+  const publisher = new StatusPublisher({ settings: config.fleet, ttlSeconds: config.fleet_status_ttl, records: spoolRecordSource(book, spool), log: log.ops, maxBackoffMs: config.fleet_reconnect_max_seconds * 1000 })
+  server.runtime.health.onAnswer((service, result) => { book.note(service, result) })
+  await publisher.start()
+  return publisher
+}
+
+/**
  * Runs the server command: returns once listening (or with an exit code on failure).
  * Exit codes: 0 ok, 1 start-up failure (spool root, log file, listen, rlimit_nofile), 2 usage
  * or config error. A failure prints one line (see `start-failure.ts`).
@@ -137,6 +157,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
 
   let server: RunningServer
   let fleet: FleetWatcher | undefined
+  let publisher: StatusPublisher | undefined
   boundHeapGrowth() // see ops/heap.ts: bounded state, bounded heap
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
@@ -154,11 +175,12 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       // A worker's /metrics answers for the whole cluster.
       renderMetrics
     })
+    publisher = await startPublisher(config, server, spool, log)
   } catch (err) {
     await fleet?.stop()
     return await reportStartFailure(err, sink)
   }
-  const close = fleet === undefined ? server.close : async () => { await server.close(); await fleet?.stop() }
+  const close = fleet === undefined ? server.close : async () => { await server.close(); await publisher?.stop(); await fleet?.stop() }
   installGracefulStop(close, { log, graceMs })
   const ports = server.addresses.map((a) => a.port)
   if (cluster.isWorker) {

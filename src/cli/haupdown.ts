@@ -187,7 +187,8 @@ async function requireRoot (choice: SpoolRootChoice): Promise<void> {
 
 /**
  * Runs a tool. Exit codes: 0 ok; 1 a service is down, draining or in maint (status), a
- * nonhuman without `-r`, or a spool/daemon/etcd error; 2 usage or config error.
+ * nonhuman without `-r`, or a spool/daemon/etcd error; 2 usage or config error; 3 (ours)
+ * refused by a disruption budget (docs/fleet.md "Disruption budgets").
  *
  * @param prog - the name to show in usage lines (`hadown`, ...).
  */
@@ -211,13 +212,19 @@ export async function main (prog: string, argv: readonly string[], defaultAction
     }
     // (ours) With a config naming a fleet, see fleet-tools.ts.
     const fleet = toolFleet(args, tool.config)
-    if (fleet !== null) return await runFleetTool(runArgs, fleet, { stdout: io.stdout, env: io.env, reasonFor: async () => await reasonFor(args, io), local })
+    if (fleet !== null) return await runFleetTool(runArgs, fleet, { stdout: io.stdout, stderr: io.stderr, env: io.env, reasonFor: async () => await reasonFor(args, io), local })
     return await local()
   } catch (err) {
     const usageError = hasCode(err, 'HC_ERR_USAGE')
     io.stderr(`${prog}: ${(err as Error).message}\n${usageError ? `${usage}\n` : ''}`)
+    if (isBudgetRefusal(err)) return 3
     return usageError || hasCode(err, 'HC_ERR_CONFIG') ? 2 : 1
   }
+}
+
+/** (ours) An error that a disruption budget refused with: exit 3. */
+export function isBudgetRefusal (err: unknown): boolean {
+  return hasCode(err, 'HC_ERR_BUDGET') || hasCode(err, 'HC_ERR_BUDGET_FLEET') || hasCode(err, 'HC_ERR_BUDGET_UNKNOWN')
 }
 
 /** Entry point for the `bin/` shims. */

@@ -39,10 +39,12 @@ export interface ToolArgs {
   fleet: boolean
   /** (ours) `--fleet-host HOST`: act on one host's etcd keys instead of the local spool. */
   fleetHost?: string
+  /** (ours) `--force`: down past a disruption budget (recorded in the entry as `forced`). */
+  force: boolean
 }
 
 /** The usage line; `%s` is the program name. */
-export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [-c FILE [--fleet|--fleet-host HOST]] [--spool-root DIR] [-r REASON] [-e UNIX_TS|+DURATION] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
+export const USAGE = 'usage: %s [-a up|down|status|status_downed|list|weight] [-c FILE [--fleet|--fleet-host HOST] [--force]] [--spool-root DIR] [-r REASON] [-e UNIX_TS|+DURATION] [--drain|--maint] [-P PORT [-H HOST]] [-p DAEMON_PORT] SERVICE... | -a weight [--clear] SERVICE... PERCENT'
 
 /** `--help`: the usage line, then a line per flag; `%s` is the program name. */
 export const HELP = `${USAGE}
@@ -66,10 +68,13 @@ picks the default action.
       --fleet               up, down, weight: every host, through etcd (endpoints from -c);
                             status, status_downed: show fleet entries beside local ones
       --fleet-host HOST     up, down, weight: that one host, through etcd
+      --force               down: go past a disruption budget (recorded as forced); needed
+                            for hadown --fleet on a budgeted service and for --fleet all
   -h, --help                this help
 
 Exit codes: 0 ok; 1 a service is down (status), a nonhuman without -r, or a spool or daemon
-error; 2 usage error. status and status_downed print <name>:<host>:<port> for a per-port file
+error; 2 usage error; 3 refused by a disruption budget (nothing written). hastatus --fleet
+[SERVICE] prints what every host publishes (one line per host, or one summary per service). status and status_downed print <name>:<host>:<port> for a per-port file
 (host empty when absent: web::8080 for the file web:8080), as the reference tools do.`
 
 /** Seconds per unit of a relative expiration. */
@@ -149,7 +154,8 @@ export function toolFlags (defaultAction: Action) {
     maint: { type: 'boolean', default: false },
     clear: { type: 'boolean', default: false },
     fleet: { type: 'boolean', default: false },
-    'fleet-host': { type: 'string' }
+    'fleet-host': { type: 'string' },
+    force: { type: 'boolean', default: false }
   } satisfies FlagTable
 }
 
@@ -182,7 +188,8 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action, n
     state: v.drain ? 'drain' : v.maint ? 'maint' : 'down',
     clear: v.clear,
     fleet: v.fleet,
-    fleetHost: v['fleet-host']
+    fleetHost: v['fleet-host'],
+    force: v.force
   }
   if (args.help) return args
   // The reference ignores -e for the other actions; so do we.
@@ -192,12 +199,14 @@ export function parseToolArgs (argv: readonly string[], defaultAction: Action, n
   if (v.drain && v.maint) throw new HC_ERR_USAGE('--drain and --maint exclude each other')
   if ((v.drain || v.maint) && action !== 'down') throw new HC_ERR_USAGE(`--${args.state} only applies to down`)
   if (v.clear && action !== 'weight') throw new HC_ERR_USAGE('--clear only applies to weight')
+  if (v.force && action !== 'down') throw new HC_ERR_USAGE('--force only applies to down')
   checkFleetArgs(args)
   if (action === 'weight' && !v.clear) args.weight = weightArg(args.services.pop())
   if (args.serviceHost !== undefined && args.servicePort === undefined) {
     throw new HC_ERR_USAGE('--service-host requires --service-port')
   }
-  if ((action === 'up' || action === 'down' || action === 'status' || action === 'weight') && args.services.length === 0) {
+  const fleetOverview = action === 'status' && args.fleet
+  if ((action === 'up' || action === 'down' || (action === 'status' && !fleetOverview) || action === 'weight') && args.services.length === 0) {
     throw new HC_ERR_USAGE(`${action} needs at least one service name`)
   }
   if ((action === 'status_downed' || action === 'list') && args.services.length > 0) {

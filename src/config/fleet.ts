@@ -72,6 +72,16 @@ export const fleetKeys = {
     schema: Type.Number({ minimum: 1, maximum: 600, default: 5 }),
     expected: 'seconds 1-600 (the longest back-off between attempts to reach etcd)',
     description: 'longest back-off between attempts to reach etcd'
+  },
+  fleet_publish: {
+    schema: Type.Boolean({ default: true }),
+    expected: 'true or false',
+    description: 'publish this host\'s answers under `<prefix>status/` when a fleet is set; see [Fleet status](fleet.md#fleet-status)'
+  },
+  fleet_status_ttl: {
+    schema: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
+    expected: 'whole seconds 2-3600 (the lease the published status hangs on)',
+    description: 'seconds a dead host\'s published status outlives it (the TTL of its one etcd lease)'
   }
 } satisfies Record<string, KeySpec>
 
@@ -86,6 +96,8 @@ export interface FleetConfig {
   fleet_etcd_cert_file: string | null
   fleet_etcd_key_file: string | null
   fleet_reconnect_max_seconds: number
+  fleet_publish: boolean
+  fleet_status_ttl: number
 }
 
 /** The fleet settings after the checks across keys; TLS files are paths, not yet read. */

@@ -183,10 +183,11 @@ export function parseFleetWeightValue (value: Uint8Array, bytes = value.byteLeng
   return { value: { weight: fields.weight, creation, setBy: setByOf(fields.set_by) }, problem: null }
 }
 
-/** A spool value as the tools write it: the spool file's fields, `state` always, and `set_by`. */
-export function formatFleetSpoolValue (info: SpoolInfo, setBy: string): string {
+/** A spool value as the tools write it: the spool file's fields, `state` always, `set_by`, and `forced` when true. */
+export function formatFleetSpoolValue (info: SpoolInfo, setBy: string, forced = false): string {
   const state: SpoolStateName = info.state
-  return JSON.stringify({ reason: info.reason, expiration: info.expiration, creation: info.creation, state, set_by: setBy })
+  // `forced`: written with --force past a disruption budget (docs/fleet.md "Disruption budgets").
+  return JSON.stringify({ reason: info.reason, expiration: info.expiration, creation: info.creation, state, set_by: setBy, ...(forced ? { forced: true } : {}) })
 }
 
 /** A weight value as the tools write it. */

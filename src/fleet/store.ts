@@ -9,9 +9,11 @@
  * for files; the read and the write are tied by a compare on each key's revision, so a
  * concurrent writer is never overwritten with stale data (the tool retries, then gives up).
  */
-import type { Etcd3, IRequestOp } from 'etcd3'
+import type { Etcd3, ICompare, IRequestOp } from 'etcd3'
 import type { FleetSettings } from '../config/fleet.js'
-import { HC_ERR_FLEET_CONTENDED, HC_ERR_FLEET_LIMIT, HC_ERR_FLEET_LISTING } from '../errors.js'
+import { HC_ERR_BUDGET_FLEET, HC_ERR_FLEET_CONTENDED, HC_ERR_FLEET_LIMIT, HC_ERR_FLEET_LISTING } from '../errors.js'
+import { budgetKey, checkBudget, formatBudget, parseBudgetValue, type Budget } from './budget.js'
+import { readFleetStatus, type FleetStatusRead } from './status-view.js'
 import { openEtcd, prefixEnd, rangePrefixes, readFleetCredentials, toFleetKv } from './client.js'
 import {
   fleetKey, fleetKindPrefix, formatFleetSpoolValue, formatFleetWeightValue, parseFleetSpoolValue, parseFleetWeightValue,
@@ -24,6 +26,8 @@ import type { SpoolKey, SpoolStateName } from '../spool/format.js'
 export const MAX_KEYS_PER_WRITE = 128
 /** Attempts at a read-then-write when another writer changes a key in between. */
 const WRITE_ATTEMPTS = 3
+/** Attempts for a budget-checked write: what it counts (every host's status) changes more often. */
+const BUDGET_ATTEMPTS = 8
 
 /** What {@link FleetStore.down} writes. */
 export interface FleetDownOptions {
@@ -33,6 +37,8 @@ export interface FleetDownOptions {
   state: SpoolStateName
   /** `user@host` of the operator. */
   setBy: string
+  /** `--force`: past any disruption budget; recorded in the value as `forced`. */
+  force?: boolean
 }
 
 /** One key read back, as the tools print it. */
@@ -56,13 +62,13 @@ export class FleetStore {
   }
 
   /**
-   * Opens a client (it connects on the first call).
+   * Opens a client (it connects on the first call); `timeoutMs` bounds each call (default 5 s).
    *
    * @throws HC_ERR_CONFIG for an unreadable TLS file.
    */
-  static async open (settings: FleetSettings, nowSeconds: () => number = () => Date.now() / 1000): Promise<FleetStore> {
+  static async open (settings: FleetSettings, nowSeconds: () => number = () => Date.now() / 1000, timeoutMs?: number): Promise<FleetStore> {
     const credentials = await readFleetCredentials(settings)
-    return new FleetStore(settings, await openEtcd(settings, { credentials }), nowSeconds)
+    return new FleetStore(settings, await openEtcd(settings, { credentials, timeoutMs }), nowSeconds)
   }
 
   /** Closes the connection. */
@@ -127,29 +133,81 @@ export class FleetStore {
   }
 
   /**
-   * Marks keys down (or drain, or maint) for `target`, in one transaction.
+   * The budget check of a down (docs/fleet.md "Disruption budgets"): for one host, the
+   * compares that keep the count true until the write; for every host, a refusal when a
+   * service has a budget or `all` is named, unless forced.
+   *
+   * @throws HC_ERR_BUDGET, HC_ERR_BUDGET_FLEET, HC_ERR_BUDGET_UNKNOWN; the etcd error.
+   */
+  private async budgetCompares (target: FleetTarget, keys: readonly SpoolKey[], force: boolean): Promise<ICompare[]> {
+    const services = [...new Set(keys.map((k) => k.service))]
+    const check = await checkBudget(this.client, this.settings.prefix, services, target.scope === 'host' ? target.host : null, force, this.nowSeconds())
+    if (target.scope === 'fleet' && !force) {
+      if (services.includes('all')) throw new HC_ERR_BUDGET_FLEET('hadown --fleet all')
+      if (check.budgeted.length > 0) throw new HC_ERR_BUDGET_FLEET(`hadown --fleet ${check.budgeted.join(' ')} (a disruption budget is set)`)
+    }
+    return force || target.scope === 'fleet' ? [] : check.compares
+  }
+
+  /**
+   * Marks keys down (or drain, or maint) for `target`, in one transaction, within every
+   * disruption budget unless `opts.force` (see {@link FleetStore.budgetCompares}).
    *
    * @throws the etcd error (nothing written), HC_ERR_FLEET_LIMIT when the new keys would pass
-   *   a host's limit, or an Error when other writers kept changing the keys.
+   *   a host's limit, HC_ERR_BUDGET* when a budget refuses, or HC_ERR_FLEET_CONTENDED when
+   *   other writers kept changing the keys.
    */
   async down (target: FleetTarget, keys: readonly SpoolKey[], opts: FleetDownOptions): Promise<void> {
     const names = keys.map((key) => ({ key, name: this.keyOf(target, 'spool', key) }))
     const existing = await this.readKeys(names.map((n) => n.name))
     await this.checkRoom(target, names.filter((n) => !existing.has(n.name)).length)
     const lease = await this.leaseFor(opts.expiration)
+    const force = opts.force === true
     for (let attempt = 1; ; attempt++) {
+      const budget = await this.budgetCompares(target, keys, force)
       const current = attempt === 1 ? existing : await this.readKeys(names.map((n) => n.name))
       const ops: IRequestOp[] = names.map(({ name }) => {
         const previous = current.get(name)
         const old = previous === undefined ? null : parseFleetSpoolValue(previous.value, previous.valueBytes).value
         const creation = old !== null && old.reason === opts.reason && old.state === opts.state && old.creation !== null ? old.creation : this.nowSeconds()
-        const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy)
+        const value = formatFleetSpoolValue({ reason: opts.reason, expiration: opts.expiration, creation, state: opts.state }, opts.setBy, force)
         return { request_put: { key: Buffer.from(name), value: Buffer.from(value), ...(lease === null ? {} : { lease }) } }
       })
-      const compare = names.map(({ name }) => ({ key: Buffer.from(name), target: 'Mod' as const, result: 'Equal' as const, mod_revision: current.get(name)?.modRevision ?? 0 }))
-      if ((await this.client.kv.txn({ compare, success: ops })).succeeded) return
-      if (attempt >= WRITE_ATTEMPTS) throw new HC_ERR_FLEET_CONTENDED()
+      const compare: ICompare[] = names.map(({ name }) => ({ key: Buffer.from(name), target: 'Mod' as const, result: 'Equal' as const, mod_revision: current.get(name)?.modRevision ?? 0 }))
+      if ((await this.client.kv.txn({ compare: [...compare, ...budget], success: ops })).succeeded) return
+      if (attempt >= (budget.length > 0 ? BUDGET_ATTEMPTS : WRITE_ATTEMPTS)) throw new HC_ERR_FLEET_CONTENDED()
+      // Jittered, so two writers that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * attempt))
     }
+  }
+
+  /** Sets the disruption budget of a service. */
+  async setBudget (service: string, budget: Budget, setBy: string): Promise<void> {
+    await this.client.kv.put({ key: Buffer.from(budgetKey(this.settings.prefix, service)), value: Buffer.from(formatBudget(budget, setBy)) })
+  }
+
+  /** Removes the disruption budget of a service (absent is fine). */
+  async clearBudget (service: string): Promise<void> {
+    await this.client.kv.deleteRange({ key: Buffer.from(budgetKey(this.settings.prefix, service)) })
+  }
+
+  /** The budget of a service, null when none is set (a value that cannot be read is `{ count: 0 }`). */
+  async budget (service: string): Promise<{ budget: Budget, problem: string | null } | null> {
+    const kv = (await this.readKeys([budgetKey(this.settings.prefix, service)])).get(budgetKey(this.settings.prefix, service))
+    return kv === undefined ? null : parseBudgetValue(kv.value, kv.valueBytes)
+  }
+
+  /**
+   * The budget check alone, for a change this store does not write (a local `hadown`, the
+   * remote spool route): throws as {@link FleetStore.down} would for `host`.
+   */
+  async checkHost (host: string, keys: readonly SpoolKey[]): Promise<void> {
+    await this.budgetCompares({ scope: 'host', host }, keys, false)
+  }
+
+  /** What every host publishes (or, with `service`, that service's records). */
+  async fleetStatus (service?: string): Promise<FleetStatusRead> {
+    return await readFleetStatus(this.client, this.settings.prefix, service)
   }
 
   /** Removes keys of `kind` for `target` (absent is fine), in one transaction. */

@@ -34,6 +34,7 @@ import metricsRoutes from './routes/metrics.js'
 import pageRoutes from './routes/page.js'
 import remoteSpoolRoutes, { REMOTE_SPOOL_BODY_LIMIT } from './routes/remote-spool.js'
 import statusRoutes, { fleetStatus, loadWeightStatus } from './routes/status.js'
+import fleetRoutes from './routes/fleet.js'
 
 /**
  * Fastify's request log lines replaced by one line per answered request, at debug level (so
@@ -232,9 +233,12 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(checkRoutes, {
     health: rt.health, serviceLog: rt.serviceLog, localAddresses: rt.localAddresses, checkGuard: rt.checkGuard, metrics: rt.metrics, checkers: rt.checkers, logLimiter: rt.logLimiter
   })
-  await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics, logLimiter: rt.logLimiter })
+  const budget = config.fleet === null || !config.allow_remote_spool_changes ? undefined : new (await import('../fleet/host-budget.js')).HostBudget(config.fleet)
+  if (budget !== undefined) app.addHook('onClose', async () => { await budget.stop() })
+  await app.register(remoteSpoolRoutes, { config, spool: rt.spool, metrics: rt.metrics, logLimiter: rt.logLimiter, budget })
   const render = rt.renderMetrics ?? (async () => await rt.metrics.text())
   await app.register(metricsRoutes, { render, contentType: rt.metrics.contentType, allowedCidrs: config.metrics_allowed_cidrs })
+  if (config.fleet !== null) await app.register(fleetRoutes, { settings: config.fleet })
   const fleet = rt.spool.fleet
   const load = rt.load
   await app.register(pageRoutes, {

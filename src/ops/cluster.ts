@@ -41,6 +41,15 @@ export interface RestartPolicy {
   stableMs: number
 }
 
+/** The environment variable carrying a worker's slot, 1..N (absent in a single process). */
+export const WORKER_SLOT_ENV = 'HACHECK_WORKER_SLOT'
+
+/** True in the process that does once-per-host work: a single process, or worker slot 1. */
+export function isFirstWorker (env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const slot = env[WORKER_SLOT_ENV]
+  return slot === undefined || slot === '1'
+}
+
 /** The defaults: 0.5 s doubling up to 30 s; a worker that ran 10 s resets it. */
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { baseMs: 500, maxMs: 30000, stableMs: 10000 }
 
@@ -93,8 +102,12 @@ export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | 
     aggregator.clusterMetrics().then((text) => { reply({ text }) }, (err: Error) => { reply({ error: err.message }) })
   })
 
-  const fork = async (): Promise<{ worker: Worker, failure?: StartFailure }> => {
-    const worker = cluster.fork()
+  // Each worker's slot (1..N) in HACHECK_WORKER_SLOT; a replacement takes its predecessor's,
+  // so work done by one worker only (publishing fleet status) survives a restart.
+  const slots = new Map<Worker, number>()
+  const fork = async (slot: number): Promise<{ worker: Worker, failure?: StartFailure }> => {
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) })
+    slots.set(worker, slot)
     started.set(worker, Date.now())
     return await new Promise((resolve) => {
       let reported: StartFailure | undefined
@@ -120,7 +133,7 @@ export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | 
     })
   }
 
-  const first = await Promise.all(Array.from({ length: opts.numProcs }, fork))
+  const first = await Promise.all(Array.from({ length: opts.numProcs }, async (_, i) => await fork(i + 1)))
   const failed = first.find((r) => r.failure !== undefined)
   if (failed?.failure !== undefined) {
     stopping = true
@@ -134,13 +147,15 @@ export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | 
     if (stopping) return
     const lived = Date.now() - (started.get(worker) ?? 0)
     started.delete(worker)
+    const slot = slots.get(worker) ?? 1
+    slots.delete(worker)
     youngDeaths = lived < policy.stableMs ? youngDeaths + 1 : 0
     const delay = restartDelay(youngDeaths, policy)
     log.logger.error({ worker_pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, 'worker died; replacing it')
     const timer = setTimeout(() => {
       timers.delete(timer)
       if (stopping) return
-      fork().then(({ worker: fresh, failure }) => {
+      fork(slot).then(({ worker: fresh, failure }) => {
         if (failure === undefined) log.ops.info({ worker_pid: fresh.process.pid }, 'worker started')
         else log.logger.error({ worker_pid: fresh.process.pid, code: failure.code }, `a replacement worker could not start: ${failure.message}`)
       }, () => {})

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { ROOT, runCommand, tempDir } from '../helper.js'
 
-const COMMANDS = ['haactivate', 'hacheck', 'hadown', 'hainactivate', 'halist', 'hashowdowned', 'hastatus', 'haup', 'haweight']
+const COMMANDS = ['haactivate', 'habudget', 'hacheck', 'hadown', 'hainactivate', 'halist', 'hashowdowned', 'hastatus', 'haup', 'haweight']
 
 test('bin/ holds the nine commands and their loader', async () => {
   assert.deepEqual((await readdir(join(ROOT, 'bin'))).sort(), [...COMMANDS, 'load-built.js'].sort())

@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { PRESENCE_FLAGS } from '../../src/cli/haactivate.js'
+import { BUDGET_FLAGS } from '../../src/cli/habudget.js'
 import { SERVER_FLAGS } from '../../src/cli/server-args.js'
 import { toolFlags } from '../../src/cli/tool-args.js'
 import type { FlagTable } from '../../src/cli/flags.js'
@@ -21,7 +22,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bi
 const PARSERS: Record<string, FlagTable> = {
   'hacheck.1': SERVER_FLAGS,
   'hadown.1': toolFlags('down'),
-  'haactivate.1': PRESENCE_FLAGS
+  'haactivate.1': PRESENCE_FLAGS,
+  'habudget.1': BUDGET_FLAGS
 }
 
 /** Roff as plain text: font escapes dropped, `\-` as `-`. */

@@ -119,3 +119,11 @@ test('-e -5m and unknown flags get hacheck\'s own one-line errors (the tools run
     assert.equal(lines.length, 3, r.stderr)
   }
 })
+
+test('(ours) --force applies to down only; hastatus --fleet may name no service', () => {
+  assert.equal(parseToolArgs(['--force', '-r', 'x', 'web'], 'down', NOW).force, true)
+  assert.equal(parseToolArgs(['-r', 'x', 'web'], 'down', NOW).force, false)
+  assert.throws(() => parseToolArgs(['--force', 'web'], 'up', NOW), usageError(/^--force only applies to down$/))
+  assert.deepEqual(parseToolArgs(['--fleet'], 'status', NOW).services, [])
+  assert.throws(() => parseToolArgs([], 'status', NOW), usageError(/^status needs at least one service name$/))
+})

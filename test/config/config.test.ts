@@ -65,6 +65,8 @@ const DEFAULTS = {
   fleet_etcd_cert_file: null,
   fleet_etcd_key_file: null,
   fleet_reconnect_max_seconds: 5,
+  fleet_publish: true,
+  fleet_status_ttl: 30,
   // ours (load weights)
   load_weight_sources: [],
   load_weight_window: 'avg10',

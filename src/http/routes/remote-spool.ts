@@ -13,7 +13,10 @@
  * Then the urlencoded body (at most 4 KiB, else 413) and the query string are read, every
  * field validated (`spool-change.ts`, 400 naming the field), and the change written atomically
  * before the 200. Port 0 means the whole service. Every change is logged with the client
- * address; so is every refusal.
+ * address; so is every refusal. (ours) On a host with a fleet, a down (drain, maint) is first
+ * checked against the service's disruption budget: 409 naming who is out when it would pass
+ * it, or when etcd cannot be asked; `force=1` (query or body) skips the check
+ * (docs/fleet.md "Disruption budgets").
  *
  * Not wrapped in fastify-plugin: its content-type parser and hooks stay local.
  */
@@ -36,6 +39,8 @@ export interface RemoteSpoolOptions {
   config: Config
   spool: Spool
   metrics: Metrics
+  /** (ours) The budget check, on a host with a fleet; throws a 409 coded error when refused. */
+  budget?: { check: (service: string) => Promise<void> } | undefined
   /** Rate limit for refusal warnings (category `remote-spool-refused`, key the client); none: all written. */
   logLimiter?: Pick<LogLimiter, 'allow'>
 }
@@ -76,6 +81,11 @@ export function crossSiteReason (headers: FastifyRequest['headers']): string | n
     host = new URL(origin).host
   } catch {}
   return host !== null && host !== '' && host === headers.host ? null : 'Origin does not match Host'
+}
+
+/** (ours) `force=1` in the query string or the body. */
+function isForced (...sources: unknown[]): boolean {
+  return sources.some((s) => s !== null && typeof s === 'object' && (s as Record<string, unknown>).force === '1')
 }
 
 /** Registers `POST /spool/:service/:port[/*]`. */
@@ -121,6 +131,14 @@ export default async function remoteSpoolRoutes (app: FastifyInstance, opts: Rem
     if (port > 65535) throw new HC_ERR_BAD_PORT(`port ${portText} is out of range 0-65535`)
     const change = parseSpoolChange(collectFields(request.query as FormSource, request.body as FormSource))
     const key = { service, port }
+    if (change.status === 'down' && opts.budget !== undefined && !isForced(request.query, request.body)) {
+      try {
+        await opts.budget.check(service)
+      } catch (err) {
+        if (warnable(request.ip)) request.log.warn({ client: request.ip, service, port, err: (err as Error).message }, 'remote spool change refused by the disruption budget')
+        throw err
+      }
+    }
     if (change.status === 'up') {
       await spool.up(key)
     } else {

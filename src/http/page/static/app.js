@@ -367,10 +367,69 @@ function render (snapshot) {
   renderServices(snapshot.services, actionsOn)
   renderTransitions(snapshot.transitions)
   renderHost(snapshot.host)
+  showFleet(snapshot.host)
   renderBanner(snapshot.all)
   const live = $('live')
   live.classList.remove('stale')
   setText(live, `live · ${timeFmt.format(new Date(snapshot.generated * 1000))}`)
+}
+
+/* ---- fleet: what every host publishes (/fleet.json), every two seconds while shown ---- */
+
+const FLEET_COLUMNS = ['hosts', 'up', 'drain', 'maint', 'down', 'failing', 'invalid']
+const fleetOpen = new Set() // services expanded to their hosts
+let fleetTimer = null
+
+function fleetSummaryRow (s) {
+  const tr = el('tr', { class: 'fleet-service', 'data-fleet-service': s.service })
+  const worst = ['down', 'maint', 'failing', 'drain', 'invalid'].find((k) => s[k] > 0)
+  tr.className = `fleet-service st-${worst === 'invalid' ? 'failing' : worst || 'up'}`
+  const open = fleetOpen.has(s.service)
+  tr.append(el('td', {}, el('button', { type: 'button', 'aria-expanded': String(open), 'data-fleet': s.service, text: `${open ? '▾' : '▸'} ${s.service}` })))
+  for (const k of FLEET_COLUMNS) tr.append(el('td', { class: 'num', text: String(s[k]) }))
+  return tr
+}
+
+function fleetHostRow (h) {
+  const tr = el('tr', { class: `fleet-host st-${h.state === 'invalid' ? 'failing' : h.state}`, 'data-fleet-host': `${h.service}/${h.host}` })
+  const since = h.since == null ? '' : relative(h.since)
+  tr.append(el('td', { text: `  ${h.host}` }), el('td', {}, el('span', { class: 'pill', text: h.state.toUpperCase() })),
+    el('td', { class: 'num', text: h.code ? String(h.code) : '' }), el('td', { colspan: '5', text: [since, h.reason].filter(Boolean).join(' · ') }))
+  return tr
+}
+
+async function fleetJson (service) {
+  const res = await fetch(`/fleet.json${service ? `?service=${encodeURIComponent(service)}` : ''}`, { cache: 'no-store', credentials: 'omit' })
+  const body = await res.json()
+  if (!res.ok) throw new Error(body.error || String(res.status))
+  return body
+}
+
+async function refreshFleet () {
+  try {
+    const all = await fleetJson()
+    const hostsOf = new Map()
+    for (const service of fleetOpen) hostsOf.set(service, (await fleetJson(service)).hosts || [])
+    const rowsOut = []
+    for (const s of all.services) {
+      rowsOut.push(fleetSummaryRow(s))
+      for (const h of hostsOf.get(s.service) || []) rowsOut.push(fleetHostRow(h))
+    }
+    document.querySelector('#fleet tbody').replaceChildren(...rowsOut)
+    setText($('fleet-note'), `${all.services.length} services · etcd revision ${all.revision}${all.complete ? '' : ' · partial'}`)
+  } catch (err) {
+    setText($('fleet-note'), `cannot read the fleet: ${err.message}`)
+  }
+}
+
+function showFleet (host) {
+  if (host.fleet === undefined) return
+  $('force-label').hidden = false
+  if (ONCE_FLEET_OFF) return
+  $('fleet-section').hidden = false
+  if (fleetTimer !== null) return
+  refreshFleet()
+  fleetTimer = window.setInterval(refreshFleet, 2000)
 }
 
 /* ---- actions ---- */
@@ -398,6 +457,7 @@ async function act (button) {
     body.set('state', action)
     const seconds = Number($('duration').value)
     if (seconds > 0) body.set('expiration', (serverNow() + seconds).toFixed(3))
+    if ($('force').checked) body.set('force', '1')
   }
   const headers = {}
   const token = $('token').value.trim()
@@ -441,6 +501,8 @@ function poll () {
  * `--screenshot` or `--dump-dom` settles (docs/status-page.md "Screenshots").
  */
 const ONCE = new URLSearchParams(window.location.search).has('once')
+/** No fleet polling under `?once`: a screenshot settles on the host's own data. */
+const ONCE_FLEET_OFF = ONCE
 
 function connect () {
   if (ONCE) {
@@ -475,6 +537,14 @@ document.querySelector('#services thead').addEventListener('click', (e) => {
 $('filter').addEventListener('input', applyFilterAndSort)
 // The form only groups the inputs: Enter must not submit it (the CSP forbids form posts anyway).
 $('actions').addEventListener('submit', (e) => { e.preventDefault() })
+document.querySelector('#fleet tbody').addEventListener('click', (e) => {
+  const button = e.target.closest('button[data-fleet]')
+  if (!button) return
+  const service = button.dataset.fleet
+  if (fleetOpen.has(service)) fleetOpen.delete(service)
+  else if (fleetOpen.size < 8) fleetOpen.add(service)
+  refreshFleet()
+})
 servicesBody.addEventListener('click', (e) => {
   const button = e.target.closest('button[data-action]')
   if (button) act(button)
