@@ -157,6 +157,13 @@ export const HC_ERR_FLEET_CONTENDED = createError<'HC_ERR_FLEET_CONTENDED', []>(
 export const HC_ERR_FLEET_LISTING = createError<'HC_ERR_FLEET_LISTING', [number, string, number]>(
   'HC_ERR_FLEET_LISTING', '%d keys under %s: more than one listing reads (%d); nothing listed')
 
+/**
+ * (ours) The sockets systemd passed (`LISTEN_FDS`, `LISTEN_FDNAMES`; sd_listen_fds(3)) cannot
+ * be used: a count or name that is not what `hacheck.socket` declares. Start-up exits 1.
+ */
+export const HC_ERR_SOCKET_ACTIVATION = createError<'HC_ERR_SOCKET_ACTIVATION', [string]>(
+  'HC_ERR_SOCKET_ACTIVATION', 'socket activation: %s (docs/operator-guide.md "Restarts and upgrades")')
+
 /** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code

@@ -38,6 +38,8 @@ export interface AgentServerOptions {
   port: number
   /** Address to bind, IPv4 or IPv6. */
   host: string
+  /** (ours) A listening socket passed by systemd (ops/socket-activation.ts): used instead of `port` and `host`. */
+  fd?: number | undefined
   /** Most connections served at once; default config `agent_max_connections`. */
   maxConnections?: number
   /** Most connections one client address may hold; default config `agent_max_connections_per_client`. */
@@ -143,7 +145,9 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     // A burst of connections must queue, not be dropped (a dropped SYN costs a client a second).
-    server.listen({ port: opts.port, host: opts.host, backlog: Math.max(511, server.maxConnections) }, () => { server.off('error', reject); resolve() })
+    const backlog = Math.max(511, server.maxConnections)
+    const where = opts.fd === undefined ? { port: opts.port, host: opts.host } : { fd: opts.fd }
+    server.listen({ ...where, backlog }, () => { server.off('error', reject); resolve() })
   })
   const address = server.address() as AddressInfo
   return {
