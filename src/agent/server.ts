@@ -58,7 +58,10 @@ export interface AgentServer {
   readonly address: AddressInfo
   /** Open connections (for tests and stats). */
   readonly connections: () => number
-  /** Stops accepting; lets replies being computed finish, drops idle connections; resolves when all are closed. */
+  /**
+   * Stops accepting; answers the connections already accepted (those still sending their line
+   * within the request wait), drops those already answered; resolves when all are closed.
+   */
   close: () => Promise<void>
 }
 
@@ -82,6 +85,10 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   })
   const sockets = new Set<Socket>()
   const working = new Set<Socket>() // computing a reply: close() lets these finish
+  // Answered and lingering: close() drops these. One still sending its line is answered (within
+  // requestWaitMs) even while stopping, so a restart resets no check (docs/operator-guide.md
+  // "Restarts and upgrades").
+  const replied = new WeakSet<Socket>()
   let closing = false
 
   async function reply (socket: Socket, req: AgentRequest | null): Promise<void> {
@@ -98,6 +105,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     socket.on('data', () => {})
     socket.resume()
     socket.end(text)
+    replied.add(socket)
     if (closing) socket.destroySoon()
     setTimeout(() => { socket.destroy() }, lingerMs).unref()
   }
@@ -156,7 +164,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     close: async () => {
       closing = true
       const closed = new Promise<void>((resolve) => server.close(() => { resolve() }))
-      for (const socket of sockets) if (!working.has(socket)) socket.destroy()
+      for (const socket of sockets) if (replied.has(socket)) socket.destroy()
       await closed
     }
   }
