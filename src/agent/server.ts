@@ -112,7 +112,6 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
 
   function handle (socket: Socket): void {
     socket.on('error', () => {}) // resets and timeouts are the client's business
-    if (closing) { socket.destroy(); return }
     if (!perClient.admit(socket)) return
     socket.setNoDelay(true)
     sockets.add(socket)

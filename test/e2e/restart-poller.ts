@@ -30,7 +30,7 @@ export interface Poller {
 export function startPoller (port: number, request: string, maxMs = 600_000): Poller {
   const counts: PollCounts = { answered: 0, refused: 0, failed: [] }
   const started = Date.now()
-  let running = true
+  const state = { running: true }
   const attempt = async (): Promise<void> => await new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' })
     let reply = ''
@@ -53,7 +53,7 @@ export function startPoller (port: number, request: string, maxMs = 600_000): Po
     })
   })
   const loop = (async () => {
-    while (running && Date.now() - started < maxMs) {
+    while (state.running && Date.now() - started < maxMs) {
       const next = Date.now() + 20
       await attempt()
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())))
@@ -62,7 +62,7 @@ export function startPoller (port: number, request: string, maxMs = 600_000): Po
   return {
     counts: () => ({ ...counts, failed: [...counts.failed] }),
     stop: async () => {
-      running = false
+      state.running = false
       await loop
       return { ...counts, failed: [...counts.failed] }
     }

@@ -37,7 +37,7 @@ async function balancer (t: TestContext, httpPort: number, agentPort?: number): 
       '  mode tcp',
       '  option tcp-check',
       '  tcp-check send-binary 7765620a', // "web\n"
-      '  tcp-check expect rstring ^up',
+      '  tcp-check expect rstring up', // "up ..." or "ready up ..."
       `  server agent1 127.0.0.1:${dummy} check port ${agentPort} inter 100 fall 1 rise 1`)
   }
   const haproxy = await startHaproxy(t, sections.join('\n'))
@@ -49,7 +49,7 @@ async function balancer (t: TestContext, httpPort: number, agentPort?: number): 
 /** UP->DOWN transitions HAProxy counted for a server (`chkdown`), with its status. */
 async function downs (haproxy: Haproxy, backend: string, server: string): Promise<{ chkdown: number, status: string }> {
   const row = await haproxy.server(backend, server)
-  return { chkdown: Number(row.chkdown), status: row.status ?? '' }
+  return { chkdown: Number(row.chkdown), status: `${row.status ?? ''}, last check ${row.check_status ?? ''} ${row.last_chk ?? ''}` }
 }
 
 /** A poller stopped after the test, whatever happens. */
