@@ -11,7 +11,7 @@ import cluster from 'node:cluster'
 import { resolve } from 'node:path'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
-import { startServer, type RunningServer } from '../http/server.js'
+import type { RunningServer } from '../http/server.js'
 import { Primary } from '../ops/cluster.js'
 import { notifyReady, shareRegistry, workerMetrics, workerSlot } from '../ops/cluster-worker.js'
 import { boundHeapGrowth } from '../ops/heap.js'
@@ -185,6 +185,9 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   try {
     fleet = await startConfiguredFleet(config, spoolRoot, log)
     const spool = await Spool.open(spoolRoot, { log: log.ops, fleet: fleet?.view })
+    // Loaded here, not at the top: a -n primary never serves, and starts its workers sooner
+    // without Fastify (bench/RESULTS.md "Start-up").
+    const { startServer } = await import('../http/server.js')
     server = await startServer({
       config,
       spool,

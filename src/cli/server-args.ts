@@ -8,7 +8,7 @@ import { DEFAULT_SPOOL_ROOT } from '../spool/format.js'
 import { parseFlags, type FlagTable } from './flags.js'
 
 /** The usage line. */
-export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]\n       hacheck --check-config [-c FILE]'
+export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--check-config] [--version]'
 
 /** `--help`. */
 export const HELP = `${USAGE}

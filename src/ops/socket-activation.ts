@@ -1,8 +1,8 @@
 /**
  * (ours) Socket activation: the listening sockets systemd passes to the service
  * (`hacheck.socket`), read with sd_listen_fds(3) semantics, so a restart leaves connections
- * waiting in the kernel's backlog instead of refused (docs/operator-guide.md "Restarts and
- * upgrades").
+ * waiting in the kernel's backlog instead of refused
+ * (docs/operator-guide.md "Restarts and upgrades").
  *
  * systemd sets `LISTEN_PID` (the pid meant), `LISTEN_FDS` (how many, from fd 3) and
  * `LISTEN_FDNAMES` (colon-separated, from `FileDescriptorName=`). A socket named `http` serves
