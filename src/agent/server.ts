@@ -59,11 +59,15 @@ export interface AgentServer {
   /** Open connections (for tests and stats). */
   readonly connections: () => number
   /**
-   * Stops accepting; answers the connections already accepted (those still sending their line
-   * within the request wait), drops those already answered; resolves when all are closed.
+   * Stops accepting; answers the connections already accepted whose line arrives within the
+   * request wait (at most 250 ms more), closes those that stay silent and those already
+   * answered; resolves when all are closed.
    */
   close: () => Promise<void>
 }
+
+/** (ours) Longest wait for the line of a connection accepted before a stop, milliseconds. */
+const CLOSE_WAIT_MS = 250
 
 /** The reply to a line that is not `<service>[:<port>]`. */
 export const BAD_REQUEST_REPLY = formatAgentReply({ health: 'down', reason: 'bad request' })
@@ -89,6 +93,8 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   // requestWaitMs) even while stopping, so a restart resets no check (docs/operator-guide.md
   // "Restarts and upgrades").
   const replied = new WeakSet<Socket>()
+  // Still waiting for their line: close() shortens each wait to CLOSE_WAIT_MS.
+  const awaiting = new Map<Socket, () => void>()
   let closing = false
 
   async function reply (socket: Socket, req: AgentRequest | null): Promise<void> {
@@ -123,6 +129,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
       if (done) return
       done = true
       clearTimeout(timer)
+      awaiting.delete(socket)
       socket.removeListener('data', onData)
       socket.pause()
       reply(socket, line === null ? null : parseAgentRequest(line)).catch(() => { socket.destroy() })
@@ -141,10 +148,14 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     // Nothing in time: the host. The client half-closed: what it sent is its whole line. A line
     // still unfinished when the window closes is a bad request: it may be cut anywhere.
     const onTimeout = (): void => { finish(size === 0 ? '' : ended ? pending() : null) }
-    const timer = setTimeout(onTimeout, requestWaitMs)
+    let timer = setTimeout(onTimeout, requestWaitMs)
+    // Stopping: a line on its way is still answered; a connection silent for the whole wait is
+    // closed without a reply (HAProxy keeps its last state on an empty agent reply).
+    const onStopTimeout = (): void => { if (size === 0 && !ended) socket.destroy(); else onTimeout() }
+    awaiting.set(socket, () => { clearTimeout(timer); timer = setTimeout(onStopTimeout, Math.min(requestWaitMs, CLOSE_WAIT_MS)) })
     socket.on('data', onData)
     socket.once('end', () => { ended = true; onTimeout() })
-    socket.once('close', () => { clearTimeout(timer); sockets.delete(socket) })
+    socket.once('close', () => { clearTimeout(timer); sockets.delete(socket); awaiting.delete(socket) })
   }
 
   const server: Server = createServer({ allowHalfOpen: true }, handle)
@@ -164,6 +175,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
       closing = true
       const closed = new Promise<void>((resolve) => server.close(() => { resolve() }))
       for (const socket of sockets) if (replied.has(socket)) socket.destroy()
+      for (const shorten of awaiting.values()) shorten()
       await closed
     }
   }
