@@ -113,11 +113,6 @@ export class Primary {
     return undefined
   }
 
-  /** The pid of each slot's serving worker, by slot. */
-  workers (): Map<number, number | undefined> {
-    return new Map([...this.#slots].map(([slot, worker]) => [slot, worker.process.pid]))
-  }
-
   /**
    * Reloads (SIGUSR2): validates the config file, then replaces the workers one slot at a time,
    * each new one listening before the old one stops. A reload asked for while one runs is
