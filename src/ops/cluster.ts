@@ -1,8 +1,8 @@
 /**
  * `-n NUM` (docs/tools.md "Server command"): NUM identical worker processes (node:cluster) sharing the
- * listening ports, which the primary holds (node:cluster's round-robin handle, or the sockets
- * systemd passed). The primary only supervises; see {@link Primary}. The worker's side is
- * `cluster-worker.ts`.
+ * listening ports, which the primary holds (bound once and shared, `SCHED_NONE`, or the
+ * sockets systemd passed) while workers come and go. The primary only supervises; see
+ * {@link Primary}. The worker's side is `cluster-worker.ts`.
  *
  * Imports no Fastify.
  */
@@ -100,6 +100,10 @@ export class Primary {
    */
   async start (): Promise<StartFailure | undefined> {
     this.#installHandlers()
+    // Each worker accepts from the shared socket itself (the kernel spreads connections). With
+    // node:cluster's round robin the primary accepts and hands each connection over IPC: one
+    // handed to a worker as it exits (a reload, a crash) hangs unanswered.
+    cluster.schedulingPolicy = cluster.SCHED_NONE
     this.#state = 'running'
     const first = await Promise.all(Array.from({ length: this.#opts.numProcs }, async (_, i) => await this.#fork(i + 1)))
     if (this.#state !== 'running') return undefined // a signal arrived meanwhile: that stop is under way
