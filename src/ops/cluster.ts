@@ -35,6 +35,9 @@ export function restartDelay (youngDeaths: number, policy: RestartPolicy = DEFAU
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(youngDeaths - 1, 30))
 }
 
+/** Bound on a worker's start, from fork to listening, milliseconds (about 1 s on a busy machine). */
+const WORKER_START_MS = 60_000
+
 /** Options for {@link Primary}. */
 export interface PrimaryOptions {
   numProcs: number
@@ -182,10 +185,16 @@ export class Primary {
     this.#workers.set(worker, state)
     return await new Promise((resolve) => {
       let reported: StartFailure | undefined
+      // A worker that neither listens nor exits must not hold a start-up or a reload forever.
+      const timer = setTimeout(() => {
+        reported ??= { code: 1, message: `worker ${worker.process.pid ?? '?'} did not listen within ${WORKER_START_MS / 1000} s` }
+        worker.process.kill('SIGKILL')
+      }, WORKER_START_MS)
       const onMessage = (message: unknown): void => {
         if (!isClusterMessage(message)) return
         if (message.type === 'hacheck:failed') reported = { code: message.code, message: message.message }
         if (message.type !== 'hacheck:ready') return
+        clearTimeout(timer)
         worker.off('message', onMessage)
         worker.off('exit', onEarlyExit)
         state.ready = true
@@ -193,6 +202,7 @@ export class Primary {
         resolve({ worker })
       }
       const onEarlyExit = (code: number | null, signal: string | null): void => {
+        clearTimeout(timer)
         worker.off('message', onMessage)
         resolve({
           worker,
