@@ -172,6 +172,13 @@ export const HC_ERR_BUDGET_UNKNOWN = createError<'HC_ERR_BUDGET_UNKNOWN', 409, [
 export const HC_ERR_BUDGET_FLEET = createError<'HC_ERR_BUDGET_FLEET', 409, [string]>(
   'HC_ERR_BUDGET_FLEET', '%s takes every host out at once: refused without --force; nothing was written', 409)
 
+/**
+ * (ours) The sockets systemd passed (`LISTEN_FDS`, `LISTEN_FDNAMES`; sd_listen_fds(3)) cannot
+ * be used: a count or name that is not what `hacheck.socket` declares. Start-up exits 1.
+ */
+export const HC_ERR_SOCKET_ACTIVATION = createError<'HC_ERR_SOCKET_ACTIVATION', [string]>(
+  'HC_ERR_SOCKET_ACTIVATION', 'socket activation: %s (docs/operator-guide.md "Restarts and upgrades")')
+
 /** The system error code of a Node I/O error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode (err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code

@@ -38,6 +38,8 @@ export interface AgentServerOptions {
   port: number
   /** Address to bind, IPv4 or IPv6. */
   host: string
+  /** (ours) A listening socket passed by systemd (ops/socket-activation.ts): used instead of `port` and `host`. */
+  fd?: number | undefined
   /** Most connections served at once; default config `agent_max_connections`. */
   maxConnections?: number
   /** Most connections one client address may hold; default config `agent_max_connections_per_client`. */
@@ -56,9 +58,16 @@ export interface AgentServer {
   readonly address: AddressInfo
   /** Open connections (for tests and stats). */
   readonly connections: () => number
-  /** Stops accepting; lets replies being computed finish, drops idle connections; resolves when all are closed. */
+  /**
+   * Stops accepting; answers the connections already accepted whose line arrives within the
+   * request wait (at most 250 ms more), closes those that stay silent and those already
+   * answered; resolves when all are closed.
+   */
   close: () => Promise<void>
 }
+
+/** (ours) Longest wait for the line of a connection accepted before a stop, milliseconds. */
+const CLOSE_WAIT_MS = 250
 
 /** The reply to a line that is not `<service>[:<port>]`. */
 export const BAD_REQUEST_REPLY = formatAgentReply({ health: 'down', reason: 'bad request' })
@@ -80,6 +89,12 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   })
   const sockets = new Set<Socket>()
   const working = new Set<Socket>() // computing a reply: close() lets these finish
+  // Answered and lingering: close() drops these. One still sending its line is answered (within
+  // requestWaitMs) even while stopping, so a restart resets no check (docs/operator-guide.md
+  // "Restarts and upgrades").
+  const replied = new WeakSet<Socket>()
+  // Still waiting for their line: close() shortens each wait to CLOSE_WAIT_MS.
+  const awaiting = new Map<Socket, () => void>()
   let closing = false
 
   async function reply (socket: Socket, req: AgentRequest | null): Promise<void> {
@@ -96,13 +111,13 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     socket.on('data', () => {})
     socket.resume()
     socket.end(text)
+    replied.add(socket)
     if (closing) socket.destroySoon()
     setTimeout(() => { socket.destroy() }, lingerMs).unref()
   }
 
   function handle (socket: Socket): void {
     socket.on('error', () => {}) // resets and timeouts are the client's business
-    if (closing) { socket.destroy(); return }
     if (!perClient.admit(socket)) return
     socket.setNoDelay(true)
     sockets.add(socket)
@@ -114,6 +129,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
       if (done) return
       done = true
       clearTimeout(timer)
+      awaiting.delete(socket)
       socket.removeListener('data', onData)
       socket.pause()
       reply(socket, line === null ? null : parseAgentRequest(line)).catch(() => { socket.destroy() })
@@ -132,10 +148,14 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     // Nothing in time: the host. The client half-closed: what it sent is its whole line. A line
     // still unfinished when the window closes is a bad request: it may be cut anywhere.
     const onTimeout = (): void => { finish(size === 0 ? '' : ended ? pending() : null) }
-    const timer = setTimeout(onTimeout, requestWaitMs)
+    let timer = setTimeout(onTimeout, requestWaitMs)
+    // Stopping: a line on its way is still answered; a connection silent for the whole wait is
+    // closed without a reply (HAProxy keeps its last state on an empty agent reply).
+    const onStopTimeout = (): void => { if (size === 0 && !ended) socket.destroy(); else onTimeout() }
+    awaiting.set(socket, () => { clearTimeout(timer); timer = setTimeout(onStopTimeout, Math.min(requestWaitMs, CLOSE_WAIT_MS)) })
     socket.on('data', onData)
     socket.once('end', () => { ended = true; onTimeout() })
-    socket.once('close', () => { clearTimeout(timer); sockets.delete(socket) })
+    socket.once('close', () => { clearTimeout(timer); sockets.delete(socket); awaiting.delete(socket) })
   }
 
   const server: Server = createServer({ allowHalfOpen: true }, handle)
@@ -143,7 +163,9 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     // A burst of connections must queue, not be dropped (a dropped SYN costs a client a second).
-    server.listen({ port: opts.port, host: opts.host, backlog: Math.max(511, server.maxConnections) }, () => { server.off('error', reject); resolve() })
+    const backlog = Math.max(511, server.maxConnections)
+    const where = opts.fd === undefined ? { port: opts.port, host: opts.host } : { fd: opts.fd }
+    server.listen({ ...where, backlog }, () => { server.off('error', reject); resolve() })
   })
   const address = server.address() as AddressInfo
   return {
@@ -152,7 +174,8 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     close: async () => {
       closing = true
       const closed = new Promise<void>((resolve) => server.close(() => { resolve() }))
-      for (const socket of sockets) if (!working.has(socket)) socket.destroy()
+      for (const socket of sockets) if (replied.has(socket)) socket.destroy()
+      for (const shorten of awaiting.values()) shorten()
       await closed
     }
   }

@@ -11,16 +11,19 @@ import cluster from 'node:cluster'
 import { resolve } from 'node:path'
 import type { CheckerRegistry } from '../checkers/index.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
-import { startServer, type RunningServer } from '../http/server.js'
-import { isFirstWorker, notifyReady, runPrimary, shareRegistry, workerMetrics } from '../ops/cluster.js'
+import type { RunningServer } from '../http/server.js'
+import { Primary } from '../ops/cluster.js'
+import { notifyReady, shareRegistry, workerMetrics, workerSlot } from '../ops/cluster-worker.js'
 import { boundHeapGrowth } from '../ops/heap.js'
 import { installGracefulStop } from '../ops/lifecycle.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { raiseNofileLimit, readNofileLimit } from '../ops/rlimit.js'
+import { takeListenFds, workerListenFds, WORKER_SOCKETS_ENV, type ActivatedSockets } from '../ops/socket-activation.js'
 import type { FleetWatcher } from '../fleet/watcher.js'
 import type { StatusPublisher } from '../fleet/publisher.js'
 import { Spool } from '../spool/spool.js'
 import { VERSION } from '../version.js'
+import { checkConfigCommand, validateConfig } from './check-config.js'
 import { checkListenAddresses, type ListenAddress } from './listen-check.js'
 import { reportEarlyFailure, reportStartFailure, type FailureLog } from './start-failure.js'
 import { HELP, USAGE, parseServerArgs, type ServerArgs } from './server-args.js'
@@ -56,12 +59,28 @@ async function applyLimits (config: Config, ports: number, log: HacheckLogger): 
   }
 }
 
-/** Every address the server will listen on: each `-p` port, and the agent port when set. */
-function listenAddresses (args: ServerArgs, config: Config): ListenAddress[] {
-  const addresses = args.ports.map((port) => ({ host: args.bindAddress, port }))
+/**
+ * Every address the server will bind itself: each `-p` port, and the agent port when set;
+ * none of those whose socket systemd passed.
+ */
+function listenAddresses (args: ServerArgs, config: Config, activated: ActivatedSockets | undefined): ListenAddress[] {
+  const addresses = activated === undefined ? args.ports.map((port) => ({ host: args.bindAddress, port })) : []
   const agentPort = args.agentPort ?? config.agent_port
-  if (agentPort !== null) addresses.push({ host: config.agent_bind ?? args.bindAddress, port: agentPort })
+  if (agentPort !== null && activated?.agent === undefined) addresses.push({ host: config.agent_bind ?? args.bindAddress, port: agentPort })
   return addresses
+}
+
+/**
+ * SIGUSR2 in a single process (no `-n`): validates the config file and logs the outcome. The
+ * new config is not applied in place: it takes effect at the next start, which is gapless with
+ * socket activation (docs/operator-guide.md "Restarts and upgrades"); with `-n` the primary
+ * replaces its workers instead.
+ */
+function reloadSingle (configFile: string | undefined, log: HacheckLogger, checkers: CheckerRegistry | undefined): void {
+  validateConfig(configFile, checkers).then((result) => {
+    if (!result.ok) log.logger.error(`reload refused, still serving with the previous config: ${result.message}`)
+    else log.logger.warn({ config: result.loaded.source }, 'config valid; without -n it takes effect at the next restart (with socket activation a restart refuses no connection)')
+  }, () => {})
 }
 
 /**
@@ -88,7 +107,7 @@ async function startConfiguredFleet (config: Config, spoolRoot: string, log: Hac
  * @throws HC_ERR_CONFIG for an unreadable TLS file.
  */
 async function startPublisher (config: Config, server: RunningServer, spool: Spool, log: HacheckLogger): Promise<StatusPublisher | undefined> {
-  if (config.fleet === null || !config.fleet_publish || !isFirstWorker()) return undefined
+  if (config.fleet === null || !config.fleet_publish || (cluster.isWorker && workerSlot() !== 1)) return undefined
   const [{ AnswerBook, spoolRecordSource }, { StatusPublisher }] = await Promise.all([import('../fleet/answer-book.js'), import('../fleet/publisher.js')])
   // The book pokes the publisher only from answers, which start after onAnswer below.
   const book = new AnswerBook({ onChange: () => { publisher.poke() } })
@@ -114,20 +133,25 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   if (args.help) { process.stdout.write(`${HELP}\n`); return 0 }
   if (args.version) { process.stdout.write(`hacheck ${VERSION}\n`); return 0 }
   const env = deps.env ?? process.env
+  const configFile = args.configFile ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV])
+  if (args.checkConfig) return await checkConfigCommand(configFile, deps.checkers)
 
   let loaded: LoadedConfig
   let log: HacheckLogger
+  let activated: ActivatedSockets | undefined
   try {
+    // Read (and removed from the environment) first, whatever happens next: no child inherits them.
+    activated = cluster.isPrimary ? takeListenFds() : workerListenFds()
     // Every key, agent check and group member is checked here, once: a bad one stops start-up
     // whether or not the part of hacheck that uses it is on.
-    loaded = await loadConfig(args.configFile ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV]), { checkers: deps.checkers })
+    loaded = await loadConfig(configFile, { checkers: deps.checkers })
   } catch (err) {
     return await reportStartFailure(err)
   }
   try {
     // A failed start leaves nothing on disk: the addresses are tried before the log file and
     // the spool root are created (see listen-check.ts).
-    if (cluster.isPrimary) await checkListenAddresses(listenAddresses(args, loaded.config))
+    if (cluster.isPrimary) await checkListenAddresses(listenAddresses(args, loaded.config, activated))
     log = createLogger({ logPath: loaded.config.log_path, verbose: args.verbose })
   } catch (err) {
     return await reportEarlyFailure(err, loaded.config.log_path, args.verbose)
@@ -136,7 +160,7 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   const sink: FailureLog = { log, toFile: config.log_path !== 'stderr' && config.log_path !== 'stdout', verbose: args.verbose }
   // Absolute, so the start-up line says where the spool is whatever the working directory.
   const spoolRoot = resolve(resolveSpoolRoot(args.spoolRoot, env, loaded).root)
-  const startup = { version: VERSION, bind: args.bindAddress, spoolRoot, config: loaded.source }
+  const startup = { version: VERSION, bind: args.bindAddress, spoolRoot, config: loaded.source, socketActivation: activated !== undefined }
   const graceMs = config.shutdown_timeout * 1000
 
   if (cluster.isPrimary) {
@@ -150,19 +174,41 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       return await reportStartFailure(err, sink)
     }
     if (args.numProcs > 1) {
-      const failure = await runPrimary({ numProcs: args.numProcs, log, graceMs, startup: { ...startup, ports: args.ports } })
+      const primary = new Primary({
+        numProcs: args.numProcs,
+        log,
+        graceMs,
+        startup: { ...startup, ports: activated === undefined ? args.ports : [] },
+        checkConfig: async () => {
+          const result = await validateConfig(configFile, deps.checkers)
+          return result.ok ? undefined : result.message
+        },
+        workerEnv: activated === undefined ? undefined : { [WORKER_SOCKETS_ENV]: JSON.stringify(activated) }
+      })
+      const failure = await primary.start()
       return failure === undefined ? undefined : await reportStartFailure(failure, sink)
     }
   }
 
-  let server: RunningServer
+  let server: RunningServer | undefined
   let fleet: FleetWatcher | undefined
   let publisher: StatusPublisher | undefined
+  // Before anything listens: a signal is handled from the first answer on.
+  const stopping = installGracefulStop(async () => { await server?.close(); await publisher?.stop(); await fleet?.stop() }, {
+    log,
+    graceMs,
+    onReload: cluster.isWorker
+      ? () => { log.ops.info('SIGUSR2 ignored: a -n worker leaves reloads to its primary') }
+      : () => { reloadSingle(configFile, log, deps.checkers) }
+  })
   boundHeapGrowth() // see ops/heap.ts: bounded state, bounded heap
   const renderMetrics = cluster.isWorker ? workerMetrics() : undefined
   try {
     fleet = await startConfiguredFleet(config, spoolRoot, log)
     const spool = await Spool.open(spoolRoot, { log: log.ops, fleet: fleet?.view })
+    // Loaded here, not at the top: a -n primary never serves, and starts its workers sooner
+    // without Fastify (bench/RESULTS.md "Start-up").
+    const { startServer } = await import('../http/server.js')
     server = await startServer({
       config,
       spool,
@@ -171,22 +217,23 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       logger: log.logger,
       opsLogger: log.ops,
       agentPort: args.agentPort,
+      activated,
       checkers: deps.checkers,
       // A worker's /metrics answers for the whole cluster.
       renderMetrics
     })
     publisher = await startPublisher(config, server, spool, log)
   } catch (err) {
+    stopping.uninstall()
+    await server?.close()
     await fleet?.stop()
     return await reportStartFailure(err, sink)
   }
-  const close = fleet === undefined ? server.close : async () => { await server.close(); await publisher?.stop(); await fleet?.stop() }
-  installGracefulStop(close, { log, graceMs })
   const ports = server.addresses.map((a) => a.port)
   if (cluster.isWorker) {
     shareRegistry(server.runtime.metrics.registry)
     notifyReady(ports)
-    log.ops.debug({ ports }, 'worker listening')
+    log.ops.debug({ ports, slot: workerSlot() }, 'worker listening')
   } else {
     log.ops.info({ ...startup, ports, agentPort: server.agent?.address.port }, 'hacheck started')
   }

@@ -8,7 +8,7 @@ import { DEFAULT_SPOOL_ROOT } from '../spool/format.js'
 import { parseFlags, type FlagTable } from './flags.js'
 
 /** The usage line. */
-export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--version]'
+export const USAGE = 'usage: hacheck [-c FILE] [-p PORT]... [-B ADDR] [-n NUM] [--spool-root DIR] [--agent-port PORT] [-v] [--check-config] [--version]'
 
 /** `--help`. */
 export const HELP = `${USAGE}
@@ -23,6 +23,7 @@ Healthcheck proxy: answers GET /<protocol>/<service>/<port>/<query> from the spo
                            else ${DEFAULT_SPOOL_ROOT})
       --agent-port PORT    serve HAProxy agent-check on this port (default: config agent_port, else off)
   -v, --verbose            debug logging, one line per request
+      --check-config       validate the config file and exit: 0 if it would start, else 2 and the error
   -h, --help               this help
       --version            print the version`
 
@@ -35,6 +36,7 @@ export const SERVER_FLAGS = {
   'spool-root': { type: 'string' },
   'agent-port': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', default: false },
+  'check-config': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false }
 } satisfies FlagTable
@@ -49,6 +51,8 @@ export interface ServerArgs {
   /** (ours) `--agent-port`: overrides config `agent_port`. */
   agentPort?: number
   verbose: boolean
+  /** (ours) `--check-config`: validate the config file and exit. */
+  checkConfig: boolean
   help: boolean
   version: boolean
 }
@@ -76,6 +80,7 @@ export function parseServerArgs (argv: readonly string[]): ServerArgs {
     spoolRoot: v['spool-root'],
     agentPort: v['agent-port'] === undefined ? undefined : intArg('--agent-port', v['agent-port'], 0, 65535),
     verbose: v.verbose,
+    checkConfig: v['check-config'],
     help: v.help,
     version: v.version
   }

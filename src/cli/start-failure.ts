@@ -8,7 +8,7 @@
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { hasCode } from '../errors.js'
-import { notifyFailed, type StartFailure } from '../ops/cluster.js'
+import { notifyFailed, type StartFailure } from '../ops/cluster-worker.js'
 import { createLogger, type HacheckLogger } from '../ops/logger.js'
 import { hostPort, listenReason } from './listen-check.js'
 

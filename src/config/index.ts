@@ -60,13 +60,23 @@ type Keys = typeof keys
 /**
  * One compiled validator per key. TypeBox builds the schemas and their static types; Ajv, which
  * Fastify already loads, checks values (TypeBox's own checker would add ~10 MB to every process).
- * Compiled once; immutable afterwards.
+ * Compiled on first use, so a start-up compiles only the keys its file sets (compiling all of
+ * them took a fifth of the time to the first answer; bench/RESULTS.md "Start-up"); at most one
+ * per key, kept afterwards.
  */
-const validators: Readonly<Record<string, ValidateFunction>> = (() => {
-  const ajv = new Ajv({ strict: false, allErrors: false })
-  ajv.addFormat('cidr', { type: 'string', validate: (value: string) => parseCidr(value) !== null })
-  return Object.fromEntries(Object.entries(keys).map(([key, spec]) => [key, ajv.compile(spec.schema)]))
-})()
+const validators = new Map<string, ValidateFunction>()
+let ajv: Ajv | undefined
+function validatorOf (key: keyof Keys): ValidateFunction {
+  const known = validators.get(key)
+  if (known !== undefined) return known
+  if (ajv === undefined) {
+    ajv = new Ajv({ strict: false, allErrors: false })
+    ajv.addFormat('cidr', { type: 'string', validate: (value: string) => parseCidr(value) !== null })
+  }
+  const validate = ajv.compile(keys[key].schema)
+  validators.set(key, validate)
+  return validate
+}
 /** Every config key, present, typed and frozen: what the file says, defaults filled in. */
 export type ConfigValues = Readonly<{ [K in keyof Keys]: Static<Keys[K]['schema']> }>
 
@@ -161,9 +171,9 @@ export function buildConfig (raw: unknown, source = 'config', opts: ConfigOption
       continue
     }
     const spec: KeySpec = keys[key as keyof Keys]
-    const validate = validators[key]
-    if (validate?.(value) !== true) {
-      const entry = badEntry(value, validate?.errors, spec)
+    const validate = validatorOf(key as keyof Keys)
+    if (validate(value) !== true) {
+      const entry = badEntry(value, validate.errors, spec)
       const at = entry === null ? [key] : [key, entry.at]
       throw new HC_ERR_CONFIG(`config error in ${where(at)}: key '${key}' must be ${spec.expected}${entry === null ? `, got ${describe(value)}` : `: ${entry.text}`}`)
     }

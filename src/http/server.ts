@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { startAgentServer, type AgentServer } from '../agent/server.js'
 import type { Config } from '../config/index.js'
+import type { ActivatedSockets } from '../ops/socket-activation.js'
 import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
 
 /** Options for {@link startServer}. */
@@ -20,6 +21,12 @@ export interface ServerOptions extends AppDeps {
   logger?: Logger
   /** (ours) Agent-check port (0 picks one); overrides config `agent_port`; null or absent: the config's. */
   agentPort?: number | null | undefined
+  /**
+   * (ours) Sockets passed by systemd (docs/operator-guide.md "Restarts and upgrades"): the HTTP
+   * apps listen on `http` instead of `ports`, the agent server on `agent` when passed (else as
+   * configured).
+   */
+  activated?: ActivatedSockets | undefined
 }
 
 /** A listening hacheck. */
@@ -52,22 +59,27 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
     runtime.logLimiter.close() // writes the last "lines suppressed" summaries
   }
   try {
-    for (const port of opts.ports) {
+    // A burst of connections must queue, not be dropped: the kernel caps this at somaxconn.
+    const backlog = Math.max(511, opts.config.max_connections)
+    // Fastify hands these options to net.Server.listen, which takes `fd` before `port`.
+    const targets = opts.activated?.http.map((fd) => ({ fd, port: 0 })) ?? opts.ports.map((port) => ({ port }))
+    for (const target of targets) {
       const app = await buildApp(opts.config, runtime)
       apps.push(app)
-      // A burst of connections must queue, not be dropped: the kernel caps this at somaxconn.
-      await app.listen({ port, host: opts.bindAddress, backlog: Math.max(511, opts.config.max_connections) })
+      await app.listen({ ...target, host: opts.bindAddress, backlog })
       addresses.push(app.server.address() as AddressInfo)
     }
+    const agentFd = opts.activated?.agent
     const agentPort = opts.agentPort ?? opts.config.agent_port
-    if (agentPort !== null) {
+    if (agentPort !== null || agentFd !== undefined) {
       agent = await startAgentServer({
         config: opts.config,
         health: runtime.health,
         spool: runtime.spool,
         load: runtime.load,
-        port: agentPort,
+        port: agentPort ?? 0,
         host: opts.config.agent_bind ?? opts.bindAddress,
+        fd: agentFd,
         logger: opts.logger,
         onRefused: (client, open) => {
           runtime.metrics.observeRefusedConnection('agent')

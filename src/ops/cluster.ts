@@ -1,35 +1,16 @@
 /**
  * `-n NUM` (docs/tools.md "Server command"): NUM identical worker processes (node:cluster) sharing the
- * listening ports. The primary only supervises:
- *
- * - start-up: forks the workers and waits until each one listens; if one fails first (port in
- *   use, ...), the others are stopped and the primary reports that worker's message once and
- *   exits with its code (the workers print nothing themselves, so `-n 4` is not four lines);
- * - a worker that dies later is replaced, after a back-off that doubles with each worker that
- *   dies young (see {@link restartDelay}), so a crash loop does not spin;
- * - SIGTERM, SIGINT, SIGQUIT: each worker stops gracefully (as a single process does), then
- *   the primary exits 0; SIGHUP is passed on to the workers (log reopen);
- * - `/metrics`: a worker asks the primary, which aggregates every worker's registry with
- *   prom-client's AggregatorRegistry, so a scrape sees the whole host whichever worker answers.
+ * listening ports, which the primary holds (bound once and shared, `SCHED_NONE`, or the
+ * sockets systemd passed) while workers come and go. The primary only supervises; see
+ * {@link Primary}. The worker's side is `cluster-worker.ts`.
  *
  * Imports no Fastify.
  */
 import cluster, { type Worker } from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { AggregatorRegistry, type Registry } from 'prom-client'
+import { AggregatorRegistry } from 'prom-client'
+import { isClusterMessage, WORKER_SLOT_ENV, type StartFailure } from './cluster-worker.js'
 import type { HacheckLogger } from './logger.js'
-
-/** Messages between primary and workers; `type` starts with `hacheck:`. */
-type Message =
-  | { type: 'hacheck:ready', ports: number[] }
-  | { type: 'hacheck:failed', message: string, code: number }
-  | { type: 'hacheck:metrics-req', id: number }
-  | { type: 'hacheck:metrics-res', id: number, text?: string, error?: string }
-
-function isMessage (value: unknown): value is Message {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' &&
-    (value as { type: string }).type.startsWith('hacheck:')
-}
 
 /** Back-off settings for replacing workers, milliseconds. */
 export interface RestartPolicy {
@@ -39,15 +20,6 @@ export interface RestartPolicy {
   maxMs: number
   /** A worker that lived this long died "old": the back-off starts over. */
   stableMs: number
-}
-
-/** The environment variable carrying a worker's slot, 1..N (absent in a single process). */
-export const WORKER_SLOT_ENV = 'HACHECK_WORKER_SLOT'
-
-/** True in the process that does once-per-host work: a single process, or worker slot 1. */
-export function isFirstWorker (env: Readonly<Record<string, string | undefined>> = process.env): boolean {
-  const slot = env[WORKER_SLOT_ENV]
-  return slot === undefined || slot === '1'
 }
 
 /** The defaults: 0.5 s doubling up to 30 s; a worker that ran 10 s resets it. */
@@ -63,7 +35,10 @@ export function restartDelay (youngDeaths: number, policy: RestartPolicy = DEFAU
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(youngDeaths - 1, 30))
 }
 
-/** Options for {@link runPrimary}. */
+/** Bound on a worker's start, from fork to listening, milliseconds (about 1 s on a busy machine). */
+const WORKER_START_MS = 60_000
+
+/** Options for {@link Primary}. */
 export interface PrimaryOptions {
   numProcs: number
   log: HacheckLogger
@@ -71,55 +46,164 @@ export interface PrimaryOptions {
   graceMs: number
   /** Logged once every worker listens: version, ports, spool root, config file. */
   startup: Record<string, unknown>
+  /**
+   * Re-reads and validates the config file as start-up does, for a reload: resolves with the
+   * one-line error, or undefined when the file is valid (the workers then load it themselves).
+   */
+  checkConfig: () => Promise<string | undefined>
+  /** Extra environment for every worker (the passed sockets, ops/socket-activation.ts). */
+  workerEnv?: Record<string, string>
   policy?: RestartPolicy
 }
 
-/** A worker that could not start: its one-line message and the exit code it asked for. */
-export interface StartFailure {
-  code: number
-  message: string
-}
+interface WorkerState { slot: number, startedMs: number, ready: boolean, retiring: boolean }
 
 /**
- * Runs the primary of `-n`. Resolves `undefined` once every worker listens (the primary then
- * keeps running), or with the first failure when a worker could not start (the caller prints
- * it and exits with its code).
+ * The primary of `-n`. Its signal handlers are installed before the first fork, so every
+ * signal it documents is handled as soon as a worker can answer:
+ *
+ * - start-up ({@link start}): forks one worker per slot (1..N, in `HACHECK_WORKER_SLOT`) and
+ *   waits until each listens; if one fails first (port in use, ...), the others are stopped
+ *   and the first failure is returned (the workers print nothing themselves, so `-n 4` is not
+ *   four lines);
+ * - a worker that dies later is replaced in its slot, after a back-off that doubles with each
+ *   worker that dies young (see {@link restartDelay}), so a crash loop does not spin;
+ * - SIGUSR2 ({@link reload}): the config file is validated; invalid, one error line and the
+ *   workers keep serving; valid, each slot in turn gets a new worker, which must listen
+ *   before the old one stops gracefully (the sockets stay with the primary throughout);
+ * - SIGTERM, SIGINT, SIGQUIT: each worker stops gracefully (as a single process does), then
+ *   the primary exits 0; SIGHUP reopens the log and is passed on to the workers;
+ * - `/metrics`: a worker asks the primary, which aggregates every worker's registry with
+ *   prom-client's AggregatorRegistry, so a scrape sees the whole host whichever worker answers.
  */
-export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | undefined> {
-  const { log } = opts
-  const policy = opts.policy ?? DEFAULT_RESTART_POLICY
-  const aggregator = new AggregatorRegistry()
-  const started = new Map<Worker, number>()
-  const timers = new Set<NodeJS.Timeout>()
-  let stopping = false
-  let youngDeaths = 0
+export class Primary {
+  readonly #opts: PrimaryOptions
+  readonly #policy: RestartPolicy
+  readonly #aggregator = new AggregatorRegistry()
+  readonly #workers = new Map<Worker, WorkerState>()
+  /** The serving worker of each slot. */
+  readonly #slots = new Map<number, Worker>()
+  readonly #timers = new Set<NodeJS.Timeout>()
+  #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
+  #youngDeaths = 0
+  #reloading: Promise<void> | undefined
+  #reloadAgain = false
+  #graceHandle: { uninstall: () => void } | undefined
 
-  cluster.on('message', (worker, message: unknown) => {
-    if (!isMessage(message) || message.type !== 'hacheck:metrics-req') return
-    const reply = (fields: { text?: string, error?: string }): void => {
-      if (worker.isConnected()) worker.send({ type: 'hacheck:metrics-res', id: message.id, ...fields })
+  constructor (opts: PrimaryOptions) {
+    this.#opts = opts
+    this.#policy = opts.policy ?? DEFAULT_RESTART_POLICY
+  }
+
+  /**
+   * Installs the signal handlers, forks the workers and waits until each listens.
+   *
+   * @returns undefined once every worker listens (the primary keeps running), or the first
+   *   failure when a worker could not start (the caller prints it and exits with its code).
+   */
+  async start (): Promise<StartFailure | undefined> {
+    this.#installHandlers()
+    // Each worker accepts from the shared socket itself (the kernel spreads connections). With
+    // node:cluster's round robin the primary accepts and hands each connection over IPC: one
+    // handed to a worker as it exits (a reload, a crash) hangs unanswered.
+    cluster.schedulingPolicy = cluster.SCHED_NONE
+    this.#state = 'running'
+    const first = await Promise.all(Array.from({ length: this.#opts.numProcs }, async (_, i) => await this.#fork(i + 1)))
+    if (this.#state !== 'running') return undefined // a signal arrived meanwhile: that stop is under way
+    const failed = first.find((r) => r.failure !== undefined)
+    if (failed?.failure !== undefined) {
+      this.#opts.log.logger.debug({ worker_pid: failed.worker.process.pid, code: failed.failure.code }, 'a worker failed to start; stopping the others')
+      await this.stop()
+      return failed.failure
     }
-    aggregator.clusterMetrics().then((text) => { reply({ text }) }, (err: Error) => { reply({ error: err.message }) })
-  })
+    this.#opts.log.ops.info({ ...this.#opts.startup, workers: first.map((r) => r.worker.process.pid) }, 'hacheck started')
+    return undefined
+  }
 
-  // Each worker's slot (1..N) in HACHECK_WORKER_SLOT; a replacement takes its predecessor's,
-  // so work done by one worker only (publishing fleet status) survives a restart.
-  const slots = new Map<Worker, number>()
-  const fork = async (slot: number): Promise<{ worker: Worker, failure?: StartFailure }> => {
-    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) })
-    slots.set(worker, slot)
-    started.set(worker, Date.now())
+  /**
+   * Reloads (SIGUSR2): validates the config file, then replaces the workers one slot at a time,
+   * each new one listening before the old one stops. A reload asked for while one runs is
+   * done once more after it. Never rejects.
+   */
+  async reload (): Promise<void> {
+    if (this.#state !== 'running') return
+    if (this.#reloading !== undefined) {
+      this.#reloadAgain = true
+      await this.#reloading
+      return
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#reloadAgain = false
+        await this.#reloadOnce()
+      } while (this.#reloadAgain && this.#state === 'running')
+    })().catch((err: unknown) => { this.#opts.log.logger.error({ err }, 'reload failed') })
+      .finally(() => { this.#reloading = undefined })
+    await this.#reloading
+  }
+
+  /** Stops every worker gracefully, cancels pending replacements and removes the handlers. */
+  async stop (): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopping'
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+    await Promise.all([...this.#workers.keys()].map(stopWorker))
+    this.#state = 'stopped'
+    this.#uninstallHandlers()
+  }
+
+  async #reloadOnce (): Promise<void> {
+    const { log } = this.#opts
+    const error = await this.#opts.checkConfig()
+    if (error !== undefined) {
+      log.logger.error(`reload refused, still serving with the previous config: ${error}`)
+      return
+    }
+    log.ops.info({ workers: this.#opts.numProcs }, 'reloading: replacing the workers one at a time')
+    for (let slot = 1; slot <= this.#opts.numProcs; slot++) {
+      if (this.#state !== 'running') return
+      const old = this.#slots.get(slot)
+      const { worker, failure } = await this.#fork(slot)
+      if (failure !== undefined) {
+        log.logger.error({ slot, code: failure.code }, `reload stopped, the other workers keep serving: a new worker could not start: ${failure.message}`)
+        return
+      }
+      if (old !== undefined && old !== worker) {
+        const state = this.#workers.get(old)
+        if (state !== undefined) state.retiring = true
+        await stopWorker(old)
+      }
+    }
+    log.ops.info({ workers: [...this.#slots.values()].map((w) => w.process.pid) }, 'reloaded')
+  }
+
+  /** Forks a worker for `slot`; resolves once it listens (it then serves the slot) or has failed. */
+  async #fork (slot: number): Promise<{ worker: Worker, failure?: StartFailure }> {
+    const worker = cluster.fork({ ...this.#opts.workerEnv, [WORKER_SLOT_ENV]: String(slot) })
+    const state: WorkerState = { slot, startedMs: Date.now(), ready: false, retiring: false }
+    this.#workers.set(worker, state)
     return await new Promise((resolve) => {
       let reported: StartFailure | undefined
+      // A worker that neither listens nor exits must not hold a start-up or a reload forever.
+      const timer = setTimeout(() => {
+        reported ??= { code: 1, message: `worker ${worker.process.pid ?? '?'} did not listen within ${WORKER_START_MS / 1000} s` }
+        worker.process.kill('SIGKILL')
+      }, WORKER_START_MS)
       const onMessage = (message: unknown): void => {
-        if (!isMessage(message)) return
+        if (!isClusterMessage(message)) return
         if (message.type === 'hacheck:failed') reported = { code: message.code, message: message.message }
         if (message.type !== 'hacheck:ready') return
+        clearTimeout(timer)
         worker.off('message', onMessage)
         worker.off('exit', onEarlyExit)
+        state.ready = true
+        this.#slots.set(slot, worker)
         resolve({ worker })
       }
       const onEarlyExit = (code: number | null, signal: string | null): void => {
+        clearTimeout(timer)
+        worker.off('message', onMessage)
         resolve({
           worker,
           failure: reported ?? {
@@ -133,60 +217,76 @@ export async function runPrimary (opts: PrimaryOptions): Promise<StartFailure | 
     })
   }
 
-  const first = await Promise.all(Array.from({ length: opts.numProcs }, async (_, i) => await fork(i + 1)))
-  const failed = first.find((r) => r.failure !== undefined)
-  if (failed?.failure !== undefined) {
-    stopping = true
-    log.logger.debug({ worker_pid: failed.worker.process.pid, code: failed.failure.code }, 'a worker failed to start; stopping the others')
-    await Promise.all(first.filter((r) => r.failure === undefined).map(async (r) => { await stopWorker(r.worker) }))
-    return failed.failure
-  }
-  log.ops.info({ ...opts.startup, workers: first.map((r) => r.worker.process.pid) }, 'hacheck started')
-
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return
-    const lived = Date.now() - (started.get(worker) ?? 0)
-    started.delete(worker)
-    const slot = slots.get(worker) ?? 1
-    slots.delete(worker)
-    youngDeaths = lived < policy.stableMs ? youngDeaths + 1 : 0
-    const delay = restartDelay(youngDeaths, policy)
-    log.logger.error({ worker_pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, 'worker died; replacing it')
+  /** A worker exited: one that served its slot and was not retired is replaced (with back-off). */
+  readonly #onExit = (worker: Worker, code: number | null, signal: string | null): void => {
+    const state = this.#workers.get(worker)
+    this.#workers.delete(worker)
+    if (state === undefined || !state.ready || state.retiring || this.#state !== 'running') return
+    if (this.#slots.get(state.slot) !== worker) return
+    const lived = Date.now() - state.startedMs
+    this.#youngDeaths = lived < this.#policy.stableMs ? this.#youngDeaths + 1 : 0
+    const delay = restartDelay(this.#youngDeaths, this.#policy)
+    const { log } = this.#opts
+    log.logger.error({ worker_pid: worker.process.pid, slot: state.slot, code, signal, lived_ms: lived, restart_in_ms: delay }, 'worker died; replacing it')
     const timer = setTimeout(() => {
-      timers.delete(timer)
-      if (stopping) return
-      fork(slot).then(({ worker: fresh, failure }) => {
-        if (failure === undefined) log.ops.info({ worker_pid: fresh.process.pid }, 'worker started')
-        else log.logger.error({ worker_pid: fresh.process.pid, code: failure.code }, `a replacement worker could not start: ${failure.message}`)
+      this.#timers.delete(timer)
+      // A reload may have filled the slot meanwhile.
+      if (this.#state !== 'running' || this.#slots.get(state.slot) !== worker) return
+      this.#fork(state.slot).then(({ worker: fresh, failure }) => {
+        if (failure === undefined) log.ops.info({ worker_pid: fresh.process.pid, slot: state.slot }, 'worker started')
+        else log.logger.error({ worker_pid: fresh.process.pid, slot: state.slot, code: failure.code }, `a replacement worker could not start: ${failure.message}`)
       }, () => {})
     }, delay)
-    timers.add(timer)
-  })
+    this.#timers.add(timer)
+  }
 
-  closeWithGrace({
-    delay: opts.graceMs + 2000,
-    skip: ['SIGHUP'],
-    logger: { error: (message: unknown) => { log.logger.error({ detail: String(message) }, 'while stopping') } },
-    onTimeout: () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL')
-      log.logger.error('workers did not stop within shutdown_timeout; killed')
-      log.flush()
+  readonly #onMessage = (worker: Worker, message: unknown): void => {
+    if (!isClusterMessage(message) || message.type !== 'hacheck:metrics-req') return
+    const reply = (fields: { text?: string, error?: string }): void => {
+      if (worker.isConnected()) worker.send({ type: 'hacheck:metrics-res', id: message.id, ...fields })
     }
-  }, async ({ signal, err }) => {
-    stopping = true
-    for (const timer of timers) clearTimeout(timer)
-    if (err !== undefined) log.logger.fatal({ err }, 'uncaught error in the primary: stopping')
-    log.ops.info({ signal }, 'stopping workers')
-    await Promise.all(Object.values(cluster.workers ?? {}).map(async (w) => { if (w !== undefined) await stopWorker(w) }))
-    log.ops.info('stopped')
-    log.close()
-    log.flush()
-  })
-  process.on('SIGHUP', () => {
-    log.reopen()
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
-  })
-  return undefined
+    this.#aggregator.clusterMetrics().then((text) => { reply({ text }) }, (err: Error) => { reply({ error: err.message }) })
+  }
+
+  readonly #onHup = (): void => {
+    if (this.#opts.log.reopen()) this.#opts.log.ops.info('log file reopened (SIGHUP)')
+    for (const [worker, state] of this.#workers) if (state.ready) worker.process.kill('SIGHUP')
+  }
+
+  readonly #onUsr2 = (): void => { this.reload().catch(() => {}) }
+
+  #installHandlers (): void {
+    const { log } = this.#opts
+    cluster.on('message', this.#onMessage)
+    cluster.on('exit', this.#onExit)
+    process.on('SIGHUP', this.#onHup)
+    process.on('SIGUSR2', this.#onUsr2)
+    this.#graceHandle = closeWithGrace({
+      delay: this.#opts.graceMs + 2000,
+      skip: ['SIGHUP', 'SIGUSR2'],
+      logger: { error: (message: unknown) => { log.logger.error({ detail: String(message) }, 'while stopping') } },
+      onTimeout: () => {
+        for (const worker of this.#workers.keys()) worker.process.kill('SIGKILL')
+        log.logger.error('workers did not stop within shutdown_timeout; killed')
+        log.flush()
+      }
+    }, async ({ signal, err }) => {
+      if (err !== undefined) log.logger.fatal({ err }, 'uncaught error in the primary: stopping')
+      log.ops.info({ signal }, 'stopping workers')
+      await this.stop()
+      log.ops.info('stopped')
+      log.close()
+      log.flush()
+    })
+  }
+
+  #uninstallHandlers (): void {
+    cluster.off('message', this.#onMessage)
+    cluster.off('exit', this.#onExit)
+    process.off('SIGHUP', this.#onHup)
+    process.off('SIGUSR2', this.#onUsr2)
+    this.#graceHandle?.uninstall()
+  }
 }
 
 /** Asks a worker to stop gracefully (SIGTERM) and resolves when it has exited. */
@@ -195,59 +295,4 @@ async function stopWorker (worker: Worker): Promise<void> {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => { resolve() }))
   worker.process.kill('SIGTERM')
   await exited
-}
-
-/** In a worker: tells the primary this worker listens. */
-export function notifyReady (ports: number[]): void {
-  const message: Message = { type: 'hacheck:ready', ports }
-  process.send?.(message)
-}
-
-/**
- * In a worker: tells the primary why this worker could not start, for the primary to print
- * once. Resolves once the message is handed to the IPC channel (exit after that).
- */
-export async function notifyFailed (failure: StartFailure): Promise<void> {
-  const message: Message = { type: 'hacheck:failed', ...failure }
-  await new Promise<void>((resolve) => {
-    if (process.send === undefined) { resolve(); return }
-    process.send(message, undefined, {}, () => { resolve() })
-  })
-}
-
-/**
- * In a worker: returns what `/metrics` should answer, the aggregation over all workers fetched
- * from the primary. Call it early: it installs prom-client's listener that answers the
- * primary's requests (with prom-client's empty global registry until {@link shareRegistry}).
- *
- * @param timeoutMs - bound on one round trip; the scrape fails (500) beyond it.
- */
-export function workerMetrics (timeoutMs = 6000): () => Promise<string> {
-  // Constructing one installs the listener (prom-client keeps it module-wide, once).
-  // eslint-disable-next-line no-new
-  new AggregatorRegistry()
-  const pending = new Map<number, { resolve: (text: string) => void, reject: (err: Error) => void }>()
-  let next = 0
-  process.on('message', (message: unknown) => {
-    if (!isMessage(message) || message.type !== 'hacheck:metrics-res') return
-    const waiter = pending.get(message.id)
-    pending.delete(message.id)
-    if (message.error !== undefined || message.text === undefined) waiter?.reject(new Error(`cluster metrics: ${message.error ?? 'no text'}`))
-    else waiter?.resolve(message.text)
-  })
-  return async () => await new Promise<string>((resolve, reject) => {
-    const id = next++
-    const timer = setTimeout(() => { pending.delete(id); reject(new Error(`cluster metrics: no answer from the primary in ${timeoutMs}ms`)) }, timeoutMs)
-    pending.set(id, {
-      resolve: (text) => { clearTimeout(timer); resolve(text) },
-      reject: (err) => { clearTimeout(timer); reject(err) }
-    })
-    const request: Message = { type: 'hacheck:metrics-req', id }
-    process.send?.(request)
-  })
-}
-
-/** In a worker: makes `registry` (the runtime's) the one the primary aggregates. */
-export function shareRegistry (registry: Registry): void {
-  AggregatorRegistry.setRegistries([registry])
 }

@@ -7,6 +7,8 @@
  *   host flap), then exit 0. If that takes longer than `shutdown_timeout`, exit 1.
  * - An uncaught exception or unhandled rejection: the same graceful stop, then exit 1.
  * - SIGHUP: reopen the log file (logrotate); never a stop.
+ * - SIGUSR2: `onReload` (the single process validates the config file, see `cli/hacheck.ts`;
+ *   a `-n` worker leaves reloads to its primary); never a stop.
  * - A worker whose primary went away (IPC disconnect): graceful stop.
  *
  * Folder ops/ (this is its main file): processes and observability, beside the checks rather
@@ -24,19 +26,24 @@ export interface GracefulStopOptions {
   log: HacheckLogger
   /** Bound on the whole stop, milliseconds (`shutdown_timeout`). */
   graceMs: number
+  /** (ours) Called on SIGUSR2 (docs/operator-guide.md "Restarts and upgrades"); ignored when absent. */
+  onReload?: () => void
 }
 
 /**
- * Installs the signal handlers. `close` must stop accepting and resolve once in-flight work is
- * done (e.g. `RunningServer.close`). Calls `process.exit` when done.
+ * Installs the signal handlers. Install them before listening: a signal that arrives between
+ * the first answer and its handler would otherwise take the default action (exit). `close`
+ * must stop accepting and resolve once in-flight work is done (e.g. `RunningServer.close`;
+ * nothing yet, when start-up is not done). Calls `process.exit` when done.
  *
- * @returns `stop()`, to start the same graceful stop from code.
+ * @returns `stop()`, to start the same graceful stop from code; `uninstall()`, to remove the
+ *   handlers (a start-up that failed and returns its exit code).
  */
-export function installGracefulStop (close: () => Promise<void>, opts: GracefulStopOptions): { stop: () => void } {
+export function installGracefulStop (close: () => Promise<void>, opts: GracefulStopOptions): { stop: () => void, uninstall: () => void } {
   const { log } = opts
   const handle = closeWithGrace({
     delay: opts.graceMs,
-    skip: ['SIGHUP'],
+    skip: ['SIGHUP', 'SIGUSR2'],
     logger: { error: (message: unknown) => { log.logger.error(message instanceof Error ? { err: message } : { detail: message }, 'while stopping') } },
     onTimeout: (delay) => {
       log.logger.error({ delay_ms: delay }, 'in-flight requests did not finish within shutdown_timeout; exiting anyway')
@@ -54,7 +61,19 @@ export function installGracefulStop (close: () => Promise<void>, opts: GracefulS
     log.close()
     log.flush()
   })
-  process.on('SIGHUP', () => { if (log.reopen()) log.ops.info('log file reopened (SIGHUP)') })
-  if (cluster.isWorker) process.once('disconnect', () => { handle.close() })
-  return { stop: () => { handle.close() } }
+  const onHup = (): void => { if (log.reopen()) log.ops.info('log file reopened (SIGHUP)') }
+  const onUsr2 = (): void => { opts.onReload?.() }
+  const onDisconnect = (): void => { handle.close() }
+  process.on('SIGHUP', onHup)
+  process.on('SIGUSR2', onUsr2)
+  if (cluster.isWorker) process.once('disconnect', onDisconnect)
+  return {
+    stop: () => { handle.close() },
+    uninstall: () => {
+      handle.uninstall()
+      process.off('SIGHUP', onHup)
+      process.off('SIGUSR2', onUsr2)
+      process.off('disconnect', onDisconnect)
+    }
+  }
 }

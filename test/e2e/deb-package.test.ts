@@ -33,6 +33,9 @@ const PURGED = [
   '/etc/systemd/system/multi-user.target.wants/hacheck.service',
   '/var/lib/systemd/deb-systemd-helper-enabled/hacheck.service.dsh-also',
   '/var/lib/systemd/deb-systemd-helper-masked/hacheck.service',
+  '/lib/systemd/system/hacheck.socket', '/etc/systemd/system/sockets.target.wants/hacheck.socket',
+  '/var/lib/systemd/deb-systemd-helper-enabled/hacheck.socket.dsh-also',
+  '/var/lib/systemd/deb-systemd-helper-masked/hacheck.socket',
   ...COMMANDS.map((c) => `/usr/bin/${c}`)
 ]
 
