@@ -186,9 +186,23 @@ export interface SpawnedHacheck {
 }
 
 /**
+ * Stops a test's server as an operator would: SIGTERM, then SIGKILL when it has not exited
+ * within `graceMs`. A process that exits by itself writes its coverage under c8
+ * (docs/contributing.md "Coverage"); a killed one does not. Resolves once it has exited.
+ */
+export async function stopProcess (child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exit = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, graceMs)
+  await exit
+  clearTimeout(timer)
+}
+
+/**
  * Spawns `bin/hacheck` (or a script from dist/test/fixtures/) with `args` plus `-B 127.0.0.1`
- * unless `args` has `-B`, waits until every `ports` entry answers `/status`, and kills it
- * (SIGKILL) after the test if it still runs.
+ * unless `args` has `-B`, waits until every `ports` entry answers `/status`, and stops it after
+ * the test if it still runs (SIGTERM, then SIGKILL after 3 s).
  */
 export async function spawnHacheck (
   t: TestContext,
@@ -202,7 +216,7 @@ export async function spawnHacheck (
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => { resolve(code ?? signal) }))
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  t.after(async () => { await stopProcess(child) })
   const logs = (): Array<Record<string, unknown>> => stderr.split('\n').flatMap((line) => {
     try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
   })

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { bin, freePort, START_MS, tempDir } from '../helper.js'
+import { bin, freePort, START_MS, stopProcess, tempDir } from '../helper.js'
 
 /** A running (or killed) hacheck server process. */
 export interface HacheckProcess {
@@ -75,7 +75,7 @@ export async function startHacheckProcess (t: TestContext, opts: HacheckProcessO
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }
-  t.after(async () => { await kill() })
+  t.after(async () => { if (child !== undefined) await stopProcess(child) })
   await start()
   return {
     port,
