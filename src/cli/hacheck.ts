@@ -10,6 +10,7 @@
 import cluster from 'node:cluster'
 import { resolve } from 'node:path'
 import type { CheckerRegistry } from '../checkers/index.js'
+import type { AnswerListener } from '../checks/health.js'
 import { loadConfig, type Config, type LoadedConfig } from '../config/index.js'
 import type { RunningServer } from '../http/server.js'
 import { Primary } from '../ops/cluster.js'
@@ -99,22 +100,19 @@ async function startConfiguredFleet (config: Config, spoolRoot: string, log: Hac
 }
 
 /**
- * (ours) Starts publishing this host's answers to `<prefix>status/` when a fleet is set and
- * `fleet_publish` is on (docs/fleet.md "Fleet status"); with `-n`, only worker slot 1 does.
- * The health service notes each answer in the book synchronously; the publisher writes on its
+ * (ours) The publisher of this host's answers to `<prefix>status/`, when a fleet is set and
+ * `fleet_publish` is on (docs/fleet.md "Fleet status"); with `-n`, only worker slot 1 has one.
+ * `onAnswer` goes to the server before it listens, so no answer is missed; the health service
+ * notes each answer in the book synchronously, and the publisher, once started, writes on its
  * own timer.
- *
- * @throws HC_ERR_CONFIG for an unreadable TLS file.
  */
-async function startPublisher (config: Config, server: RunningServer, spool: Spool, log: HacheckLogger): Promise<StatusPublisher | undefined> {
+async function preparePublisher (config: Config, spool: Spool, log: HacheckLogger): Promise<{ publisher: StatusPublisher, onAnswer: AnswerListener } | undefined> {
   if (config.fleet === null || !config.fleet_publish || (cluster.isWorker && workerSlot() !== 1)) return undefined
   const [{ AnswerBook, spoolRecordSource }, { StatusPublisher }] = await Promise.all([import('../fleet/answer-book.js'), import('../fleet/publisher.js')])
-  // The book pokes the publisher only from answers, which start after onAnswer below.
+  // The book pokes the publisher, which does nothing before its start.
   const book = new AnswerBook({ onChange: () => { publisher.poke() } })
   const publisher = new StatusPublisher({ settings: config.fleet, ttlSeconds: config.fleet_status_ttl, records: spoolRecordSource(book, spool), log: log.ops, maxBackoffMs: config.fleet_reconnect_max_seconds * 1000 })
-  server.runtime.health.onAnswer((service, result) => { book.note(service, result) })
-  await publisher.start()
-  return publisher
+  return { publisher, onAnswer: (service, result) => { book.note(service, result) } }
 }
 
 /**
@@ -206,6 +204,8 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
   try {
     fleet = await startConfiguredFleet(config, spoolRoot, log)
     const spool = await Spool.open(spoolRoot, { log: log.ops, fleet: fleet?.view })
+    const publishing = await preparePublisher(config, spool, log)
+    publisher = publishing?.publisher
     // Loaded here, not at the top: a -n primary never serves, and starts its workers sooner
     // without Fastify (bench/RESULTS.md "Start-up").
     const { startServer } = await import('../http/server.js')
@@ -220,9 +220,11 @@ export async function main (argv: readonly string[], deps: CliDeps = {}): Promis
       activated,
       checkers: deps.checkers,
       // A worker's /metrics answers for the whole cluster.
-      renderMetrics
+      renderMetrics,
+      onAnswer: publishing?.onAnswer
     })
-    publisher = await startPublisher(config, server, spool, log)
+    // Reads the fleet TLS files: an unreadable one fails start-up (HC_ERR_CONFIG).
+    await publisher?.start()
   } catch (err) {
     stopping.uninstall()
     await server?.close()

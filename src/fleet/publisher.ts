@@ -86,7 +86,8 @@ export class StatusPublisher {
    * Synchronous and cheap: the answer book calls it from the check path.
    */
   poke (): void {
-    if (this.soon !== undefined || this.stopped) return
+    // Before start (no timer yet) there is nothing to do: start's first round reads every record.
+    if (this.soon !== undefined || this.stopped || this.timer === undefined) return
     this.soon = setTimeout(() => {
       this.soon = undefined
       this.tick().catch(() => {})

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { startAgentServer, type AgentServer } from '../agent/server.js'
+import type { AnswerListener } from '../checks/health.js'
 import type { Config } from '../config/index.js'
 import type { ActivatedSockets } from '../ops/socket-activation.js'
 import { buildApp, createRuntime, type AppDeps, type Runtime } from './app.js'
@@ -27,6 +28,11 @@ export interface ServerOptions extends AppDeps {
    * configured).
    */
   activated?: ActivatedSockets | undefined
+  /**
+   * (ours) Told every answer, registered before anything listens so that no answer is missed
+   * (the fleet status publisher's answer book, docs/fleet.md "Fleet status").
+   */
+  onAnswer?: AnswerListener | undefined
 }
 
 /** A listening hacheck. */
@@ -50,6 +56,7 @@ export interface RunningServer {
  */
 export async function startServer (opts: ServerOptions): Promise<RunningServer> {
   const runtime = createRuntime(opts.config, opts)
+  if (opts.onAnswer !== undefined) runtime.health.onAnswer(opts.onAnswer)
   const apps: FastifyInstance[] = []
   const addresses: AddressInfo[] = []
   let agent: AgentServer | undefined

@@ -28,7 +28,13 @@ test('status page fleet view: counts per service, hosts on click, live; a budget
   const since = Date.now()
   await page.goto(h1.proc.url('/'))
   const summary = page.locator('#fleet tr[data-fleet-service="web"]')
-  await summary.locator('td:nth-child(3)', { hasText: /^2$/ }).waitFor({ timeout: HANG_MS })
+  await summary.locator('td:nth-child(3)', { hasText: /^2$/ }).waitFor({ timeout: HANG_MS }).catch(async (err: unknown) => {
+    // What the page read, and what each host logged: enough to tell a publisher from a reader.
+    t.diagnostic(`fleet.json: ${await fetch(h1.proc.url('/fleet.json?service=web')).then(async (r) => `${r.status} ${await r.text()}`, String)}`)
+    t.diagnostic(`page note: ${await page.locator('#fleet-note').textContent()}`)
+    for (const h of [h1, h2]) t.diagnostic(`${h.name} log: ${h.proc.stderr().slice(-3000)}`)
+    throw err
+  })
   t.diagnostic(`fleet view shows web with 2 hosts up: ${Date.now() - since} ms after opening`)
   assert.equal(await summary.locator('td:nth-child(2)').textContent(), '2', 'hosts')
 
