@@ -88,7 +88,6 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
     onRefused: opts.onRefused
   })
   const sockets = new Set<Socket>()
-  const working = new Set<Socket>() // computing a reply: close() lets these finish
   // Answered and lingering: close() drops these. One still sending its line is answered (within
   // requestWaitMs) even while stopping, so a restart resets no check (docs/operator-guide.md
   // "Restarts and upgrades").
@@ -98,13 +97,7 @@ export async function startAgentServer (opts: AgentServerOptions): Promise<Agent
   let closing = false
 
   async function reply (socket: Socket, req: AgentRequest | null): Promise<void> {
-    working.add(socket)
-    let text: string
-    try {
-      text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks, load: opts.load }, socket.remoteAddress))
-    } finally {
-      working.delete(socket)
-    }
+    const text = req === null ? BAD_REQUEST_REPLY : formatAgentReply(await answerAgent(req, { health: opts.health, weights, checks, load: opts.load }, socket.remoteAddress))
     opts.logger?.debug({ agent: socket.remoteAddress, request: req, reply: text.trimEnd() }, 'agent check')
     if (socket.destroyed) return
     // Keep reading (and discarding) so the close is a FIN, never a RST that could eat the reply.
